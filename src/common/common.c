@@ -1,0 +1,245 @@
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *cu_err_name(int rc)
+{
+    switch (rc) {
+    case CU_OK:
+        return "ok";
+    case CU_ERR_INVALID:
+        return "invalid";
+    case CU_ERR_NOT_FOUND:
+        return "not-found";
+    case CU_ERR_CONFLICT:
+        return "conflict";
+    case CU_ERR_INTEGRITY:
+        return "integrity";
+    case CU_ERR_KEY:
+        return "key";
+    case CU_ERR_IO:
+        return "io";
+    case CU_ERR_STORE:
+        return "store";
+    default:
+        return "internal";
+    }
+}
+
+int cu_errf(char **errmsg, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errmsg != NULL && *errmsg == NULL) {
+        va_start(ap, fmt);
+        *errmsg = xvasprintf(fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+void cu_errprefix(char **errmsg, const char *fmt, ...)
+{
+    va_list ap;
+    char *prefix, *joined;
+
+    if (errmsg == NULL || *errmsg == NULL)
+        return;
+    va_start(ap, fmt);
+    prefix = xvasprintf(fmt, ap);
+    va_end(ap);
+    joined = xasprintf("%s: %s", prefix, *errmsg);
+    free(prefix);
+    free(*errmsg);
+    *errmsg = joined;
+}
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "custodian: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+
+    if (p == NULL)
+        oom(n);
+    return p;
+}
+
+void *xcalloc(size_t nmemb, size_t size)
+{
+    void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+
+    if (p == NULL)
+        oom(nmemb * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+
+    if (q == NULL)
+        oom(n);
+    return q;
+}
+
+char *xstrdup(const char *s)
+{
+    return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *xvasprintf(const char *fmt, va_list ap)
+{
+    char *s;
+
+    if (vasprintf(&s, fmt, ap) < 0)
+        oom(strlen(fmt));
+    return s;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+
+    va_start(ap, fmt);
+    s = xvasprintf(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void buf_init(struct buf *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void buf_release(struct buf *b)
+{
+    free(b->data);
+    buf_init(b);
+}
+
+void buf_release_wipe(struct buf *b)
+{
+    if (b->data != NULL)
+        cu_wipe(b->data, b->cap);
+    buf_release(b);
+}
+
+void buf_reset(struct buf *b)
+{
+    b->len = 0;
+    if (b->data != NULL)
+        b->data[0] = '\0';
+}
+
+void buf_grow(struct buf *b, size_t n)
+{
+    size_t need = b->len + n + 1;
+
+    if (need <= b->cap)
+        return;
+    if (b->cap == 0)
+        b->cap = 64;
+    while (b->cap < need)
+        b->cap *= 2;
+    b->data = xrealloc(b->data, b->cap);
+}
+
+void buf_add(struct buf *b, const void *p, size_t n)
+{
+    buf_grow(b, n);
+    if (n > 0)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void buf_addstr(struct buf *b, const char *s)
+{
+    buf_add(b, s, strlen(s));
+}
+
+void buf_addch(struct buf *b, char c)
+{
+    buf_add(b, &c, 1);
+}
+
+void buf_addf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    buf_grow(b, 64);
+    va_start(ap, fmt);
+    n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if ((size_t)n >= b->cap - b->len) {
+        buf_grow(b, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
+}
+
+char *buf_detach(struct buf *b, size_t *len)
+{
+    char *p;
+
+    if (b->data == NULL)
+        buf_grow(b, 0);
+    p = b->data;
+    if (len != NULL)
+        *len = b->len;
+    buf_init(b);
+    return p;
+}
+
+void cu_wipe(void *p, size_t n)
+{
+    explicit_bzero(p, n);
+}
+
+int64_t cu_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+double cu_monotonic(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cu_log(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fputs("custodian: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}

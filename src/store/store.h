@@ -1,0 +1,138 @@
+/*
+ * The store: one interface, several back ends (SQLite now, PostgreSQL
+ * later).  Nothing above this header knows which database it talks to: no
+ * SQL, no handles, no back-end error codes leak out.  A back end implements
+ * `struct store_ops` (store_int.h); store.c dispatches.
+ *
+ * The store never sees a personal value: it keeps sealed blobs, wrapped
+ * keys, blind-index hashes and non-personal ids only.
+ *
+ * A `struct store` is used by one thread at a time.  Errors: CU_ERR_STORE
+ * for database failures (with a message naming the operation),
+ * CU_ERR_NOT_FOUND, CU_ERR_CONFLICT as documented per function.
+ */
+#ifndef CU_STORE_H
+#define CU_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/common.h"
+#include "../model/model.h"
+
+struct store;
+
+/*
+ * Opens (creating if needed, and migrating the schema to the current
+ * version) the store at `url`: "sqlite:PATH" or a plain file path for
+ * SQLite.  Returns CU_ERR_INVALID for an unknown scheme.  The caller frees
+ * the store with store_free().
+ */
+int store_open(struct store **out, const char *url, char **errmsg) CU_WUR;
+void store_free(struct store *s);
+
+/* Schema version the store is at (after migration). */
+int store_schema_version(struct store *s);
+
+/* Transactions.  Not nested; every write below runs inside the caller's
+ * transaction if one is open, or in its own otherwise. */
+int store_begin(struct store *s, char **errmsg) CU_WUR;
+int store_commit(struct store *s, char **errmsg) CU_WUR;
+void store_rollback(struct store *s);
+
+/* Small named settings (e.g. "import_run").  get: CU_ERR_NOT_FOUND if unset;
+ * *value is a new string the caller frees. */
+int store_meta_get(struct store *s, const char *key, char **value, char **errmsg) CU_WUR;
+int store_meta_set(struct store *s, const char *key, const char *value, char **errmsg) CU_WUR;
+
+/* Key-encryption keys, as wrapped by the vault. */
+enum store_kek_state {
+    STORE_KEK_ACTIVE = 1,  /* new data keys are wrapped with it (one at a time) */
+    STORE_KEK_DRAINING,    /* still opens data keys; rotation moves them away */
+    STORE_KEK_RETIRED,     /* wrapped key deleted; kept as a record only */
+};
+struct store_kek {
+    uint32_t version;
+    enum store_kek_state state;
+    struct buf wrapped; /* empty once retired */
+    int64_t created_at;
+};
+/* Lists every KEK, oldest first, into a new array (*out, *n) that the
+ * caller frees with store_kek_list_free(). */
+int store_kek_list(struct store *s, struct store_kek **out, size_t *n, char **errmsg) CU_WUR;
+void store_kek_list_free(struct store_kek *list, size_t n);
+/* Inserts or updates the KEK with k->version. */
+int store_kek_put(struct store *s, const struct store_kek *k, char **errmsg) CU_WUR;
+
+/* One blind-index entry: identifier kind (enum model_ident) and hash. */
+struct store_blind {
+    uint8_t kind;
+    uint64_t hash;
+};
+
+/*
+ * A customer as stored.  Buffers are owned by the struct; reuse one struct
+ * across many calls with store_customer_reset() to avoid allocations.
+ */
+struct store_customer {
+    int64_t id; /* the store's internal id, set by insert and get */
+    char *customer_id;
+    uint32_t kek_version;
+    uint32_t dek_version;
+    struct buf wrapped_dek;
+    struct buf sealed[MODEL_F__COUNT]; /* len 0: field absent */
+    struct store_blind *blind;
+    size_t nblind;
+    size_t blind_cap;
+    int64_t import_run; /* the import that last wrote it, 0 if none */
+    int64_t created_at;
+    int64_t updated_at;
+};
+void store_customer_init(struct store_customer *c);
+void store_customer_reset(struct store_customer *c);
+void store_customer_release(struct store_customer *c);
+void store_customer_add_blind(struct store_customer *c, uint8_t kind, uint64_t hash);
+
+/*
+ * Inserts a new customer with its blind-index entries; sets c->id.
+ * CU_ERR_CONFLICT (and nothing written) when c->customer_id exists.
+ */
+int store_customer_insert(struct store *s, struct store_customer *c, char **errmsg) CU_WUR;
+/*
+ * Replaces the stored customer with the same customer_id (keeping its id
+ * and created_at): every column and the blind-index entries (old entries
+ * removed, new ones added).  CU_ERR_NOT_FOUND when it does not exist.
+ */
+int store_customer_replace(struct store *s, struct store_customer *c, char **errmsg) CU_WUR;
+/* Reads a customer by customer_id / by internal id into `c` (reset first). */
+int store_customer_get(struct store *s, const char *customer_id, struct store_customer *c,
+                       char **errmsg) CU_WUR;
+int store_customer_get_by_id(struct store *s, int64_t id, struct store_customer *c,
+                             char **errmsg) CU_WUR;
+/* Number of customers. */
+int store_customer_count(struct store *s, int64_t *n, char **errmsg) CU_WUR;
+
+/*
+ * Blind-index look-up: the internal ids of the customers with an entry
+ * (kind, hash), at most `max` of them, into ids[]; *n is how many.
+ */
+int store_blind_find(struct store *s, uint8_t kind, uint64_t hash, int64_t *ids, size_t max,
+                     size_t *n, char **errmsg) CU_WUR;
+
+/*
+ * Data-key rotation support.  store_dek_scan() calls `cb` for up to `limit`
+ * customers whose kek_version differs from `kek_version` and whose id is
+ * greater than `after_id`, in id order; a non-zero return from cb stops the
+ * scan and is returned.  store_dek_update() stores a re-wrapped data key.
+ * store_kek_usage() counts the customers whose data key is wrapped by
+ * `kek_version`.
+ */
+typedef int (*store_dek_cb)(void *ctx, int64_t id, const char *customer_id, uint32_t kek_version,
+                            const void *wrapped, size_t len);
+int store_dek_scan(struct store *s, uint32_t kek_version, int64_t after_id, size_t limit,
+                   store_dek_cb cb, void *ctx, char **errmsg) CU_WUR;
+int store_dek_update(struct store *s, int64_t id, uint32_t kek_version, const void *wrapped,
+                     size_t len, char **errmsg) CU_WUR;
+int store_kek_usage(struct store *s, uint32_t kek_version, int64_t *n, char **errmsg) CU_WUR;
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * Private interface between store.c (the dispatcher) and the back ends.
+ * Each back end provides one `struct store_ops` and embeds `struct store`
+ * as the first member of its own handle.  Every op has the meaning of the
+ * public function of the same name in store.h.
+ */
+#ifndef CU_STORE_INT_H
+#define CU_STORE_INT_H
+
+#include "store.h"
+
+struct store_ops {
+    const char *name;
+    void (*free)(struct store *s);
+    int (*schema_version)(struct store *s);
+    int (*begin)(struct store *s, char **errmsg);
+    int (*commit)(struct store *s, char **errmsg);
+    void (*rollback)(struct store *s);
+    int (*meta_get)(struct store *s, const char *key, char **value, char **errmsg);
+    int (*meta_set)(struct store *s, const char *key, const char *value, char **errmsg);
+    int (*kek_list)(struct store *s, struct store_kek **out, size_t *n, char **errmsg);
+    int (*kek_put)(struct store *s, const struct store_kek *k, char **errmsg);
+    int (*customer_insert)(struct store *s, struct store_customer *c, char **errmsg);
+    int (*customer_replace)(struct store *s, struct store_customer *c, char **errmsg);
+    int (*customer_get)(struct store *s, const char *customer_id, int64_t id,
+                        struct store_customer *c, char **errmsg);
+    int (*customer_count)(struct store *s, int64_t *n, char **errmsg);
+    int (*blind_find)(struct store *s, uint8_t kind, uint64_t hash, int64_t *ids, size_t max,
+                      size_t *n, char **errmsg);
+    int (*dek_scan)(struct store *s, uint32_t kek_version, int64_t after_id, size_t limit,
+                    store_dek_cb cb, void *ctx, char **errmsg);
+    int (*dek_update)(struct store *s, int64_t id, uint32_t kek_version, const void *wrapped,
+                      size_t len, char **errmsg);
+    int (*kek_usage)(struct store *s, uint32_t kek_version, int64_t *n, char **errmsg);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+
+/* SQLite back end: opens PATH (not a URL). */
+int store_sqlite_open(struct store **out, const char *path, char **errmsg);
+
+/* Encoding of the blind list kept with each customer (so that replacing a
+ * customer removes exactly its old entries): 9 bytes per entry, kind then
+ * the hash big-endian.  Shared by all back ends. */
+void store_blind_encode(const struct store_customer *c, struct buf *out);
+int store_blind_decode(struct store_customer *c, const void *data, size_t len);
+
+#endif
