@@ -1,1 +1,357 @@
-/* placeholder: being written */
+#include "service_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CONFIG_FILE "config.json"
+#define DB_FILE "custodian.db"
+#define KEY_DIR "keys"
+#define MASTER_KEY_FILE "keys/master.key"
+
+/* Writes `text` to `path` atomically (temp file, fsync, rename), mode 0600. */
+static int write_file_atomic(const char *path, const char *text, char **errmsg)
+{
+    char *tmp = xasprintf("%s.tmp", path);
+    size_t len = strlen(text);
+    int fd, rc = CU_OK;
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = cu_errf(errmsg, CU_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+        rc = cu_errf(errmsg, CU_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto out;
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        rc = cu_errf(errmsg, CU_ERR_IO, "cannot rename '%s': %s", tmp, strerror(errno));
+        unlink(tmp);
+    }
+out:
+    free(tmp);
+    return rc;
+}
+
+static char *master_key_path(const char *data_dir)
+{
+    const char *env = getenv("CUSTODIAN_MASTER_KEY_FILE");
+
+    if (env != NULL && env[0] != '\0')
+        return xstrdup(env);
+    return xasprintf("%s/%s", data_dir, MASTER_KEY_FILE);
+}
+
+static char *default_store_url(const char *data_dir)
+{
+    return xasprintf("sqlite:%s/%s", data_dir, DB_FILE);
+}
+
+/* Loads every usable KEK from the store into the vault and selects the
+ * active one.  Invariant: exactly one KEK is ACTIVE once a store is
+ * initialised. */
+static int load_keks(struct service *svc, char **errmsg)
+{
+    struct store_kek *keks = NULL;
+    size_t n = 0, i;
+    uint32_t active = 0;
+    int rc;
+
+    rc = store_kek_list(svc->store, &keks, &n, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    for (i = 0; i < n; i++) {
+        if (keks[i].state == STORE_KEK_RETIRED)
+            continue;
+        rc = vault_kek_load(svc->vault, keks[i].version, keks[i].wrapped.data, keks[i].wrapped.len,
+                            errmsg);
+        if (rc != CU_OK) {
+            cu_errprefix(errmsg, "key-encryption key version %u", (unsigned)keks[i].version);
+            goto out;
+        }
+        if (keks[i].state == STORE_KEK_ACTIVE)
+            active = keks[i].version;
+    }
+    if (active == 0) {
+        rc = cu_errf(errmsg, CU_ERR_KEY, "the store has no active key-encryption key");
+        goto out;
+    }
+    rc = vault_kek_set_active(svc->vault, active, errmsg);
+out:
+    store_kek_list_free(keks, n);
+    return rc;
+}
+
+int service_init_data(const char *data_dir, const char *store_url, char **errmsg)
+{
+    char *config_path = xasprintf("%s/%s", data_dir, CONFIG_FILE);
+    char *key_dir = xasprintf("%s/%s", data_dir, KEY_DIR);
+    char *key_path = master_key_path(data_dir);
+    char *url = store_url ? xstrdup(store_url) : default_store_url(data_dir);
+    char *text = NULL;
+    struct service *svc = NULL;
+    struct store_kek kek = {0};
+    json_t *config = NULL;
+    int rc;
+
+    if (access(config_path, F_OK) == 0) {
+        rc = cu_errf(errmsg, CU_ERR_CONFLICT, "data folder '%s' is already initialised", data_dir);
+        goto out;
+    }
+    if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
+        rc = cu_errf(errmsg, CU_ERR_IO, "cannot create '%s': %s", data_dir, strerror(errno));
+        goto out;
+    }
+    if (getenv("CUSTODIAN_MASTER_KEY_FILE") == NULL || access(key_path, F_OK) != 0) {
+        if (mkdir(key_dir, 0700) != 0 && errno != EEXIST) {
+            rc = cu_errf(errmsg, CU_ERR_IO, "cannot create '%s': %s", key_dir, strerror(errno));
+            goto out;
+        }
+        rc = vault_master_key_create(key_path, errmsg);
+        if (rc != CU_OK)
+            goto out;
+    }
+
+    svc = xcalloc(1, sizeof(*svc));
+    svc->data_dir = xstrdup(data_dir);
+    rc = vault_new(&svc->vault, key_path, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    rc = store_open(&svc->store, url, errmsg);
+    if (rc != CU_OK)
+        goto out;
+
+    /* The first KEK; a store shared with other data folders keeps its own. */
+    kek.version = 1;
+    kek.state = STORE_KEK_ACTIVE;
+    kek.created_at = cu_now();
+    buf_init(&kek.wrapped);
+    rc = vault_kek_create(svc->vault, kek.version, &kek.wrapped, errmsg);
+    if (rc == CU_OK)
+        rc = store_kek_put(svc->store, &kek, errmsg);
+    buf_release(&kek.wrapped);
+    if (rc != CU_OK)
+        goto out;
+
+    /* The config is written last: its presence marks a complete init. */
+    config = json_pack("{s:i, s:s, s:s}", "version", 1, "store",
+                       store_url ? store_url : "sqlite:" DB_FILE, "default_country", "86");
+    text = json_dumps(config, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    rc = write_file_atomic(config_path, text, errmsg);
+out:
+    free(text);
+    json_decref(config);
+    service_free(svc);
+    free(url);
+    free(key_path);
+    free(key_dir);
+    free(config_path);
+    return rc;
+}
+
+/* Resolves a store URL from the config: "sqlite:FILE" relative to the
+ * data folder. */
+static char *resolve_store_url(const char *data_dir, const char *url)
+{
+    if (strncmp(url, "sqlite:", 7) == 0 && url[7] != '/')
+        return xasprintf("sqlite:%s/%s", data_dir, url + 7);
+    return xstrdup(url);
+}
+
+int service_open(struct service **out, const char *data_dir, char **errmsg)
+{
+    char *config_path = xasprintf("%s/%s", data_dir, CONFIG_FILE);
+    struct service *svc = xcalloc(1, sizeof(*svc));
+    const char *store = NULL, *cc = NULL, *env;
+    json_error_t jerr;
+    json_t *config = NULL;
+    int rc;
+
+    *out = NULL;
+    svc->data_dir = xstrdup(data_dir);
+    config = json_load_file(config_path, JSON_REJECT_DUPLICATES, &jerr);
+    if (config == NULL) {
+        if (access(config_path, F_OK) != 0)
+            rc = cu_errf(errmsg, CU_ERR_NOT_FOUND,
+                         "no data folder at '%s' (run 'custodian init' first)", data_dir);
+        else
+            rc = cu_errf(errmsg, CU_ERR_INVALID, "%s:%d: %s", config_path, jerr.line, jerr.text);
+        goto out;
+    }
+    if (json_unpack_ex(config, &jerr, 0, "{s?s, s?s}", "store", &store, "default_country", &cc) !=
+        0) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID, "%s: %s", config_path, jerr.text);
+        goto out;
+    }
+    env = getenv("CUSTODIAN_STORE");
+    if (env != NULL && env[0] != '\0')
+        store = env;
+    svc->store_url = store ? resolve_store_url(data_dir, store) : default_store_url(data_dir);
+    svc->default_country = xstrdup(cc ? cc : "86");
+    if (strspn(svc->default_country, "0123456789") != strlen(svc->default_country) ||
+        strlen(svc->default_country) < 1 || strlen(svc->default_country) > 3) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID,
+                     "%s: default_country: must be a calling code such as \"86\"", config_path);
+        goto out;
+    }
+    svc->master_key_path = master_key_path(data_dir);
+    rc = vault_new(&svc->vault, svc->master_key_path, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    rc = store_open(&svc->store, svc->store_url, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    rc = load_keks(svc, errmsg);
+out:
+    json_decref(config);
+    free(config_path);
+    if (rc != CU_OK)
+        service_free(svc);
+    else
+        *out = svc;
+    return rc;
+}
+
+void service_free(struct service *svc)
+{
+    if (svc == NULL)
+        return;
+    if (svc->store != NULL)
+        store_free(svc->store);
+    if (svc->vault != NULL)
+        vault_free(svc->vault);
+    free(svc->data_dir);
+    free(svc->store_url);
+    free(svc->default_country);
+    free(svc->master_key_path);
+    free(svc);
+}
+
+/* Adds the blind-index entry of one identifier value. */
+static void add_blind(struct service *svc, struct store_customer *out, int kind, const char *value)
+{
+    if (value != NULL && value[0] != '\0')
+        store_customer_add_blind(out, (uint8_t)kind, vault_blind(svc->vault, kind, value,
+                                                                   strlen(value)));
+}
+
+int service_seal(struct service *svc, const struct model_customer *m, uint32_t dek_version,
+                 struct store_customer *out, char **errmsg)
+{
+    const char *plain[MODEL_F__COUNT] = {NULL};
+    struct vault_dek dek;
+    struct buf devices = BUF_INIT;
+    char *phones = NULL;
+    size_t i;
+    int rc, f;
+
+    store_customer_reset(out);
+    out->customer_id = xstrdup(m->customer_id);
+    out->dek_version = dek_version;
+    vault_dek_generate(&dek);
+    rc = vault_dek_wrap(svc->vault, m->customer_id, &dek, &out->kek_version, &out->wrapped_dek,
+                        errmsg);
+    if (rc != CU_OK)
+        goto out;
+
+    phones = m->nphones > 0 ? model_phones_join(m) : NULL;
+    if (m->ndevices > 0)
+        model_devices_encode(m, &devices);
+    plain[MODEL_F_ACCOUNT] = m->account;
+    plain[MODEL_F_NAME] = m->name;
+    plain[MODEL_F_PHONE] = phones;
+    plain[MODEL_F_EMAIL] = m->email;
+    plain[MODEL_F_ADDRESS] = m->address;
+    plain[MODEL_F_BIRTH_DATE] = m->birth_date;
+    for (f = 0; f < MODEL_F__COUNT; f++) {
+        const void *p = plain[f];
+        size_t len = p ? strlen(p) : 0;
+
+        if (f == MODEL_F_DEVICES) {
+            p = devices.data;
+            len = devices.len;
+        }
+        if (p == NULL || len == 0)
+            continue;
+        vault_field_seal(&dek, m->customer_id, model_field_name(f), dek_version, p, len,
+                         &out->sealed[f]);
+    }
+
+    add_blind(svc, out, MODEL_ID_ACCOUNT, m->account);
+    add_blind(svc, out, MODEL_ID_EMAIL, m->email);
+    for (i = 0; i < m->nphones; i++)
+        add_blind(svc, out, MODEL_ID_PHONE, m->phones[i]);
+    for (i = 0; i < m->ndevices; i++) {
+        add_blind(svc, out, MODEL_ID_IMEI, m->devices[i].imei);
+        add_blind(svc, out, MODEL_ID_SERIAL, m->devices[i].serial);
+    }
+out:
+    vault_dek_wipe(&dek);
+    buf_release_wipe(&devices);
+    if (phones != NULL) {
+        cu_wipe(phones, strlen(phones));
+        free(phones);
+    }
+    return rc;
+}
+
+int service_unseal(struct service *svc, const struct store_customer *s, struct model_customer *m,
+                   char **errmsg)
+{
+    struct vault_dek dek;
+    struct buf plain = BUF_INIT;
+    int rc, f;
+
+    rc = vault_dek_unwrap(svc->vault, s->customer_id, s->kek_version, s->wrapped_dek.data,
+                          s->wrapped_dek.len, &dek, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    m->customer_id = xstrdup(s->customer_id);
+    for (f = 0; f < MODEL_F__COUNT && rc == CU_OK; f++) {
+        if (s->sealed[f].len == 0)
+            continue;
+        buf_reset(&plain);
+        rc = vault_field_open(&dek, s->customer_id, model_field_name(f), s->dek_version,
+                              s->sealed[f].data, s->sealed[f].len, &plain, errmsg);
+        if (rc != CU_OK)
+            break;
+        switch (f) {
+        case MODEL_F_ACCOUNT:
+            m->account = xstrndup(plain.data, plain.len);
+            break;
+        case MODEL_F_NAME:
+            m->name = xstrndup(plain.data, plain.len);
+            break;
+        case MODEL_F_PHONE:
+            rc = model_phones_split(m, plain.data);
+            break;
+        case MODEL_F_EMAIL:
+            m->email = xstrndup(plain.data, plain.len);
+            break;
+        case MODEL_F_ADDRESS:
+            m->address = xstrndup(plain.data, plain.len);
+            break;
+        case MODEL_F_BIRTH_DATE:
+            m->birth_date = xstrndup(plain.data, plain.len);
+            break;
+        case MODEL_F_DEVICES:
+            rc = model_devices_decode(m, plain.data, plain.len);
+            break;
+        }
+        if (rc != CU_OK)
+            cu_errf(errmsg, CU_ERR_INTEGRITY, "field '%s' of customer '%s' is malformed",
+                    model_field_name(f), s->customer_id);
+    }
+    vault_dek_wipe(&dek);
+    buf_release_wipe(&plain);
+    if (rc != CU_OK)
+        model_customer_release(m);
+    return rc;
+}

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs the Debian packages Custodian needs to build and test, if any is
+# missing.  Works on a fresh Debian 12 as root (or with sudo).
+set -eu
+
+PACKAGES="gcc make meson ninja-build pkg-config
+libsodium-dev libsqlite3-dev libjansson-dev libcsv-dev libcmocka-dev
+sqlite3 procps"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "installing:$missing"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO=sudo
+    else
+        echo "deps: need root (or sudo) to install:$missing" >&2
+        exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,96 @@
+/* custodian lookup --imei|--serial|--phone|--email|--account|--customer-id VALUE */
+#include "cli.h"
+
+#include <string.h>
+
+static const char usage[] =
+    "usage: custodian lookup (--imei|--serial|--phone|--email|--account|--customer-id) VALUE\n\n"
+    "Finds customers by an identifier and prints the masked view: customer_id in clear,\n"
+    "personal fields masked, devices (the matching one marked with '*').\n"
+    "Phones without '+' are read in the configured default country (+86 unless set).\n";
+
+static const char *str(json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+
+    return s ? s : "-";
+}
+
+static void print_view(json_t *view)
+{
+    json_t *phones = json_object_get(view, "phones"), *devices = json_object_get(view, "devices");
+    json_t *matched = json_object_get(view, "matched_device"), *v;
+    size_t i;
+
+    printf("customer %s\n", str(view, "customer_id"));
+    printf("  name        %s\n", str(view, "name"));
+    printf("  account     %s\n", str(view, "account"));
+    printf("  phone       ");
+    json_array_foreach(phones, i, v) printf("%s%s", i ? ", " : "", json_string_value(v));
+    printf("%s\n", json_array_size(phones) ? "" : "-");
+    printf("  email       %s\n", str(view, "email"));
+    printf("  address     %s\n", str(view, "address"));
+    printf("  birth date  %s\n", str(view, "birth_date"));
+    printf("  devices     %zu\n", json_array_size(devices));
+    json_array_foreach(devices, i, v)
+    {
+        int mark = matched && (size_t)json_integer_value(matched) == i;
+
+        printf("   %c %-22s IMEI %s  serial %s  bought %s at %s\n", mark ? '*' : '-',
+               str(v, "model"), str(v, "imei"), str(v, "serial"), str(v, "purchase_date"),
+               str(v, "store"));
+    }
+}
+
+int cmd_lookup(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {{"imei", required_argument, NULL, MODEL_ID_IMEI},
+                                         {"serial", required_argument, NULL, MODEL_ID_SERIAL},
+                                         {"phone", required_argument, NULL, MODEL_ID_PHONE},
+                                         {"email", required_argument, NULL, MODEL_ID_EMAIL},
+                                         {"account", required_argument, NULL, MODEL_ID_ACCOUNT},
+                                         {"customer-id", required_argument, NULL, 'c'},
+                                         CLI_COMMON_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
+    const char *value = NULL;
+    struct service *svc;
+    json_t *out = NULL, *list, *view;
+    char *err = NULL;
+    int opt, kind = -1, rc;
+    size_t i;
+
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (cli_common_option(cli, opt, usage))
+            continue;
+        if (kind != -1)
+            return cli_usage_error(cli, "give one identifier only");
+        kind = opt == 'c' ? 0 : opt;
+        value = optarg;
+    }
+    if (optind != argc)
+        return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+    if (kind == -1)
+        return cli_usage_error(cli, "which identifier? (--imei, --phone, ...)");
+    svc = cli_open(cli);
+    if (svc == NULL)
+        return CLI_FAIL;
+    rc = service_lookup(svc, kind, value, &out, &err);
+    service_free(svc);
+    if (rc != CU_OK)
+        return cli_fail_rc(rc, err);
+    list = json_object_get(out, "customers");
+    if (cli->json) {
+        cli_print_json(out);
+        return CLI_OK;
+    }
+    if (json_array_size(list) == 0)
+        printf("no customer found\n");
+    json_array_foreach(list, i, view)
+    {
+        if (i > 0)
+            printf("\n");
+        print_view(view);
+    }
+    json_decref(out);
+    return CLI_OK;
+}

@@ -1,0 +1,128 @@
+/*
+ * The service layer: one function per use case, called by the CLI and (from
+ * a later issue) the HTTP server.  Each use case decides, then records,
+ * then reads the store, opens values with the vault and masks them with the
+ * model, in that order.  Nothing here prints: results come back as data
+ * (jansson objects for views) and errors as rc + errmsg.
+ */
+#ifndef CU_SERVICE_H
+#define CU_SERVICE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "../common/common.h"
+#include "../model/model.h"
+
+struct vault;
+struct store;
+
+/* An open data folder. */
+struct service {
+    char *data_dir;
+    char *store_url;
+    char *default_country; /* calling code digits, "86" unless configured */
+    char *master_key_path;
+    struct vault *vault;
+    struct store *store;
+};
+
+/*
+ * Data folder layout:
+ *   DIR/config.json        settings (store URL, default country)
+ *   DIR/keys/master.key    the master key (0600; or CUSTODIAN_MASTER_KEY_FILE)
+ *   DIR/custodian.db       the SQLite store (+ -wal, -shm)
+ *
+ * service_init_data() creates DIR (0700) with a new master key (unless
+ * CUSTODIAN_MASTER_KEY_FILE names an existing key), the config, the store
+ * and the first KEK.  `store_url` NULL means the embedded SQLite file.
+ * CU_ERR_CONFLICT when DIR is already initialised.
+ */
+int service_init_data(const char *data_dir, const char *store_url, char **errmsg) CU_WUR;
+
+/* Opens an initialised data folder; the caller frees it with service_free(). */
+int service_open(struct service **out, const char *data_dir, char **errmsg) CU_WUR;
+void service_free(struct service *svc);
+
+/* Progress reporting for long operations: called about 4 times a second,
+ * with done/total in the operation's unit (bytes for import, customers for
+ * rotation) and `what` naming the phase. */
+typedef void (*service_progress_fn)(void *ctx, const char *what, uint64_t done, uint64_t total,
+                                    uint64_t items);
+
+enum service_format { SERVICE_FORMAT_AUTO, SERVICE_FORMAT_CSV, SERVICE_FORMAT_JSONL };
+
+struct service_import_opts {
+    const char *path;
+    enum service_format format; /* AUTO: by file extension, .jsonl/.ndjson/.json or CSV */
+    int skip_invalid;           /* import the good customers, report the bad */
+    const char *rejects_path;   /* with skip_invalid: where bad rows go, with reasons */
+    FILE *errors;               /* where "FILE:LINE: field: reason" lines go (may be NULL) */
+    unsigned max_errors_shown;  /* after that many, only a count */
+    service_progress_fn progress;
+    void *progress_ctx;
+};
+
+struct service_import_result {
+    uint64_t rows;      /* data rows / lines read */
+    uint64_t customers; /* customers written (inserted + updated) */
+    uint64_t inserted;
+    uint64_t updated;       /* existing customers replaced */
+    uint64_t merged;        /* customers met again later in the same file, merged */
+    uint64_t rejected;      /* customers rejected (skip_invalid) or found invalid */
+    uint64_t rejected_rows; /* rows those customers spanned */
+    double seconds;
+};
+
+/*
+ * Imports a CSV or JSON Lines file (API.md formats).  Without skip_invalid
+ * the whole file is validated first and nothing is written if any row is
+ * bad (CU_ERR_INVALID; every bad row printed to opts->errors).  Customers
+ * are committed in batches, so a killed import leaves a consistent store and
+ * re-running the same file completes it; a customer imported again is
+ * updated in place (a new data key; devices and fields replaced).  Rows of
+ * one customer are expected together; a customer id met again later in the
+ * same file is merged into what this import wrote for it.
+ */
+int service_import(struct service *svc, const struct service_import_opts *opts,
+                   struct service_import_result *res, char **errmsg) CU_WUR;
+
+/*
+ * Masked look-up by an identifier (kind: enum model_ident) or, with kind 0,
+ * by customer_id.  On success *out is a new JSON object
+ *   {"customers":[VIEW...]}
+ * where VIEW is {"customer_id", "account", "name", "phones":[...], "email",
+ * "address", "birth_date", "devices":[{"imei","serial","model",
+ * "purchase_date","store"}...], "matched_device": index or absent} with every
+ * personal value masked (model_mask_*).  CU_ERR_INVALID when the value is
+ * not a valid identifier of that kind; an empty list when nobody matches.
+ */
+int service_lookup(struct service *svc, int kind, const char *value, json_t **out,
+                   char **errmsg) CU_WUR;
+
+/*
+ * Opens one customer's record in full, for service code that is entitled
+ * to it (reveal, export).  `m` must be initialised and empty; the caller
+ * releases it.  CU_ERR_NOT_FOUND, CU_ERR_INTEGRITY, CU_ERR_KEY.
+ */
+int service_customer_open(struct service *svc, const char *customer_id, struct model_customer *m,
+                          char **errmsg) CU_WUR;
+
+/*
+ * Key-encryption-key rotation.  service_keys_rotate() makes a new KEK
+ * version active and re-wraps every customer's data key with it, in
+ * batches; fields are not re-encrypted.  Killed half-way, running it again
+ * resumes the same rotation (older versions keep opening the keys not yet
+ * re-wrapped).  *new_version and *rewrapped report what was done.
+ * service_keys_retire() deletes a KEK version that no data key uses any
+ * more (CU_ERR_CONFLICT naming how many still do, or when it is active).
+ */
+int service_keys_rotate(struct service *svc, service_progress_fn progress, void *progress_ctx,
+                        uint32_t *new_version, uint64_t *rewrapped, char **errmsg) CU_WUR;
+int service_keys_retire(struct service *svc, uint32_t version, char **errmsg) CU_WUR;
+/* {"keys":[{"version","state","customers","created_at"}...]} */
+int service_keys_list(struct service *svc, json_t **out, char **errmsg) CU_WUR;
+
+#endif

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# DESIGN.md invariants 1 and 2, attacked:
+#  1. no personal value in any file of the data folder, in any encoding the
+#     scanner knows (raw, UTF-16/32, hex, base64, JSON escapes, BCD, ...);
+#     a ciphertext moved to another customer or field fails to open;
+#  2. look-ups go through blind indexes only (the store has no plaintext
+#     column to search).
+. "$(dirname "$0")/lib.sh"
+SCAN="$BUILD/tests/tools/scan-plaintext"
+
+N=2000
+"$CUSTODIAN" gen customers $N --seed 5 --format jsonl >"$TMP/c.jsonl"
+cu init >/dev/null
+expect "import known customers" 0 cu import "$TMP/c.jsonl"
+cu lookup --customer-id C00000001 >/dev/null # reads leave nothing either
+
+# Every personal value of every customer, one per line.
+grep -o -E '"(name|email|account|address|imei|serial)":"[^"]*"' "$TMP/c.jsonl" |
+    sed 's/^"[^"]*":"//; s/"$//' >"$TMP/values"
+grep -o -E '"phone":(\[[^]]*\]|"[^"]*")' "$TMP/c.jsonl" | grep -o '+[0-9]*' >>"$TMP/values"
+sort -u -o "$TMP/values" "$TMP/values"
+nvalues=$(wc -l <"$TMP/values")
+check "collected the personal values ($nvalues)" test "$nvalues" -gt $((N * 5))
+
+# The scanner must find a planted value, or its silence means nothing.
+mkdir -p "$TMP/plant"
+head -c 100000 /dev/urandom >"$TMP/plant/blob"
+sed -n 10p "$TMP/values" | iconv -f UTF-8 -t UTF-16LE >>"$TMP/plant/blob"
+expect "the scanner finds a planted UTF-16 value" 1 "$SCAN" "$TMP/values" "$TMP/plant"
+
+ls -la "$DATA" "$DATA/keys" | sed 's/^/# /'
+expect "no personal value in any file of the data folder, in any encoding" 0 \
+    "$SCAN" "$TMP/values" "$DATA"
+[ "$status" -ne 0 ] && printf '%s\n' "$out" | head -20 | sed 's/^/# /'
+printf '%s\n' "$err" | tail -1 | sed 's/^/# /'
+
+# The database has no column a plaintext search could use.
+schema=$(sqlite3 "$DATA/custodian.db" .schema)
+lacks "no plaintext imei column" "$schema" "imei TEXT"
+contains "blind index table exists" "$schema" "CREATE TABLE blind"
+
+# Swapped ciphertexts fail to open, with a clear integrity error.
+db="$DATA/custodian.db"
+cp "$db" "$TMP/orig.db"
+sqlite3 "$db" "UPDATE customers SET name = (SELECT name FROM customers WHERE customer_id='C00000002')
+               WHERE customer_id='C00000001'"
+expect "a name copied from another customer fails to open" 1 cu lookup --customer-id C00000001
+contains "with an integrity error naming field and customer" "$err" \
+    "integrity check failed for field 'name' of customer 'C00000001'"
+lacks "the error holds no personal value" "$err" "$(jfield "$TMP/c.jsonl" 2 name)"
+run cu lookup --customer-id C00000002
+contains "the source customer still opens" "$out" "customer C00000002"
+
+sqlite3 "$db" "UPDATE customers SET name = email WHERE customer_id='C00000003'"
+expect "an e-mail ciphertext moved into the name field fails" 1 cu lookup --customer-id C00000003
+contains "naming the field" "$err" "field 'name'"
+
+sqlite3 "$db" "UPDATE customers SET dek = (SELECT dek FROM customers WHERE customer_id='C00000005')
+               WHERE customer_id='C00000004'"
+expect "a data key copied from another customer fails" 1 cu lookup --customer-id C00000004
+contains "with an integrity error" "$err" "integrity"
+
+sqlite3 "$db" "UPDATE customers SET dek_version = dek_version + 1 WHERE customer_id='C00000006'"
+expect "a changed key version fails" 1 cu lookup --customer-id C00000006
+
+sqlite3 "$db" "UPDATE customers SET phone = substr(phone, 1, 30) || x'00' || substr(phone, 32)
+               WHERE customer_id='C00000007'"
+expect "a flipped ciphertext byte fails" 1 cu lookup --customer-id C00000007
+
+# A blind-index entry pointed at another customer does not leak them: the
+# look-up confirms the identifier after decryption.
+imei8=$(jfield "$TMP/c.jsonl" 8 imei)
+sqlite3 "$db" "UPDATE blind SET customer = (SELECT id FROM customers WHERE customer_id='C00000009')
+               WHERE customer = (SELECT id FROM customers WHERE customer_id='C00000008')
+                 AND kind = 1"
+run cu lookup --imei "$imei8" --json
+lacks "a redirected blind index does not return the wrong customer" "$out" "C00000009"
+cp "$TMP/orig.db" "$db"
+rm -f "$db-wal" "$db-shm"
+
+# Another master key cannot open anything.
+mv "$DATA/keys/master.key" "$TMP/good.key"
+head -c 32 /dev/urandom >"$DATA/keys/master.key"
+chmod 600 "$DATA/keys/master.key"
+expect "a different master key opens nothing" 1 cu lookup --customer-id C00000010
+contains "and says which key" "$err" "key-encryption key"
+mv "$TMP/good.key" "$DATA/keys/master.key"
+expect "the right key opens again" 0 cu lookup --customer-id C00000010
+
+done_testing

@@ -1,0 +1,90 @@
+# Shared helpers for the end-to-end tests (bash, TAP output).
+# Each test script: `. "$(dirname "$0")/lib.sh"`, calls check/ok/not_ok,
+# ends with `done_testing`.  $CUSTODIAN is the binary under test.
+set -u
+: "${CUSTODIAN:?CUSTODIAN must name the custodian binary}"
+: "${BUILD:=$(dirname "$CUSTODIAN")}"
+TESTS=0
+TMP=$(mktemp -d /tmp/custodian-e2e.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+DATA="$TMP/data"
+
+ok() {
+    TESTS=$((TESTS + 1))
+    echo "ok $TESTS - $1"
+}
+
+not_ok() {
+    TESTS=$((TESTS + 1))
+    echo "not ok $TESTS - $1"
+    shift
+    local line
+    for line in "$@"; do echo "# $line"; done
+}
+
+# check DESCRIPTION COMMAND...: ok if COMMAND succeeds.
+check() {
+    local desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc" "failed: $*"; fi
+}
+
+# run COMMAND...: runs it, sets $status, $out (stdout) and $err (stderr).
+run() {
+    "$@" >"$TMP/.out" 2>"$TMP/.err"
+    status=$?
+    out=$(cat "$TMP/.out")
+    err=$(cat "$TMP/.err")
+}
+
+# expect DESCRIPTION STATUS COMMAND...: ok if COMMAND exits with STATUS.
+expect() {
+    local desc=$1 want=$2
+    shift 2
+    run "$@"
+    if [ "$status" -eq "$want" ]; then
+        ok "$desc"
+    else
+        not_ok "$desc" "exit $status, expected $want: $*" "stderr: ${err:0:300}"
+    fi
+}
+
+# contains DESCRIPTION HAYSTACK NEEDLE
+contains() {
+    case "$2" in
+    *"$3"*) ok "$1" ;;
+    *) not_ok "$1" "expected to find: $3" "in: ${2:0:400}" ;;
+    esac
+}
+
+lacks() {
+    case "$2" in
+    *"$3"*) not_ok "$1" "did not expect: $3" ;;
+    *) ok "$1" ;;
+    esac
+}
+
+cu() { "$CUSTODIAN" --data "$DATA" "$@"; }
+
+# csv_field FILE CUSTOMER_ID COLUMN: a column of the customer's first row in
+# a generated CSV (no quoted commas in generated data but addresses, which
+# we never ask for this way).
+csv_field() {
+    awk -F, -v id="$2" -v col="$3" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+        $1 == id { print $(c[col]); exit }' "$1"
+}
+
+done_testing() {
+    echo "1..$TESTS"
+}
+
+# jfield FILE N KEY: the first string value of KEY on line N of a JSON
+# Lines file (as written by `custodian gen --format jsonl`).
+jfield() {
+    sed -n "${2}p" "$1" | grep -o "\"$3\":\"[^\"]*\"" | head -1 | sed 's/^"[^"]*":"//; s/"$//'
+}
+
+# jphone FILE N: the first phone of line N.
+jphone() {
+    sed -n "${2}p" "$1" | grep -o '"phone":\(\[\)\?"[^"]*"' | head -1 | sed 's/.*"\([^"]*\)"$/\1/'
+}
