@@ -162,6 +162,7 @@ void buf_grow(struct buf *b, size_t n)
     while (b->cap < need)
         b->cap *= 2;
     b->data = xrealloc(b->data, b->cap);
+    b->data[b->len] = '\0';
 }
 
 void buf_add(struct buf *b, const void *p, size_t n)

@@ -98,7 +98,9 @@ struct model_error {
  * Normalisers.  Each reads `in` (any surrounding white space is ignored),
  * and on success returns CU_OK and a newly allocated normalised string in
  * *out.  On bad input they return CU_ERR_INVALID, leave *out NULL and set
- * err->reason (err->field is set to the field's API name).
+ * err->reason (err->field is set to the field's API name; "date" and "text"
+ * for the normalisers that serve several fields, whose real name
+ * model_customer_normalise() reports).
  *
  *  imei:    digits only (spaces, '-' and '/' are dropped), exactly 15, Luhn check digit.
  *  phone:   E.164 "+CC..." ; a number without '+' or "00" is read in the
@@ -161,6 +163,9 @@ int model_customer_normalise(struct model_customer *c, const char *default_cc,
  *           two), prefixed with "***, ".
  *  imei:    "***********1234"; serial: the same, keeping the last four.
  *  date:    "****-**-**".
+ * A mask never shows a whole value: where these rules would (a one-character
+ * name or e-mail local part, a very short number) more is hidden ("张" -> "*").
+ * NULL in, NULL out.
  */
 char *model_mask_name(const char *name);
 char *model_mask_phone(const char *e164);
@@ -169,7 +174,12 @@ char *model_mask_address(const char *address);
 char *model_mask_tail4(const char *value);
 char *model_mask_date(const char *date);
 
-/* Joins the phones with ';' into a new string; splits such a string back. */
+/*
+ * Joins the phones with ';' into a new string the caller frees ("" when
+ * there is none).  model_phones_split() appends the non-blank parts of such a
+ * string (trimmed) to c->phones; CU_ERR_INVALID, changing nothing, when they
+ * would not fit in MODEL_MAX_PHONES.
+ */
 char *model_phones_join(const struct model_customer *c);
 int model_phones_split(struct model_customer *c, const char *joined) CU_WUR;
 
@@ -204,7 +214,8 @@ void model_jsonl_write(const struct model_customer *c, struct buf *out);
  * Parses one JSON Lines record (`len` bytes, no trailing newline needed)
  * into `c` (initialised, empty) without normalising it.  Unknown members
  * are ignored.  CU_ERR_INVALID with err set ("json", "not valid JSON" /
- * field name, "must be a string" ...) on a structural error.
+ * field name, "must be a string" ...) on a structural error; `c` is then
+ * released (empty again).
  */
 int model_jsonl_read(const char *line, size_t len, struct model_customer *c,
                      struct model_error *err) CU_WUR;

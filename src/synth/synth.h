@@ -8,6 +8,10 @@
  * whatever was generated before it, so generation can start anywhere and run
  * in parallel.  Every generated record passes model_customer_normalise()
  * unchanged (values are produced already normalised).
+ *
+ * IMEIs are unique within a stream by construction (not by chance) for its
+ * first eight million or so customers; different seeds give different IMEIs.
+ * Serials are random (12 characters) and practically never repeat.
  */
 #ifndef CU_SYNTH_H
 #define CU_SYNTH_H

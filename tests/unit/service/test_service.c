@@ -1,1 +1,319 @@
-/* placeholder: being written */
+/* Unit tests for src/service: data folder, import, look-up, rotation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "service/service_int.h"
+#include "synth/synth.h"
+
+struct fixture {
+    char dir[64];
+    char data[96];
+    struct service *svc;
+};
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = xcalloc(1, sizeof(*f));
+    char *err = NULL;
+
+    strcpy(f->dir, "/tmp/custodian-svc-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->data, sizeof(f->data), "%s/data", f->dir);
+    assert_int_equal(service_init_data(f->data, NULL, &err), CU_OK);
+    assert_int_equal(service_open(&f->svc, f->data, &err), CU_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char *cmd = xasprintf("rm -rf '%s'", f->dir);
+
+    service_free(f->svc);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", f->dir);
+    free(cmd);
+    free(f);
+    return 0;
+}
+
+static int import_text(struct fixture *f, const char *name, const char *text,
+                       struct service_import_result *res, int skip)
+{
+    struct service_import_opts o = {0};
+    char *path = xasprintf("%s/%s", f->dir, name), *err = NULL;
+    int rc;
+
+    write_text(path, text);
+    o.path = path;
+    o.skip_invalid = skip;
+    o.max_errors_shown = 0;
+    rc = service_import(f->svc, &o, res, &err);
+    free(err);
+    free(path);
+    return rc;
+}
+
+static size_t lookup_count(struct fixture *f, int kind, const char *value, const char *want_id)
+{
+    json_t *out = NULL, *list;
+    char *err = NULL;
+    size_t n;
+
+    assert_int_equal(service_lookup(f->svc, kind, value, &out, &err), CU_OK);
+    list = json_object_get(out, "customers");
+    n = json_array_size(list);
+    if (want_id != NULL && n > 0)
+        assert_string_equal(
+            json_string_value(json_object_get(json_array_get(list, 0), "customer_id")), want_id);
+    json_decref(out);
+    return n;
+}
+
+#define HDR "customer_id,account,name,phone,email,address,birth_date,imei,serial,model,purchase_date,store\n"
+
+static void test_init_twice_conflicts(void **state)
+{
+    struct fixture *f = *state;
+    char *err = NULL;
+
+    assert_int_equal(service_init_data(f->data, NULL, &err), CU_ERR_CONFLICT);
+    assert_non_null(strstr(err, "already initialised"));
+    free(err);
+}
+
+static void test_seal_unseal_round_trip(void **state)
+{
+    struct fixture *f = *state;
+    struct model_customer m, back;
+    struct store_customer s;
+    struct model_error me;
+    char *err = NULL;
+
+    model_customer_init(&m);
+    model_customer_init(&back);
+    store_customer_init(&s);
+    synth_customer(9, 3, &m);
+    assert_int_equal(model_customer_normalise(&m, "86", &me, NULL), CU_OK);
+    assert_int_equal(service_seal(f->svc, &m, 1, &s, &err), CU_OK);
+    /* one blind entry per identifier value */
+    assert_int_equal(s.nblind, (m.account ? 1 : 0) + (m.email ? 1 : 0) + m.nphones +
+                                   m.ndevices + (m.devices[0].serial ? m.ndevices : 0));
+    assert_int_equal(service_unseal(f->svc, &s, &back, &err), CU_OK);
+    assert_string_equal(back.name, m.name);
+    assert_string_equal(back.phones[0], m.phones[0]);
+    assert_int_equal(back.ndevices, m.ndevices);
+    assert_string_equal(back.devices[0].imei, m.devices[0].imei);
+    /* the sealed name is not the plaintext */
+    assert_null(memmem(s.sealed[MODEL_F_NAME].data, s.sealed[MODEL_F_NAME].len, m.name,
+                       strlen(m.name)));
+    /* a sealed field moved to another field fails closed and leaves nothing */
+    model_customer_release(&back);
+    buf_reset(&s.sealed[MODEL_F_EMAIL]);
+    buf_add(&s.sealed[MODEL_F_EMAIL], s.sealed[MODEL_F_NAME].data, s.sealed[MODEL_F_NAME].len);
+    assert_int_equal(service_unseal(f->svc, &s, &back, &err), CU_ERR_INTEGRITY);
+    assert_null(back.name);
+    assert_non_null(strstr(err, "'email'"));
+    free(err);
+    model_customer_release(&m);
+    store_customer_release(&s);
+}
+
+static void test_import_and_lookup_each_identifier(void **state)
+{
+    struct fixture *f = *state;
+    struct service_import_result r;
+
+    assert_int_equal(import_text(f, "a.csv",
+                                 HDR "A1,amy@icloud.com,Amy Chan,+8613812345678;+85291234567,"
+                                     "amy@qq.com,,,490154203237518,F2LX0000AAAA,iPhone 14,,\n"
+                                     "A1,amy@icloud.com,Amy Chan,+8613812345678;+85291234567,"
+                                     "amy@qq.com,,,356938035643809,,iPad,,\n"
+                                     "A2,bob@icloud.com,Bob Li,+8613900001111,bob@qq.com,,,"
+                                     "353328110000005,,,,\n",
+                                 &r, 0),
+                     CU_OK);
+    assert_int_equal(r.inserted, 2);
+    assert_int_equal(r.rows, 3);
+    assert_int_equal(lookup_count(f, MODEL_ID_IMEI, "49-015420-323751-8", "A1"), 1);
+    assert_int_equal(lookup_count(f, MODEL_ID_IMEI, "356938035643809", "A1"), 1);
+    assert_int_equal(lookup_count(f, MODEL_ID_SERIAL, "f2lx0000aaaa", "A1"), 1);
+    assert_int_equal(lookup_count(f, MODEL_ID_PHONE, "138 1234 5678", "A1"), 1);
+    assert_int_equal(lookup_count(f, MODEL_ID_PHONE, "+852 9123 4567", "A1"), 1);
+    assert_int_equal(lookup_count(f, MODEL_ID_EMAIL, " AMY@qq.com ", "A1"), 1);
+    assert_int_equal(lookup_count(f, MODEL_ID_ACCOUNT, "bob@icloud.com", "A2"), 1);
+    assert_int_equal(lookup_count(f, 0, "A2", "A2"), 1);
+    assert_int_equal(lookup_count(f, MODEL_ID_EMAIL, "amy@icloud.com", NULL), 0);
+    assert_int_equal(lookup_count(f, MODEL_ID_IMEI, "353328110000005", "A2"), 1);
+    assert_int_equal(lookup_count(f, 0, "A3", NULL), 0);
+}
+
+static void test_lookup_view_is_masked(void **state)
+{
+    struct fixture *f = *state;
+    struct service_import_result r;
+    json_t *out = NULL, *view;
+    char *err = NULL, *text;
+
+    assert_int_equal(import_text(f, "m.csv",
+                                 HDR "M1,jane@example.com,Jane Doe,+8613812345678,"
+                                     "jane@example.com,\"1 Main St, Springfield, USA\","
+                                     "1990-05-06,356938035643809,F2LX0000BBBB,iPhone 15,"
+                                     "2024-01-02,SZ-014\n",
+                                 &r, 0),
+                     CU_OK);
+    assert_int_equal(service_lookup(f->svc, MODEL_ID_IMEI, "356938035643809", &out, &err), CU_OK);
+    view = json_array_get(json_object_get(out, "customers"), 0);
+    assert_string_equal(json_string_value(json_object_get(view, "name")), "J*** D**");
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(view, "phones"), 0)), "+86 138****5678");
+    assert_string_equal(json_string_value(json_object_get(view, "email")), "j***@example.com");
+    assert_int_equal(json_integer_value(json_object_get(view, "matched_device")), 0);
+    text = json_dumps(out, 0);
+    assert_null(strstr(text, "356938035643809"));
+    assert_null(strstr(text, "Jane"));
+    assert_null(strstr(text, "1990-05-06"));
+    assert_null(strstr(text, "Main St"));
+    free(text);
+    json_decref(out);
+}
+
+static void test_invalid_file_imports_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct service_import_result r;
+    int64_t n = -1;
+    char *err = NULL;
+
+    assert_int_equal(import_text(f, "bad.csv",
+                                 HDR "G1,g@x.com,Good,+8613812345678,g@x.com,,,"
+                                     "490154203237518,,,,\n"
+                                     "B1,b@x.com,Bad,+8613812345679,b@x.com,,,"
+                                     "490154203237519,,,,\n",
+                                 &r, 0),
+                     CU_ERR_INVALID);
+    assert_int_equal(r.rejected, 1);
+    assert_int_equal(store_customer_count(f->svc->store, &n, &err), CU_OK);
+    assert_int_equal(n, 0);
+    /* skip-invalid keeps the good one */
+    assert_int_equal(import_text(f, "bad.csv",
+                                 HDR "G1,g@x.com,Good,+8613812345678,g@x.com,,,"
+                                     "490154203237518,,,,\n"
+                                     "B1,b@x.com,Bad,+8613812345679,b@x.com,,,"
+                                     "490154203237519,,,,\n",
+                                 &r, 1),
+                     CU_OK);
+    assert_int_equal(r.inserted, 1);
+    assert_int_equal(r.rejected, 1);
+}
+
+static void test_reimport_replaces_and_merges(void **state)
+{
+    struct fixture *f = *state;
+    struct service_import_result r;
+    struct store_customer s;
+    char *err = NULL;
+
+    store_customer_init(&s);
+    assert_int_equal(import_text(f, "r.csv",
+                                 HDR "R1,r@x.com,Rita,+8613812345678,r@x.com,,,"
+                                     "490154203237518,,,,\n",
+                                 &r, 0),
+                     CU_OK);
+    /* re-import with another device: replaced, the old IMEI no longer found */
+    assert_int_equal(import_text(f, "r2.csv",
+                                 HDR "R1,r@x.com,Rita,+8613812345678,r@x.com,,,"
+                                     "356938035643809,,,,\n",
+                                 &r, 0),
+                     CU_OK);
+    assert_int_equal(r.updated, 1);
+    assert_int_equal(lookup_count(f, MODEL_ID_IMEI, "490154203237518", NULL), 0);
+    assert_int_equal(lookup_count(f, MODEL_ID_IMEI, "356938035643809", "R1"), 1);
+    assert_int_equal(store_customer_get(f->svc->store, "R1", &s, &err), CU_OK);
+    assert_int_equal(s.dek_version, 2);
+    /* the same customer twice in one file, not together: merged */
+    assert_int_equal(import_text(f, "r3.csv",
+                                 HDR "R1,r@x.com,Rita,+8613812345678,r@x.com,,,"
+                                     "490154203237518,,,,\n"
+                                     "Z9,z@x.com,Zed,+8613812345670,z@x.com,,,,,,,\n"
+                                     "R1,r@x.com,Rita,+8613812345678,r@x.com,,,"
+                                     "353328110000005,,,,\n",
+                                 &r, 0),
+                     CU_OK);
+    assert_int_equal(r.merged, 1);
+    assert_int_equal(lookup_count(f, MODEL_ID_IMEI, "490154203237518", "R1"), 1);
+    assert_int_equal(lookup_count(f, MODEL_ID_IMEI, "353328110000005", "R1"), 1);
+    assert_int_equal(lookup_count(f, MODEL_ID_IMEI, "356938035643809", NULL), 0);
+    store_customer_release(&s);
+}
+
+static void test_rotation_rewraps_and_retires(void **state)
+{
+    struct fixture *f = *state;
+    struct service_import_result r;
+    uint32_t v = 0;
+    uint64_t n = 0;
+    int64_t users = -1;
+    char *err = NULL;
+    struct model_customer m;
+
+    assert_int_equal(import_text(f, "k.csv",
+                                 HDR "K1,k@x.com,Kim,+8613812345678,k@x.com,,,,,,,\n"
+                                     "K2,l@x.com,Lee,+8613812345679,l@x.com,,,,,,,\n",
+                                 &r, 0),
+                     CU_OK);
+    assert_int_equal(service_keys_retire(f->svc, 1, &err), CU_ERR_CONFLICT); /* active */
+    free(err);
+    err = NULL;
+    assert_int_equal(service_keys_rotate(f->svc, NULL, NULL, &v, &n, &err), CU_OK);
+    assert_int_equal(v, 2);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_kek_usage(f->svc->store, 1, &users, &err), CU_OK);
+    assert_int_equal(users, 0);
+    assert_int_equal(service_keys_retire(f->svc, 1, &err), CU_OK);
+    /* a fresh service (no key 1 in memory at all) opens every customer */
+    service_free(f->svc);
+    assert_int_equal(service_open(&f->svc, f->data, &err), CU_OK);
+    model_customer_init(&m);
+    assert_int_equal(service_customer_open(f->svc, "K2", &m, &err), CU_OK);
+    assert_string_equal(m.name, "Lee");
+    model_customer_release(&m);
+    /* a second rotation works too */
+    assert_int_equal(service_keys_rotate(f->svc, NULL, NULL, &v, &n, &err), CU_OK);
+    assert_int_equal(v, 3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_init_twice_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seal_unseal_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_and_lookup_each_identifier, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookup_view_is_masked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_file_imports_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reimport_replaces_and_merges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_rewraps_and_retires, setup, teardown),
+    };
+
+    if (vault_global_init() != CU_OK)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
