@@ -1,1 +1,300 @@
-/* placeholder: being written */
+/*
+ * The store dispatcher: parses the store URL, picks the back end, and
+ * forwards every public call to the back end's `struct store_ops`.  Also the
+ * helpers that do not depend on a back end: the customer struct's lifecycle,
+ * the KEK list's release and the blind-list encoding.
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/*
+ * Length of the URL scheme at the start of `url` ("postgres" for
+ * "postgres://..."), or 0 when `url` does not start with one (a plain path).
+ * A scheme is a letter followed by letters, digits, '+', '-' or '.', then
+ * ':' (RFC 3986); single letters are not taken as schemes so that "C:\..."
+ * stays a path.
+ */
+static size_t url_scheme_len(const char *url)
+{
+    size_t i;
+
+    if (!((url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z')))
+        return 0;
+    for (i = 1; url[i] != '\0' && url[i] != ':'; i++) {
+        char ch = url[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '+' || ch == '-' || ch == '.'))
+            return 0;
+    }
+    if (url[i] != ':' || i < 2)
+        return 0;
+    return i;
+}
+
+static int scheme_is(const char *url, size_t len, const char *name)
+{
+    return strlen(name) == len && strncasecmp(url, name, len) == 0;
+}
+
+int store_open(struct store **out, const char *url, char **errmsg)
+{
+    const char *path;
+    size_t slen;
+
+    *out = NULL;
+    if (url == NULL || *url == '\0')
+        return cu_errf(errmsg, CU_ERR_INVALID, "store: empty store url");
+    slen = url_scheme_len(url);
+    if (slen == 0)
+        return store_sqlite_open(out, url, errmsg);
+    if (scheme_is(url, slen, "sqlite")) {
+        /* "sqlite:PATH", and "sqlite://PATH" for those used to it
+         * ("sqlite:///abs/file.db" names "/abs/file.db"). */
+        path = url + slen + 1;
+        if (strncmp(path, "//", 2) == 0)
+            path += 2;
+        if (*path == '\0')
+            return cu_errf(errmsg, CU_ERR_INVALID, "store: \"sqlite:\" url without a path");
+        return store_sqlite_open(out, path, errmsg);
+    }
+    /* Never echo the rest of the URL: it may hold a password. */
+    if (scheme_is(url, slen, "postgres") || scheme_is(url, slen, "postgresql"))
+        return cu_errf(errmsg, CU_ERR_INVALID, "store: postgresql support is not built in");
+    return cu_errf(errmsg, CU_ERR_INVALID,
+                   "store: unknown store url scheme \"%.*s\" (expected \"sqlite:\" or "
+                   "\"postgres://\")",
+                   (int)(slen > 32 ? 32 : slen), url);
+}
+
+void store_free(struct store *s)
+{
+    if (s != NULL)
+        s->ops->free(s);
+}
+
+int store_schema_version(struct store *s)
+{
+    return s->ops->schema_version(s);
+}
+
+int store_begin(struct store *s, char **errmsg)
+{
+    return s->ops->begin(s, errmsg);
+}
+
+int store_commit(struct store *s, char **errmsg)
+{
+    return s->ops->commit(s, errmsg);
+}
+
+void store_rollback(struct store *s)
+{
+    s->ops->rollback(s);
+}
+
+int store_meta_get(struct store *s, const char *key, char **value, char **errmsg)
+{
+    *value = NULL;
+    return s->ops->meta_get(s, key, value, errmsg);
+}
+
+int store_meta_set(struct store *s, const char *key, const char *value, char **errmsg)
+{
+    return s->ops->meta_set(s, key, value, errmsg);
+}
+
+int store_kek_list(struct store *s, struct store_kek **out, size_t *n, char **errmsg)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->kek_list(s, out, n, errmsg);
+}
+
+void store_kek_list_free(struct store_kek *list, size_t n)
+{
+    size_t i;
+
+    if (list == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        buf_release_wipe(&list[i].wrapped);
+    free(list);
+}
+
+int store_kek_put(struct store *s, const struct store_kek *k, char **errmsg)
+{
+    return s->ops->kek_put(s, k, errmsg);
+}
+
+int store_customer_insert(struct store *s, struct store_customer *c, char **errmsg)
+{
+    if (c->customer_id == NULL || *c->customer_id == '\0')
+        return cu_errf(errmsg, CU_ERR_INVALID, "store: insert customer: no customer id");
+    return s->ops->customer_insert(s, c, errmsg);
+}
+
+int store_customer_replace(struct store *s, struct store_customer *c, char **errmsg)
+{
+    if (c->customer_id == NULL || *c->customer_id == '\0')
+        return cu_errf(errmsg, CU_ERR_INVALID, "store: replace customer: no customer id");
+    return s->ops->customer_replace(s, c, errmsg);
+}
+
+int store_customer_get(struct store *s, const char *customer_id, struct store_customer *c,
+                       char **errmsg)
+{
+    store_customer_reset(c);
+    if (customer_id == NULL)
+        return cu_errf(errmsg, CU_ERR_INVALID, "store: get customer: no customer id");
+    return s->ops->customer_get(s, customer_id, 0, c, errmsg);
+}
+
+int store_customer_get_by_id(struct store *s, int64_t id, struct store_customer *c, char **errmsg)
+{
+    store_customer_reset(c);
+    return s->ops->customer_get(s, NULL, id, c, errmsg);
+}
+
+int store_customer_count(struct store *s, int64_t *n, char **errmsg)
+{
+    *n = 0;
+    return s->ops->customer_count(s, n, errmsg);
+}
+
+int store_blind_find(struct store *s, uint8_t kind, uint64_t hash, int64_t *ids, size_t max,
+                     size_t *n, char **errmsg)
+{
+    *n = 0;
+    if (max == 0)
+        return CU_OK;
+    return s->ops->blind_find(s, kind, hash, ids, max, n, errmsg);
+}
+
+int store_dek_scan(struct store *s, uint32_t kek_version, int64_t after_id, size_t limit,
+                   store_dek_cb cb, void *ctx, char **errmsg)
+{
+    if (limit == 0)
+        return CU_OK;
+    return s->ops->dek_scan(s, kek_version, after_id, limit, cb, ctx, errmsg);
+}
+
+int store_dek_update(struct store *s, int64_t id, uint32_t kek_version, const void *wrapped,
+                     size_t len, char **errmsg)
+{
+    return s->ops->dek_update(s, id, kek_version, wrapped, len, errmsg);
+}
+
+int store_kek_usage(struct store *s, uint32_t kek_version, int64_t *n, char **errmsg)
+{
+    *n = 0;
+    return s->ops->kek_usage(s, kek_version, n, errmsg);
+}
+
+/* ---- struct store_customer ---- */
+
+void store_customer_init(struct store_customer *c)
+{
+    size_t i;
+
+    c->id = 0;
+    c->customer_id = NULL;
+    c->kek_version = 0;
+    c->dek_version = 0;
+    buf_init(&c->wrapped_dek);
+    for (i = 0; i < MODEL_F__COUNT; i++)
+        buf_init(&c->sealed[i]);
+    c->blind = NULL;
+    c->nblind = 0;
+    c->blind_cap = 0;
+    c->import_run = 0;
+    c->created_at = 0;
+    c->updated_at = 0;
+}
+
+void store_customer_reset(struct store_customer *c)
+{
+    size_t i;
+
+    c->id = 0;
+    free(c->customer_id);
+    c->customer_id = NULL;
+    c->kek_version = 0;
+    c->dek_version = 0;
+    buf_reset(&c->wrapped_dek);
+    for (i = 0; i < MODEL_F__COUNT; i++)
+        buf_reset(&c->sealed[i]);
+    c->nblind = 0;
+    c->import_run = 0;
+    c->created_at = 0;
+    c->updated_at = 0;
+}
+
+void store_customer_release(struct store_customer *c)
+{
+    size_t i;
+
+    free(c->customer_id);
+    buf_release(&c->wrapped_dek);
+    for (i = 0; i < MODEL_F__COUNT; i++)
+        buf_release(&c->sealed[i]);
+    free(c->blind);
+    store_customer_init(c);
+}
+
+void store_customer_add_blind(struct store_customer *c, uint8_t kind, uint64_t hash)
+{
+    if (c->nblind == c->blind_cap) {
+        c->blind_cap = c->blind_cap ? c->blind_cap * 2 : 8;
+        c->blind = xrealloc(c->blind, c->blind_cap * sizeof(*c->blind));
+    }
+    c->blind[c->nblind].kind = kind;
+    c->blind[c->nblind].hash = hash;
+    c->nblind++;
+}
+
+/* ---- blind-list encoding ---- */
+
+#define BLIND_ENTRY_LEN 9
+
+void store_blind_encode(const struct store_customer *c, struct buf *out)
+{
+    unsigned char *p;
+    size_t i;
+    int k;
+
+    buf_reset(out);
+    buf_grow(out, c->nblind * BLIND_ENTRY_LEN);
+    p = (unsigned char *)out->data;
+    for (i = 0; i < c->nblind; i++) {
+        uint64_t h = c->blind[i].hash;
+
+        *p++ = c->blind[i].kind;
+        for (k = 7; k >= 0; k--)
+            *p++ = (unsigned char)(h >> (8 * k));
+    }
+    out->len = c->nblind * BLIND_ENTRY_LEN;
+    out->data[out->len] = '\0';
+}
+
+int store_blind_decode(struct store_customer *c, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t i;
+    int k;
+
+    c->nblind = 0;
+    if (len % BLIND_ENTRY_LEN != 0)
+        return CU_ERR_INVALID;
+    for (i = 0; i < len; i += BLIND_ENTRY_LEN) {
+        uint64_t h = 0;
+
+        for (k = 1; k <= 8; k++)
+            h = (h << 8) | p[i + (size_t)k];
+        store_customer_add_blind(c, p[i], h);
+    }
+    return CU_OK;
+}

@@ -24,9 +24,15 @@ struct store;
 
 /*
  * Opens (creating if needed, and migrating the schema to the current
- * version) the store at `url`: "sqlite:PATH" or a plain file path for
- * SQLite.  Returns CU_ERR_INVALID for an unknown scheme.  The caller frees
- * the store with store_free().
+ * version) the store at `url`: "sqlite:PATH" (or "sqlite://PATH") or a plain
+ * file path for SQLite; ":memory:" gives a private in-memory SQLite store.
+ * Returns CU_ERR_INVALID for an unknown scheme (and, until PostgreSQL
+ * support is built in, for "postgres://" and "postgresql://"), CU_ERR_STORE
+ * for a file that is not a custodian store or whose schema is newer than
+ * this program, CU_ERR_IO when the file cannot be created.  A new SQLite
+ * file is created with mode 0600.  Messages never repeat the URL beyond its
+ * scheme (it may hold a password).  The caller frees the store with
+ * store_free().
  */
 int store_open(struct store **out, const char *url, char **errmsg) CU_WUR;
 void store_free(struct store *s);
@@ -34,8 +40,11 @@ void store_free(struct store *s);
 /* Schema version the store is at (after migration). */
 int store_schema_version(struct store *s);
 
-/* Transactions.  Not nested; every write below runs inside the caller's
- * transaction if one is open, or in its own otherwise. */
+/* Transactions.  Not nested (begin inside a transaction, or commit outside
+ * one, is CU_ERR_INTERNAL); every write below runs inside the caller's
+ * transaction if one is open, or in its own otherwise, and a write that
+ * fails leaves nothing of itself behind.  After a failed commit call
+ * store_rollback(), which is harmless when no transaction is open. */
 int store_begin(struct store *s, char **errmsg) CU_WUR;
 int store_commit(struct store *s, char **errmsg) CU_WUR;
 void store_rollback(struct store *s);
@@ -47,9 +56,9 @@ int store_meta_set(struct store *s, const char *key, const char *value, char **e
 
 /* Key-encryption keys, as wrapped by the vault. */
 enum store_kek_state {
-    STORE_KEK_ACTIVE = 1,  /* new data keys are wrapped with it (one at a time) */
-    STORE_KEK_DRAINING,    /* still opens data keys; rotation moves them away */
-    STORE_KEK_RETIRED,     /* wrapped key deleted; kept as a record only */
+    STORE_KEK_ACTIVE = 1, /* new data keys are wrapped with it (one at a time) */
+    STORE_KEK_DRAINING,   /* still opens data keys; rotation moves them away */
+    STORE_KEK_RETIRED,    /* wrapped key deleted; kept as a record only */
 };
 struct store_kek {
     uint32_t version;
@@ -61,7 +70,8 @@ struct store_kek {
  * caller frees with store_kek_list_free(). */
 int store_kek_list(struct store *s, struct store_kek **out, size_t *n, char **errmsg) CU_WUR;
 void store_kek_list_free(struct store_kek *list, size_t n);
-/* Inserts or updates the KEK with k->version. */
+/* Inserts or updates (state and wrapped key) the KEK with k->version; an
+ * update keeps the stored created_at.  created_at 0 means now. */
 int store_kek_put(struct store *s, const struct store_kek *k, char **errmsg) CU_WUR;
 
 /* One blind-index entry: identifier kind (enum model_ident) and hash. */
@@ -96,15 +106,19 @@ void store_customer_add_blind(struct store_customer *c, uint8_t kind, uint64_t h
 /*
  * Inserts a new customer with its blind-index entries; sets c->id.
  * CU_ERR_CONFLICT (and nothing written) when c->customer_id exists.
+ * created_at 0 means now and updated_at 0 means created_at; both are
+ * written back to c.  Duplicate blind entries are stored once.
  */
 int store_customer_insert(struct store *s, struct store_customer *c, char **errmsg) CU_WUR;
 /*
  * Replaces the stored customer with the same customer_id (keeping its id
  * and created_at): every column and the blind-index entries (old entries
  * removed, new ones added).  CU_ERR_NOT_FOUND when it does not exist.
+ * Sets c->id and c->created_at to the stored ones; updated_at 0 means now.
  */
 int store_customer_replace(struct store *s, struct store_customer *c, char **errmsg) CU_WUR;
-/* Reads a customer by customer_id / by internal id into `c` (reset first). */
+/* Reads a customer by customer_id / by internal id into `c` (reset first).
+ * CU_ERR_NOT_FOUND when there is none (c is left reset). */
 int store_customer_get(struct store *s, const char *customer_id, struct store_customer *c,
                        char **errmsg) CU_WUR;
 int store_customer_get_by_id(struct store *s, int64_t id, struct store_customer *c,
@@ -114,7 +128,8 @@ int store_customer_count(struct store *s, int64_t *n, char **errmsg) CU_WUR;
 
 /*
  * Blind-index look-up: the internal ids of the customers with an entry
- * (kind, hash), at most `max` of them, into ids[]; *n is how many.
+ * (kind, hash), at most `max` of them (the lowest ids), in increasing
+ * order, into ids[]; *n is how many.
  */
 int store_blind_find(struct store *s, uint8_t kind, uint64_t hash, int64_t *ids, size_t max,
                      size_t *n, char **errmsg) CU_WUR;
@@ -125,7 +140,11 @@ int store_blind_find(struct store *s, uint8_t kind, uint64_t hash, int64_t *ids,
  * greater than `after_id`, in id order; a non-zero return from cb stops the
  * scan and is returned.  store_dek_update() stores a re-wrapped data key.
  * store_kek_usage() counts the customers whose data key is wrapped by
- * `kek_version`.
+ * `kek_version`.  The callback may call store_dek_update() on the same
+ * store (the page is read before the first call); `customer_id` and
+ * `wrapped` are valid during the call only.  store_dek_update() returns
+ * CU_ERR_NOT_FOUND for an unknown id and leaves dek_version and updated_at
+ * alone.
  */
 typedef int (*store_dek_cb)(void *ctx, int64_t id, const char *customer_id, uint32_t kek_version,
                             const void *wrapped, size_t len);

@@ -43,7 +43,9 @@ int store_sqlite_open(struct store **out, const char *path, char **errmsg);
 
 /* Encoding of the blind list kept with each customer (so that replacing a
  * customer removes exactly its old entries): 9 bytes per entry, kind then
- * the hash big-endian.  Shared by all back ends. */
+ * the hash big-endian.  Shared by all back ends.  encode replaces the
+ * content of `out`; decode replaces c's blind list (its storage is reused)
+ * and returns CU_ERR_INVALID when len is not a multiple of 9. */
 void store_blind_encode(const struct store_customer *c, struct buf *out);
 int store_blind_decode(struct store_customer *c, const void *data, size_t len);
 

@@ -1,1 +1,1095 @@
-/* placeholder: being written */
+/*
+ * The SQLite back end of the store.
+ *
+ * One connection per `struct store`, in WAL mode with synchronous=FULL (a
+ * committed transaction survives a power cut), a bounded page cache (memory
+ * does not grow with the database) and a 5 s busy timeout.  Every statement
+ * is prepared once, on first use, and cached on the handle; blobs are bound
+ * SQLITE_STATIC (the caller's buffers outlive the step), so the write path
+ * does not allocate.
+ *
+ * Schema: PRAGMA user_version is the number of migrations applied; the
+ * `migrations` array below lists them in order, and each runs in its own
+ * transaction that also bumps user_version.  A database newer than the code
+ * is refused rather than guessed at.
+ *
+ * Transactions: the public begin/commit/rollback map to BEGIN IMMEDIATE /
+ * COMMIT / ROLLBACK.  An operation made of several statements runs inside a
+ * SAVEPOINT when the caller has a transaction open, or inside its own
+ * BEGIN IMMEDIATE ... COMMIT otherwise, so that it is all or nothing either
+ * way and never leaves part of its writes in the caller's transaction.
+ *
+ * Bulk insert (the import: a million customers, seven blind entries each,
+ * in transactions of thousands) is the hot path, and two things dominate
+ * it.  A savepoint makes SQLite copy every page the first time the
+ * savepoint modifies it (4 KiB for each of the ~8 pages one customer
+ * touches); and the blind entries are random keys, so inserting them in
+ * arrival order walks a different B-tree leaf for every row.  So
+ * customer_insert takes no savepoint (its one INSERT is atomic on its own),
+ * and inside a caller's transaction it queues its blind rows on the handle
+ * (`pending`) instead of inserting them; the queue is inserted sorted by
+ * key, each leaf then visited once in order, before anything reads the
+ * blind table, when it reaches PENDING_MAX entries, and at commit.  Queued
+ * rows belong to the transaction: a rollback drops them.  customer_replace
+ * keeps its savepoint (it deletes rows) but queues the new entries too.
+ *
+ * Error messages name the operation and carry sqlite3_errmsg(), which never
+ * holds a personal value: no plaintext reaches the store.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+/* PRAGMA application_id of a custodian store: "CUST". */
+#define SQLITE_APP_ID 0x43555354
+
+#define SQLITE_BUSY_MS 5000
+
+/* Blind rows queued before they are inserted (24 bytes each; the queue
+ * may pass this by one customer's entries). */
+#define PENDING_MAX (1 << 18)
+
+/*
+ * The sealed columns of `customers`, in enum model_field order (the column
+ * for field f is the (5 + f)th of CUSTOMER_COLS, i.e. result column 5 + f).
+ */
+_Static_assert(MODEL_F__COUNT == 7, "the customers table has one column per model_field");
+#define SEALED_COLS "account, name, phone, email, address, birth_date, devices"
+#define CUSTOMER_COLS                                                                              \
+    "id, customer_id, kek_version, dek_version, dek, " SEALED_COLS                                 \
+    ", blind, import_run, created_at, updated_at"
+#define COL_SEALED 5
+#define COL_BLIND  (COL_SEALED + MODEL_F__COUNT)
+
+/*
+ * Migrations, oldest first: migrations[i] takes the schema from version i
+ * to i + 1.  Never edit a released step; append a new one.
+ */
+static const char *const migrations[] = {
+    /* 1: the initial schema */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE keks(version INTEGER PRIMARY KEY, state INTEGER NOT NULL, wrapped BLOB,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE customers(id INTEGER PRIMARY KEY, customer_id TEXT NOT NULL UNIQUE,"
+    " kek_version INTEGER NOT NULL, dek_version INTEGER NOT NULL, dek BLOB NOT NULL,"
+    " account BLOB, name BLOB, phone BLOB, email BLOB, address BLOB, birth_date BLOB,"
+    " devices BLOB, blind BLOB NOT NULL, import_run INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    /* store_kek_usage() counts by KEK version; a scan of the whole table
+     * would read every sealed blob */
+    "CREATE INDEX customers_kek ON customers(kek_version);"
+    /* hash: the uint64 blind value stored as a signed 64-bit integer */
+    "CREATE TABLE blind(kind INTEGER NOT NULL, hash INTEGER NOT NULL, customer INTEGER NOT NULL,"
+    " PRIMARY KEY(kind, hash, customer)) WITHOUT ROWID;"
+    "PRAGMA application_id = 1129665364;", /* SQLITE_APP_ID */
+};
+_Static_assert(SQLITE_APP_ID == 1129665364, "application_id in migration 1");
+#define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
+
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST_META_GET,
+    ST_META_SET,
+    ST_KEK_LIST,
+    ST_KEK_PUT,
+    ST_CUSTOMER_INSERT,
+    ST_CUSTOMER_LOOKUP,
+    ST_CUSTOMER_UPDATE,
+    ST_CUSTOMER_GET_CID,
+    ST_CUSTOMER_GET_ID,
+    ST_CUSTOMER_COUNT,
+    ST_BLIND_INSERT,
+    ST_BLIND_DELETE,
+    ST_BLIND_FIND,
+    ST_DEK_SCAN,
+    ST_DEK_UPDATE,
+    ST_KEK_USAGE,
+    ST__COUNT
+};
+
+/*
+ * Customer insert and update share their parameter numbers (bind_customer):
+ * ?1 customer_id, ?2 kek_version, ?3 dek_version, ?4 dek, ?5..?11 the sealed
+ * fields, ?12 blind, ?13 import_run, ?14 created_at, ?15 updated_at; the
+ * update adds ?16 id and leaves ?1 and ?14 unused.
+ */
+static const char *const stmt_sql[ST__COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT store_op",
+    [ST_RELEASE] = "RELEASE store_op",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO store_op",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [ST_KEK_LIST] = "SELECT version, state, wrapped, created_at FROM keks ORDER BY version",
+    [ST_KEK_PUT] = "INSERT INTO keks(version, state, wrapped, created_at) VALUES(?1, ?2, ?3, ?4)"
+                   " ON CONFLICT(version) DO UPDATE SET state = excluded.state,"
+                   " wrapped = excluded.wrapped",
+    [ST_CUSTOMER_INSERT] =
+        "INSERT INTO customers(customer_id, kek_version, dek_version, dek, " SEALED_COLS
+        ", blind, import_run, created_at, updated_at)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+        " ?15)",
+    [ST_CUSTOMER_LOOKUP] = "SELECT id, blind, created_at FROM customers WHERE customer_id = ?1",
+    [ST_CUSTOMER_UPDATE] = "UPDATE customers SET kek_version = ?2, dek_version = ?3, dek = ?4,"
+                           " account = ?5, name = ?6, phone = ?7, email = ?8, address = ?9,"
+                           " birth_date = ?10, devices = ?11, blind = ?12, import_run = ?13,"
+                           " updated_at = ?15 WHERE id = ?16",
+    [ST_CUSTOMER_GET_CID] = "SELECT " CUSTOMER_COLS " FROM customers WHERE customer_id = ?1",
+    [ST_CUSTOMER_GET_ID] = "SELECT " CUSTOMER_COLS " FROM customers WHERE id = ?1",
+    [ST_CUSTOMER_COUNT] = "SELECT count(*) FROM customers",
+    [ST_BLIND_INSERT] = "INSERT OR IGNORE INTO blind(kind, hash, customer) VALUES(?1, ?2, ?3)",
+    [ST_BLIND_DELETE] = "DELETE FROM blind WHERE kind = ?1 AND hash = ?2 AND customer = ?3",
+    [ST_BLIND_FIND] = "SELECT customer FROM blind WHERE kind = ?1 AND hash = ?2"
+                      " ORDER BY customer LIMIT ?3",
+    [ST_DEK_SCAN] = "SELECT id, customer_id, kek_version, dek FROM customers"
+                    " WHERE id > ?1 AND kek_version <> ?2 ORDER BY id LIMIT ?3",
+    [ST_DEK_UPDATE] = "UPDATE customers SET kek_version = ?1, dek = ?2 WHERE id = ?3",
+    [ST_KEK_USAGE] = "SELECT count(*) FROM customers WHERE kek_version = ?1",
+};
+
+/* A blind row waiting to be inserted, in the blind table's key order. */
+struct pending_row {
+    int64_t hash; /* as stored: hash_to_i64() */
+    int64_t customer;
+    uint8_t kind;
+};
+
+struct store_sqlite {
+    struct store base; /* first member: store_int.h */
+    sqlite3 *db;
+    char *path; /* as given, for messages */
+    int version;
+    sqlite3_stmt *st[ST__COUNT]; /* prepared on first use, finalised by sq_free */
+    struct buf blind_enc;        /* the encoded blind list of the customer being written */
+    struct store_customer old;   /* replace: the stored row's blind list (only that) */
+    struct pending_row *pending; /* blind rows of the open transaction, not yet inserted */
+    size_t npending;
+    size_t pending_cap;
+};
+
+static struct store_sqlite *sq(struct store *s)
+{
+    return (struct store_sqlite *)s;
+}
+
+/* The uint64 blind hash as SQLite's signed 64-bit integer (two's
+ * complement, without relying on implementation-defined conversion). */
+static sqlite3_int64 hash_to_i64(uint64_t h)
+{
+    return h <= (uint64_t)INT64_MAX ? (sqlite3_int64)h : -(sqlite3_int64)(UINT64_MAX - h) - 1;
+}
+
+static int db_fail(struct store_sqlite *h, char **errmsg, const char *what)
+{
+    return cu_errf(errmsg, CU_ERR_STORE, "store: %s: %s", what, sqlite3_errmsg(h->db));
+}
+
+/* The cached statement `id`, prepared on first use. */
+static int stmt_get(struct store_sqlite *h, enum stmt_id id, sqlite3_stmt **st, const char *what,
+                    char **errmsg)
+{
+    if (h->st[id] == NULL && sqlite3_prepare_v3(h->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                                &h->st[id], NULL) != SQLITE_OK) {
+        h->st[id] = NULL;
+        *st = NULL;
+        return db_fail(h, errmsg, what);
+    }
+    *st = h->st[id];
+    return CU_OK;
+}
+
+/* Steps a bound statement that returns no row we want, then resets it. */
+static int stmt_run(struct store_sqlite *h, sqlite3_stmt *st, const char *what, char **errmsg)
+{
+    int rc = CU_OK;
+    int src = sqlite3_step(st);
+
+    if (src != SQLITE_DONE && src != SQLITE_ROW)
+        rc = db_fail(h, errmsg, what);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Runs the parameterless cached statement `id`. */
+static int exec_id(struct store_sqlite *h, enum stmt_id id, const char *what, char **errmsg)
+{
+    sqlite3_stmt *st;
+    int rc = stmt_get(h, id, &st, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    return stmt_run(h, st, what, errmsg);
+}
+
+/*
+ * Atomic scope of a multi-statement operation: a savepoint inside the
+ * caller's transaction, or a transaction of its own.  scope_end() releases
+ * or commits on rc == CU_OK, and otherwise undoes everything the operation
+ * wrote (and nothing the caller wrote before it); it returns the final rc.
+ */
+enum scope { SCOPE_SAVEPOINT, SCOPE_TRANSACTION };
+
+static int scope_begin(struct store_sqlite *h, enum scope *scope, const char *what, char **errmsg)
+{
+    if (!sqlite3_get_autocommit(h->db)) {
+        *scope = SCOPE_SAVEPOINT;
+        return exec_id(h, ST_SAVEPOINT, what, errmsg);
+    }
+    *scope = SCOPE_TRANSACTION;
+    return exec_id(h, ST_BEGIN, what, errmsg);
+}
+
+static int scope_end(struct store_sqlite *h, enum scope scope, int rc, const char *what,
+                     char **errmsg)
+{
+    if (rc == CU_OK) {
+        rc = exec_id(h, scope == SCOPE_SAVEPOINT ? ST_RELEASE : ST_COMMIT, what, errmsg);
+        if (rc == CU_OK)
+            return CU_OK;
+    }
+    /* Some errors (I/O, disk full) make SQLite roll back the whole
+     * transaction itself; then there is nothing left to undo. */
+    if (sqlite3_get_autocommit(h->db))
+        return rc;
+    if (scope == SCOPE_SAVEPOINT) {
+        (void)exec_id(h, ST_ROLLBACK_TO, what, NULL);
+        (void)exec_id(h, ST_RELEASE, what, NULL);
+    } else {
+        (void)exec_id(h, ST_ROLLBACK, what, NULL);
+    }
+    return rc;
+}
+
+/* Binds a blob without copying; empty binds NULL (null_if_empty) or X''. */
+static int bind_buf(sqlite3_stmt *st, int i, const struct buf *b, int null_if_empty)
+{
+    if (b->len == 0)
+        return null_if_empty ? sqlite3_bind_null(st, i) : sqlite3_bind_zeroblob(st, i, 0);
+    return sqlite3_bind_blob64(st, i, b->data, b->len, SQLITE_STATIC);
+}
+
+/* Binds ?1..?15 of the customer insert/update (see stmt_sql). */
+static int bind_customer(sqlite3_stmt *st, const struct store_customer *c, const struct buf *blind)
+{
+    int src = SQLITE_OK;
+    int f;
+
+    src |= sqlite3_bind_text(st, 1, c->customer_id, -1, SQLITE_STATIC);
+    src |= sqlite3_bind_int64(st, 2, c->kek_version);
+    src |= sqlite3_bind_int64(st, 3, c->dek_version);
+    src |= bind_buf(st, 4, &c->wrapped_dek, 0);
+    for (f = 0; f < MODEL_F__COUNT; f++)
+        src |= bind_buf(st, 5 + f, &c->sealed[f], 1);
+    src |= bind_buf(st, 12, blind, 0);
+    src |= sqlite3_bind_int64(st, 13, c->import_run);
+    src |= sqlite3_bind_int64(st, 14, c->created_at);
+    src |= sqlite3_bind_int64(st, 15, c->updated_at);
+    return src;
+}
+
+static int pending_cmp(const void *a, const void *b)
+{
+    const struct pending_row *x = a, *y = b;
+
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    return (x->customer > y->customer) - (x->customer < y->customer);
+}
+
+/*
+ * Inserts the queued blind rows, in key order.  The queue is emptied only
+ * once they are all in, so a failed flush can be retried (INSERT OR IGNORE).
+ * Rows queued in a transaction that SQLite has since rolled back on its own
+ * (after an I/O error, say) are dropped, not inserted outside it.
+ */
+static int pending_flush(struct store_sqlite *h, const char *what, char **errmsg)
+{
+    struct pending_row *r;
+    sqlite3_stmt *st;
+    size_t i;
+    int rc;
+
+    if (h->npending == 0)
+        return CU_OK;
+    if (sqlite3_get_autocommit(h->db)) {
+        h->npending = 0;
+        return CU_OK;
+    }
+    rc = stmt_get(h, ST_BLIND_INSERT, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    qsort(h->pending, h->npending, sizeof(*h->pending), pending_cmp);
+    for (i = 0; i < h->npending; i++) {
+        r = &h->pending[i];
+        sqlite3_bind_int(st, 1, r->kind);
+        sqlite3_bind_int64(st, 2, r->hash);
+        sqlite3_bind_int64(st, 3, r->customer);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            rc = db_fail(h, errmsg, what);
+            break;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_reset(st);
+    if (rc == CU_OK)
+        h->npending = 0;
+    return rc;
+}
+
+/* Queues one blind row per entry of c for customer `id`; cannot fail. */
+static void blind_queue(struct store_sqlite *h, const struct store_customer *c, int64_t id)
+{
+    struct pending_row *r;
+    size_t i;
+
+    if (h->npending + c->nblind > h->pending_cap) {
+        while (h->npending + c->nblind > h->pending_cap)
+            h->pending_cap = h->pending_cap ? h->pending_cap * 2 : 1024;
+        h->pending = xrealloc(h->pending, h->pending_cap * sizeof(*h->pending));
+    }
+    for (i = 0; i < c->nblind; i++) {
+        r = &h->pending[h->npending++];
+        r->kind = c->blind[i].kind;
+        r->hash = hash_to_i64(c->blind[i].hash);
+        r->customer = id;
+    }
+}
+
+/* Inserts one blind row per entry of c for customer `id`, now. */
+static int blind_insert_all(struct store_sqlite *h, const struct store_customer *c, int64_t id,
+                            const char *what, char **errmsg)
+{
+    sqlite3_stmt *st;
+    size_t i;
+    int rc = CU_OK;
+
+    if (c->nblind == 0)
+        return CU_OK;
+    rc = stmt_get(h, ST_BLIND_INSERT, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(st, 3, id);
+    for (i = 0; i < c->nblind; i++) {
+        sqlite3_bind_int(st, 1, c->blind[i].kind);
+        sqlite3_bind_int64(st, 2, hash_to_i64(c->blind[i].hash));
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            rc = db_fail(h, errmsg, what);
+            break;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- lifecycle ---- */
+
+static void sq_free(struct store *s)
+{
+    struct store_sqlite *h = sq(s);
+    int i;
+
+    for (i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(h->st[i]);
+    /* Closing rolls back a transaction left open. */
+    sqlite3_close(h->db);
+    free(h->path);
+    buf_release(&h->blind_enc);
+    store_customer_release(&h->old);
+    free(h->pending);
+    free(h);
+}
+
+static int sq_schema_version(struct store *s)
+{
+    return sq(s)->version;
+}
+
+/* Runs a one-off statement whose first column of the first row is an int. */
+static int query_int(struct store_sqlite *h, const char *sql, int *out, const char *what,
+                     char **errmsg)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = CU_OK;
+
+    if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(h, errmsg, what);
+    switch (sqlite3_step(st)) {
+    case SQLITE_ROW:
+        *out = sqlite3_column_int(st, 0);
+        break;
+    case SQLITE_DONE:
+        *out = 0;
+        break;
+    default:
+        rc = db_fail(h, errmsg, what);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Reads user_version and refuses a database newer than this code. */
+static int schema_check(struct store_sqlite *h, int *version, const char *what, char **errmsg)
+{
+    int rc;
+
+    rc = query_int(h, "PRAGMA user_version", version, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    if (*version > SCHEMA_VERSION)
+        return cu_errf(errmsg, CU_ERR_STORE,
+                       "store: \"%s\" has schema version %d, newer than this custodian knows "
+                       "(%d): use a newer custodian",
+                       h->path, *version, SCHEMA_VERSION);
+    return CU_OK;
+}
+
+/*
+ * Refuses, before changing anything in the file, what this code must not
+ * touch: a file that is not a database, another program's database, a
+ * store newer than this code.
+ */
+static int identify(struct store_sqlite *h, const char *what, char **errmsg)
+{
+    int rc, version, app_id, nobjects;
+
+    rc = query_int(h, "PRAGMA application_id", &app_id, what, errmsg);
+    if (rc == CU_OK)
+        rc = query_int(h, "SELECT count(*) FROM sqlite_master", &nobjects, what, errmsg);
+    if (rc == CU_OK)
+        rc = schema_check(h, &version, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    if ((app_id != 0 && app_id != SQLITE_APP_ID) || (version == 0 && nobjects > 0))
+        return cu_errf(errmsg, CU_ERR_STORE, "store: \"%s\" is not a custodian store", h->path);
+    return CU_OK;
+}
+
+/* Applies the migrations the database lacks, each in its own transaction. */
+static int migrate(struct store_sqlite *h, char **errmsg)
+{
+    char what[64];
+    int rc, version;
+    char *sql;
+
+    rc = schema_check(h, &version, "read schema version", errmsg);
+    while (rc == CU_OK && version < SCHEMA_VERSION) {
+        snprintf(what, sizeof(what), "migrate to schema version %d", version + 1);
+        rc = exec_id(h, ST_BEGIN, what, errmsg);
+        if (rc != CU_OK)
+            break;
+        /* Read again inside the write transaction: another process may
+         * have migrated while we waited for the lock. */
+        rc = schema_check(h, &version, what, errmsg);
+        if (rc == CU_OK && version < SCHEMA_VERSION) {
+            sql = xasprintf("%s; PRAGMA user_version = %d", migrations[version], version + 1);
+            if (sqlite3_exec(h->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+                rc = db_fail(h, errmsg, what);
+            free(sql);
+            version++;
+        }
+        if (rc == CU_OK)
+            rc = exec_id(h, ST_COMMIT, what, errmsg);
+        if (rc != CU_OK && !sqlite3_get_autocommit(h->db))
+            (void)exec_id(h, ST_ROLLBACK, what, NULL);
+    }
+    if (rc == CU_OK)
+        h->version = version;
+    return rc;
+}
+
+static const struct store_ops sqlite_ops;
+
+int store_sqlite_open(struct store **out, const char *path, char **errmsg)
+{
+    struct store_sqlite *h;
+    sqlite3_stmt *st = NULL;
+    const char *mode;
+    char *what = NULL;
+    int rc = CU_OK, fd, memory, wal;
+
+    *out = NULL;
+    h = xcalloc(1, sizeof(*h));
+    h->base.ops = &sqlite_ops;
+    h->path = xstrdup(path);
+    buf_init(&h->blind_enc);
+    store_customer_init(&h->old);
+
+    /* Create the file ourselves so that it is private from the start;
+     * SQLite gives the -wal and -shm files the database file's mode. */
+    memory = strcmp(path, ":memory:") == 0;
+    if (!memory) {
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+        else if (errno != EEXIST) {
+            rc = cu_errf(errmsg, CU_ERR_IO, "store: create \"%s\": %s", path, strerror(errno));
+            goto out;
+        }
+    }
+    if (sqlite3_open_v2(path, &h->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        rc = cu_errf(errmsg, CU_ERR_STORE, "store: open \"%s\": %s", path,
+                     h->db ? sqlite3_errmsg(h->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_extended_result_codes(h->db, 1);
+    sqlite3_busy_timeout(h->db, SQLITE_BUSY_MS);
+    sqlite3_db_config(h->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+
+    what = xasprintf("open \"%s\"", path);
+    rc = identify(h, what, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    if (sqlite3_prepare_v2(h->db, "PRAGMA journal_mode = WAL", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        rc = db_fail(h, errmsg, what);
+        goto out;
+    }
+    mode = (const char *)sqlite3_column_text(st, 0);
+    wal = mode != NULL && strcmp(mode, "wal") == 0;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!memory && !wal) {
+        rc = cu_errf(errmsg, CU_ERR_STORE,
+                     "store: %s: cannot use write-ahead logging on this file system", what);
+        goto out;
+    }
+    if (sqlite3_exec(h->db,
+                     "PRAGMA synchronous = FULL;"
+                     "PRAGMA foreign_keys = ON;"
+                     "PRAGMA temp_store = MEMORY;"
+                     /* page cache bound: 64 MiB, whatever the database size */
+                     "PRAGMA cache_size = -65536;"
+                     /* WAL file truncated back to 64 MiB after a checkpoint */
+                     "PRAGMA journal_size_limit = 67108864",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        rc = db_fail(h, errmsg, what);
+        goto out;
+    }
+    rc = migrate(h, errmsg);
+out:
+    sqlite3_finalize(st);
+    free(what);
+    if (rc != CU_OK) {
+        sq_free(&h->base);
+        return rc;
+    }
+    *out = &h->base;
+    return CU_OK;
+}
+
+/* ---- transactions ---- */
+
+static int sq_begin(struct store *s, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+
+    if (!sqlite3_get_autocommit(h->db))
+        return cu_errf(errmsg, CU_ERR_INTERNAL, "store: begin: a transaction is already open");
+    h->npending = 0;
+    return exec_id(h, ST_BEGIN, "begin transaction", errmsg);
+}
+
+static int sq_commit(struct store *s, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+
+    int rc;
+
+    if (sqlite3_get_autocommit(h->db)) {
+        h->npending = 0;
+        return cu_errf(errmsg, CU_ERR_INTERNAL, "store: commit: no transaction is open");
+    }
+    rc = pending_flush(h, "commit", errmsg);
+    if (rc == CU_OK)
+        rc = exec_id(h, ST_COMMIT, "commit", errmsg);
+    return rc;
+}
+
+static void sq_rollback(struct store *s)
+{
+    struct store_sqlite *h = sq(s);
+
+    h->npending = 0;
+    if (!sqlite3_get_autocommit(h->db))
+        (void)exec_id(h, ST_ROLLBACK, "rollback", NULL);
+}
+
+/* ---- meta ---- */
+
+static int sq_meta_get(struct store *s, const char *key, char **value, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read setting";
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = stmt_get(h, ST_META_GET, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    switch (sqlite3_step(st)) {
+    case SQLITE_ROW:
+        *value = xstrdup((const char *)sqlite3_column_text(st, 0));
+        break;
+    case SQLITE_DONE:
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "store: setting \"%s\" is not set", key);
+        break;
+    default:
+        rc = db_fail(h, errmsg, what);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int sq_meta_set(struct store *s, const char *key, const char *value, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "write setting";
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = stmt_get(h, ST_META_SET, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    return stmt_run(h, st, what, errmsg);
+}
+
+/* ---- key-encryption keys ---- */
+
+static int sq_kek_list(struct store *s, struct store_kek **out, size_t *n, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "list key-encryption keys";
+    struct store_kek *list = NULL, *k;
+    size_t count = 0, cap = 0;
+    sqlite3_stmt *st;
+    const void *p;
+    int rc, src;
+
+    rc = stmt_get(h, ST_KEK_LIST, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 4;
+            list = xrealloc(list, cap * sizeof(*list));
+        }
+        k = &list[count++];
+        k->version = (uint32_t)sqlite3_column_int64(st, 0);
+        k->state = (enum store_kek_state)sqlite3_column_int(st, 1);
+        buf_init(&k->wrapped);
+        p = sqlite3_column_blob(st, 2);
+        buf_add(&k->wrapped, p, p ? (size_t)sqlite3_column_bytes(st, 2) : 0);
+        k->created_at = sqlite3_column_int64(st, 3);
+    }
+    if (src != SQLITE_DONE) {
+        rc = db_fail(h, errmsg, what);
+        store_kek_list_free(list, count);
+        list = NULL;
+        count = 0;
+    }
+    sqlite3_reset(st);
+    *out = list;
+    *n = count;
+    return rc;
+}
+
+static int sq_kek_put(struct store *s, const struct store_kek *k, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "write key-encryption key";
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = stmt_get(h, ST_KEK_PUT, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, k->version);
+    sqlite3_bind_int(st, 2, (int)k->state);
+    bind_buf(st, 3, &k->wrapped, 1);
+    sqlite3_bind_int64(st, 4, k->created_at ? k->created_at : cu_now());
+    return stmt_run(h, st, what, errmsg);
+}
+
+/* ---- customers ---- */
+
+/*
+ * No savepoint (see the top of the file): the INSERT either writes the row
+ * or nothing, a UNIQUE violation included, and queuing the blind rows cannot
+ * fail.  Without a caller's transaction it runs in one of its own, the blind
+ * rows inserted at once.
+ */
+static int sq_customer_insert(struct store *s, struct store_customer *c, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "insert customer";
+    sqlite3_stmt *st;
+    int rc, src, own;
+    int64_t id;
+
+    if (c->created_at == 0)
+        c->created_at = cu_now();
+    if (c->updated_at == 0)
+        c->updated_at = c->created_at;
+    store_blind_encode(c, &h->blind_enc);
+    own = sqlite3_get_autocommit(h->db);
+    if (own) {
+        h->npending = 0;
+        rc = exec_id(h, ST_BEGIN, what, errmsg);
+    } else {
+        /* A full queue is flushed before anything of this customer is
+         * written, so that a failure leaves nothing of it behind. */
+        rc = h->npending >= PENDING_MAX ? pending_flush(h, what, errmsg) : CU_OK;
+    }
+    if (rc != CU_OK)
+        return rc;
+    rc = stmt_get(h, ST_CUSTOMER_INSERT, &st, what, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    if (bind_customer(st, c, &h->blind_enc) != SQLITE_OK) {
+        rc = db_fail(h, errmsg, what);
+        sqlite3_reset(st);
+        goto out;
+    }
+    src = sqlite3_step(st);
+    if (src == SQLITE_CONSTRAINT_UNIQUE)
+        rc = cu_errf(errmsg, CU_ERR_CONFLICT, "store: %s: the customer id exists", what);
+    else if (src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    sqlite3_reset(st);
+    if (rc != CU_OK)
+        goto out;
+    id = sqlite3_last_insert_rowid(h->db);
+    if (own)
+        rc = blind_insert_all(h, c, id, what, errmsg);
+    else
+        blind_queue(h, c, id);
+    if (rc == CU_OK)
+        c->id = id;
+out:
+    if (own)
+        rc = scope_end(h, SCOPE_TRANSACTION, rc, what, errmsg);
+    return rc;
+}
+
+static int sq_customer_replace(struct store *s, struct store_customer *c, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "replace customer";
+    int64_t id = 0, created_at = 0;
+    enum scope scope;
+    sqlite3_stmt *st;
+    const void *p;
+    size_t i;
+    int rc, src;
+
+    if (c->updated_at == 0)
+        c->updated_at = cu_now();
+    store_blind_encode(c, &h->blind_enc);
+    /* The old entries may still be queued. */
+    rc = pending_flush(h, what, errmsg);
+    if (rc == CU_OK)
+        rc = scope_begin(h, &scope, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+
+    /* The stored row: its id, creation time and blind list. */
+    rc = stmt_get(h, ST_CUSTOMER_LOOKUP, &st, what, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    sqlite3_bind_text(st, 1, c->customer_id, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        p = sqlite3_column_blob(st, 1);
+        if (store_blind_decode(&h->old, p, p ? (size_t)sqlite3_column_bytes(st, 1) : 0) != CU_OK)
+            rc = cu_errf(errmsg, CU_ERR_STORE, "store: %s: corrupt blind list", what);
+        created_at = sqlite3_column_int64(st, 2);
+    } else if (src == SQLITE_DONE) {
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "store: %s: no such customer", what);
+    } else {
+        rc = db_fail(h, errmsg, what);
+    }
+    sqlite3_reset(st);
+    if (rc != CU_OK)
+        goto out;
+
+    /* Exactly the old row's blind entries go. */
+    if (h->old.nblind > 0) {
+        rc = stmt_get(h, ST_BLIND_DELETE, &st, what, errmsg);
+        if (rc != CU_OK)
+            goto out;
+        sqlite3_bind_int64(st, 3, id);
+        for (i = 0; i < h->old.nblind && rc == CU_OK; i++) {
+            sqlite3_bind_int(st, 1, h->old.blind[i].kind);
+            sqlite3_bind_int64(st, 2, hash_to_i64(h->old.blind[i].hash));
+            rc = stmt_run(h, st, what, errmsg);
+        }
+        if (rc != CU_OK)
+            goto out;
+    }
+
+    rc = stmt_get(h, ST_CUSTOMER_UPDATE, &st, what, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    if (bind_customer(st, c, &h->blind_enc) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 16, id) != SQLITE_OK) {
+        rc = db_fail(h, errmsg, what);
+        goto out;
+    }
+    rc = stmt_run(h, st, what, errmsg);
+    /* In the caller's transaction the new entries are queued once the
+     * savepoint is released (queuing cannot fail); otherwise they go in
+     * with the rest. */
+    if (rc == CU_OK && scope == SCOPE_TRANSACTION)
+        rc = blind_insert_all(h, c, id, what, errmsg);
+out:
+    rc = scope_end(h, scope, rc, what, errmsg);
+    if (rc == CU_OK) {
+        if (scope == SCOPE_SAVEPOINT)
+            blind_queue(h, c, id);
+        c->id = id;
+        c->created_at = created_at;
+    }
+    return rc;
+}
+
+/* Copies the current row of a CUSTOMER_COLS query into c. */
+static int row_to_customer(sqlite3_stmt *st, struct store_customer *c)
+{
+    const void *p;
+    int f;
+
+    c->id = sqlite3_column_int64(st, 0);
+    c->customer_id = xstrdup((const char *)sqlite3_column_text(st, 1));
+    c->kek_version = (uint32_t)sqlite3_column_int64(st, 2);
+    c->dek_version = (uint32_t)sqlite3_column_int64(st, 3);
+    p = sqlite3_column_blob(st, 4);
+    buf_add(&c->wrapped_dek, p, p ? (size_t)sqlite3_column_bytes(st, 4) : 0);
+    for (f = 0; f < MODEL_F__COUNT; f++) {
+        p = sqlite3_column_blob(st, COL_SEALED + f);
+        if (p != NULL)
+            buf_add(&c->sealed[f], p, (size_t)sqlite3_column_bytes(st, COL_SEALED + f));
+    }
+    c->import_run = sqlite3_column_int64(st, COL_BLIND + 1);
+    c->created_at = sqlite3_column_int64(st, COL_BLIND + 2);
+    c->updated_at = sqlite3_column_int64(st, COL_BLIND + 3);
+    p = sqlite3_column_blob(st, COL_BLIND);
+    return store_blind_decode(c, p, p ? (size_t)sqlite3_column_bytes(st, COL_BLIND) : 0);
+}
+
+static int sq_customer_get(struct store *s, const char *customer_id, int64_t id,
+                           struct store_customer *c, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read customer";
+    sqlite3_stmt *st;
+    int rc;
+
+    store_customer_reset(c);
+    rc = stmt_get(h, customer_id ? ST_CUSTOMER_GET_CID : ST_CUSTOMER_GET_ID, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    if (customer_id != NULL)
+        sqlite3_bind_text(st, 1, customer_id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 1, id);
+    switch (sqlite3_step(st)) {
+    case SQLITE_ROW:
+        if (row_to_customer(st, c) != CU_OK)
+            rc = cu_errf(errmsg, CU_ERR_STORE, "store: %s: corrupt blind list", what);
+        break;
+    case SQLITE_DONE:
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "store: %s: no such customer", what);
+        break;
+    default:
+        rc = db_fail(h, errmsg, what);
+    }
+    sqlite3_reset(st);
+    if (rc != CU_OK)
+        store_customer_reset(c);
+    return rc;
+}
+
+/* Runs a cached count query with an optional integer parameter. */
+static int count_query(struct store_sqlite *h, enum stmt_id id, int bind, int64_t param, int64_t *n,
+                       const char *what, char **errmsg)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = stmt_get(h, id, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    if (bind)
+        sqlite3_bind_int64(st, 1, param);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        rc = db_fail(h, errmsg, what);
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int sq_customer_count(struct store *s, int64_t *n, char **errmsg)
+{
+    return count_query(sq(s), ST_CUSTOMER_COUNT, 0, 0, n, "count customers", errmsg);
+}
+
+static int sq_blind_find(struct store *s, uint8_t kind, uint64_t hash, int64_t *ids, size_t max,
+                         size_t *n, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "blind index look-up";
+    sqlite3_stmt *st;
+    size_t count = 0;
+    int rc, src = SQLITE_DONE;
+
+    rc = pending_flush(h, what, errmsg);
+    if (rc == CU_OK)
+        rc = stmt_get(h, ST_BLIND_FIND, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int(st, 1, kind);
+    sqlite3_bind_int64(st, 2, hash_to_i64(hash));
+    sqlite3_bind_int64(st, 3, max > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)max);
+    while (count < max && (src = sqlite3_step(st)) == SQLITE_ROW)
+        ids[count++] = sqlite3_column_int64(st, 0);
+    if (count < max && src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    sqlite3_reset(st);
+    *n = rc == CU_OK ? count : 0;
+    return rc;
+}
+
+/* ---- data-key rotation ---- */
+
+struct scan_row {
+    int64_t id;
+    uint32_t kek_version;
+    size_t cid_off; /* offsets into the scan's byte buffer */
+    size_t dek_off;
+    size_t dek_len;
+};
+
+static int sq_dek_scan(struct store *s, uint32_t kek_version, int64_t after_id, size_t limit,
+                       store_dek_cb cb, void *ctx, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "scan data keys";
+    struct scan_row *rows = NULL, *r;
+    struct buf bytes = BUF_INIT;
+    size_t count = 0, cap = 0, i;
+    sqlite3_stmt *st;
+    const void *p;
+    int rc, src;
+
+    rc = stmt_get(h, ST_DEK_SCAN, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, after_id);
+    sqlite3_bind_int64(st, 2, kek_version);
+    sqlite3_bind_int64(st, 3, limit > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
+    /* Collect the page first: the callback will typically update these
+     * rows (store_dek_update), which must not happen under a running
+     * SELECT on the same table. */
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *cid = (const char *)sqlite3_column_text(st, 1);
+
+        if (count == cap) {
+            cap = cap ? cap * 2 : 64;
+            rows = xrealloc(rows, cap * sizeof(*rows));
+        }
+        r = &rows[count++];
+        r->id = sqlite3_column_int64(st, 0);
+        r->kek_version = (uint32_t)sqlite3_column_int64(st, 2);
+        r->cid_off = bytes.len;
+        buf_add(&bytes, cid, strlen(cid) + 1);
+        p = sqlite3_column_blob(st, 3);
+        r->dek_len = p ? (size_t)sqlite3_column_bytes(st, 3) : 0;
+        r->dek_off = bytes.len;
+        buf_add(&bytes, p, r->dek_len);
+    }
+    if (src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    sqlite3_reset(st);
+    for (i = 0; i < count && rc == CU_OK; i++) {
+        r = &rows[i];
+        rc = cb(ctx, r->id, bytes.data + r->cid_off, r->kek_version, bytes.data + r->dek_off,
+                r->dek_len);
+    }
+    free(rows);
+    buf_release(&bytes);
+    return rc;
+}
+
+static int sq_dek_update(struct store *s, int64_t id, uint32_t kek_version, const void *wrapped,
+                         size_t len, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "update data key";
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = stmt_get(h, ST_DEK_UPDATE, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, kek_version);
+    if (len == 0)
+        sqlite3_bind_zeroblob(st, 2, 0);
+    else
+        sqlite3_bind_blob64(st, 2, wrapped, len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, id);
+    rc = stmt_run(h, st, what, errmsg);
+    if (rc == CU_OK && sqlite3_changes(h->db) == 0)
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "store: %s: no such customer", what);
+    return rc;
+}
+
+static int sq_kek_usage(struct store *s, uint32_t kek_version, int64_t *n, char **errmsg)
+{
+    return count_query(sq(s), ST_KEK_USAGE, 1, kek_version, n, "count data keys", errmsg);
+}
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .free = sq_free,
+    .schema_version = sq_schema_version,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .meta_get = sq_meta_get,
+    .meta_set = sq_meta_set,
+    .kek_list = sq_kek_list,
+    .kek_put = sq_kek_put,
+    .customer_insert = sq_customer_insert,
+    .customer_replace = sq_customer_replace,
+    .customer_get = sq_customer_get,
+    .customer_count = sq_customer_count,
+    .blind_find = sq_blind_find,
+    .dek_scan = sq_dek_scan,
+    .dek_update = sq_dek_update,
+    .kek_usage = sq_kek_usage,
+};

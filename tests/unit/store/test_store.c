@@ -1,1 +1,890 @@
-/* placeholder: being written */
+/*
+ * Unit tests of the store (SQLite back end, through the public interface).
+ * Each test works in its own temporary folder under /tmp, removed after.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store/store_int.h"
+
+struct fx {
+    char dir[64];
+    char path[128];
+    struct store *s;
+};
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    struct fx *fx = calloc(1, sizeof(*fx));
+    char *err = NULL;
+
+    strcpy(fx->dir, "/tmp/cu-test-store-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->path, sizeof(fx->path), "%s/store.db", fx->dir);
+    if (store_open(&fx->s, fx->path, &err) != CU_OK) {
+        fprintf(stderr, "setup: %s\n", err);
+        free(err);
+        nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        free(fx);
+        return -1;
+    }
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+
+    store_free(fx->s);
+    nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+/* Reopens the store of the fixture. */
+static void reopen(struct fx *fx)
+{
+    store_free(fx->s);
+    fx->s = NULL;
+    assert_int_equal(store_open(&fx->s, fx->path, NULL), CU_OK);
+}
+
+/* Runs one SQL statement on its own connection; returns the first column
+ * of the first row as an int (0 when there is none). */
+static int raw_int(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int v = 0;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Fills c as customer number n with distinct content everywhere. */
+static void make_customer(struct store_customer *c, int n, int nblind)
+{
+    char tmp[64];
+    int f, i;
+
+    store_customer_reset(c);
+    snprintf(tmp, sizeof(tmp), "C%08d", n);
+    c->customer_id = strdup(tmp);
+    c->kek_version = 1;
+    c->dek_version = 1;
+    snprintf(tmp, sizeof(tmp), "dek-%d", n);
+    buf_addstr(&c->wrapped_dek, tmp);
+    for (f = 0; f < MODEL_F__COUNT; f++) {
+        snprintf(tmp, sizeof(tmp), "sealed-%d-%d", n, f);
+        buf_addstr(&c->sealed[f], tmp);
+        buf_addch(&c->sealed[f], '\0'); /* binary content survives */
+        buf_addch(&c->sealed[f], (char)0xff);
+    }
+    for (i = 0; i < nblind; i++)
+        store_customer_add_blind(c, (uint8_t)(1 + i % 5),
+                                 0x9e3779b97f4a7c15ull * (uint64_t)(n * 16 + i + 1));
+    c->import_run = 7;
+}
+
+static void insert_n(struct store *s, int from, int to)
+{
+    struct store_customer c;
+    int n;
+
+    store_customer_init(&c);
+    for (n = from; n < to; n++) {
+        make_customer(&c, n, 3);
+        assert_int_equal(store_customer_insert(s, &c, NULL), CU_OK);
+    }
+    store_customer_release(&c);
+}
+
+static void assert_buf_equal(const struct buf *a, const struct buf *b)
+{
+    assert_int_equal(a->len, b->len);
+    if (a->len > 0)
+        assert_memory_equal(a->data, b->data, a->len);
+}
+
+static void assert_customer_equal(const struct store_customer *a, const struct store_customer *b)
+{
+    size_t i;
+    int f;
+
+    assert_int_equal(a->id, b->id);
+    assert_string_equal(a->customer_id, b->customer_id);
+    assert_int_equal(a->kek_version, b->kek_version);
+    assert_int_equal(a->dek_version, b->dek_version);
+    assert_buf_equal(&a->wrapped_dek, &b->wrapped_dek);
+    for (f = 0; f < MODEL_F__COUNT; f++)
+        assert_buf_equal(&a->sealed[f], &b->sealed[f]);
+    assert_int_equal(a->nblind, b->nblind);
+    for (i = 0; i < a->nblind; i++) {
+        assert_int_equal(a->blind[i].kind, b->blind[i].kind);
+        assert_true(a->blind[i].hash == b->blind[i].hash);
+    }
+    assert_int_equal(a->import_run, b->import_run);
+    assert_int_equal(a->created_at, b->created_at);
+    assert_int_equal(a->updated_at, b->updated_at);
+}
+
+static size_t find_n(struct store *s, uint8_t kind, uint64_t hash)
+{
+    int64_t ids[16];
+    size_t n = 99;
+
+    assert_int_equal(store_blind_find(s, kind, hash, ids, 16, &n, NULL), CU_OK);
+    return n;
+}
+
+static void test_open_creates_and_migrates(void **state)
+{
+    struct fx *fx = *state;
+    char wal[160];
+    struct stat st;
+    int64_t n;
+
+    assert_int_equal(store_schema_version(fx->s), 1);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 1);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                                       "('meta', 'keks', 'customers', 'blind')"),
+                     4);
+    assert_int_equal(raw_int(fx->path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+    /* a write creates the -wal and -shm files; all private to the owner */
+    assert_int_equal(store_meta_set(fx->s, "k", "v", NULL), CU_OK);
+    assert_int_equal(stat(fx->path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    snprintf(wal, sizeof(wal), "%s-wal", fx->path);
+    assert_int_equal(stat(wal, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    snprintf(wal, sizeof(wal), "%s-shm", fx->path);
+    assert_int_equal(stat(wal, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(store_customer_count(fx->s, &n, NULL), CU_OK);
+    assert_int_equal(n, 0);
+}
+
+static void test_reopen_keeps_data(void **state)
+{
+    struct fx *fx = *state;
+    struct store_customer c;
+    char *v = NULL;
+    int64_t n;
+
+    insert_n(fx->s, 0, 5);
+    assert_int_equal(store_meta_set(fx->s, "import_run", "3", NULL), CU_OK);
+    reopen(fx);
+    assert_int_equal(store_schema_version(fx->s), 1);
+    assert_int_equal(store_customer_count(fx->s, &n, NULL), CU_OK);
+    assert_int_equal(n, 5);
+    store_customer_init(&c);
+    assert_int_equal(store_customer_get(fx->s, "C00000004", &c, NULL), CU_OK);
+    assert_int_equal(c.nblind, 3);
+    store_customer_release(&c);
+    assert_int_equal(store_meta_get(fx->s, "import_run", &v, NULL), CU_OK);
+    assert_string_equal(v, "3");
+    free(v);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    struct fx *fx = *state;
+    struct store *s2 = NULL;
+    char *err = NULL;
+
+    store_free(fx->s);
+    fx->s = NULL;
+    raw_int(fx->path, "PRAGMA user_version = 2");
+    assert_int_equal(store_open(&s2, fx->path, &err), CU_ERR_STORE);
+    assert_null(s2);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "schema version 2"));
+    assert_non_null(strstr(err, "newer"));
+    free(err);
+    /* refused without being touched */
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
+}
+
+static void test_foreign_files_refused(void **state)
+{
+    struct fx *fx = *state;
+    char path[160];
+    struct store *s2 = NULL;
+    char *err = NULL;
+    FILE *f;
+
+    /* not a database at all */
+    snprintf(path, sizeof(path), "%s/junk.db", fx->dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("this is not an sqlite database, just some text long enough to be read", f);
+    fclose(f);
+    assert_int_equal(store_open(&s2, path, &err), CU_ERR_STORE);
+    assert_non_null(strstr(err, "not a database"));
+    free(err);
+    err = NULL;
+    /* some other program's SQLite database */
+    snprintf(path, sizeof(path), "%s/other.db", fx->dir);
+    raw_int(path, "CREATE TABLE t(x)");
+    assert_int_equal(store_open(&s2, path, &err), CU_ERR_STORE);
+    assert_non_null(strstr(err, "not a custodian store"));
+    free(err);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master"), 1);
+}
+
+static void test_url_schemes(void **state)
+{
+    struct fx *fx = *state;
+    char url[200];
+    struct store *s2 = NULL;
+    char *err = NULL;
+
+    assert_int_equal(store_open(&s2, "ftp://host/x.db", &err), CU_ERR_INVALID);
+    assert_null(s2);
+    assert_non_null(strstr(err, "\"ftp\""));
+    free(err);
+    err = NULL;
+    /* never echo the rest of a URL: it may hold a password */
+    assert_int_equal(store_open(&s2, "mysql://user:hunter2@db/x", &err), CU_ERR_INVALID);
+    assert_null(strstr(err, "hunter2"));
+    free(err);
+    err = NULL;
+    assert_int_equal(store_open(&s2, "postgres://user:hunter2@db/x", &err), CU_ERR_INVALID);
+    assert_non_null(strstr(err, "postgresql support is not built in"));
+    assert_null(strstr(err, "hunter2"));
+    free(err);
+    err = NULL;
+    assert_int_equal(store_open(&s2, "postgresql://db/x", &err), CU_ERR_INVALID);
+    assert_non_null(strstr(err, "postgresql"));
+    free(err);
+    err = NULL;
+    assert_int_equal(store_open(&s2, "", &err), CU_ERR_INVALID);
+    free(err);
+    err = NULL;
+    assert_int_equal(store_open(&s2, "sqlite:", &err), CU_ERR_INVALID);
+    free(err);
+
+    /* "sqlite:PATH" and "sqlite://PATH" name the same file as PATH */
+    insert_n(fx->s, 0, 2);
+    store_free(fx->s);
+    fx->s = NULL;
+    snprintf(url, sizeof(url), "sqlite:%s", fx->path);
+    assert_int_equal(store_open(&fx->s, url, NULL), CU_OK);
+    assert_int_equal(find_n(fx->s, 1, 0x9e3779b97f4a7c15ull * 1), 1);
+    store_free(fx->s);
+    snprintf(url, sizeof(url), "sqlite://%s", fx->path);
+    assert_int_equal(store_open(&fx->s, url, NULL), CU_OK);
+    assert_int_equal(find_n(fx->s, 1, 0x9e3779b97f4a7c15ull * 1), 1);
+}
+
+static void test_insert_get_roundtrip(void **state)
+{
+    struct fx *fx = *state;
+    struct store_customer c, got;
+    char *err = NULL;
+
+    store_customer_init(&c);
+    store_customer_init(&got);
+    make_customer(&c, 42, 7);
+    buf_reset(&c.sealed[MODEL_F_BIRTH_DATE]);    /* an absent field */
+    store_customer_add_blind(&c, 3, UINT64_MAX); /* hashes above INT64_MAX survive */
+    store_customer_add_blind(&c, 3, 0);
+    c.kek_version = 4;
+    c.dek_version = 9;
+    c.created_at = 1700000000;
+    c.updated_at = 1700000100;
+    assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+    assert_true(c.id > 0);
+
+    assert_int_equal(store_customer_get(fx->s, "C00000042", &got, NULL), CU_OK);
+    assert_customer_equal(&c, &got);
+    assert_int_equal(got.sealed[MODEL_F_BIRTH_DATE].len, 0);
+    assert_int_equal(store_customer_get_by_id(fx->s, c.id, &got, NULL), CU_OK);
+    assert_customer_equal(&c, &got);
+    assert_int_equal(find_n(fx->s, 3, UINT64_MAX), 1);
+    assert_int_equal(find_n(fx->s, 3, 0), 1);
+
+    assert_int_equal(store_customer_get(fx->s, "C99", &got, &err), CU_ERR_NOT_FOUND);
+    assert_non_null(err);
+    free(err);
+    assert_null(got.customer_id);
+    assert_int_equal(store_customer_get_by_id(fx->s, c.id + 1, &got, NULL), CU_ERR_NOT_FOUND);
+
+    /* times default to now */
+    make_customer(&c, 43, 1);
+    assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+    assert_true(c.created_at >= cu_now() - 5 && c.updated_at == c.created_at);
+    store_customer_release(&c);
+    store_customer_release(&got);
+}
+
+static void test_insert_conflict(void **state)
+{
+    struct fx *fx = *state;
+    struct store_customer c, got;
+    char *err = NULL;
+    int64_t n;
+
+    store_customer_init(&c);
+    store_customer_init(&got);
+    make_customer(&c, 1, 2);
+    assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+
+    /* same customer id, new blind entries: refused, nothing written */
+    store_customer_add_blind(&c, 5, 0x1234);
+    assert_int_equal(store_customer_insert(fx->s, &c, &err), CU_ERR_CONFLICT);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "insert customer"));
+    free(err);
+    assert_int_equal(find_n(fx->s, 5, 0x1234), 0);
+    assert_int_equal(store_customer_count(fx->s, &n, NULL), CU_OK);
+    assert_int_equal(n, 1);
+
+    /* inside a transaction: the conflict undoes only itself */
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    insert_n(fx->s, 10, 12);
+    assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_ERR_CONFLICT);
+    assert_int_equal(find_n(fx->s, 5, 0x1234), 0);
+    insert_n(fx->s, 12, 13);
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    assert_int_equal(store_customer_count(fx->s, &n, NULL), CU_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(find_n(fx->s, 5, 0x1234), 0);
+    assert_int_equal(store_customer_get(fx->s, "C00000001", &got, NULL), CU_OK);
+    assert_int_equal(got.nblind, 2);
+    store_customer_release(&c);
+    store_customer_release(&got);
+}
+
+static void test_replace(void **state)
+{
+    struct fx *fx = *state;
+    struct store_customer c, got;
+    int64_t id, created, ids[4];
+    size_t n;
+    char *err = NULL;
+
+    store_customer_init(&c);
+    store_customer_init(&got);
+    make_customer(&c, 1, 0);
+    store_customer_add_blind(&c, 1, 111);
+    store_customer_add_blind(&c, 3, 333);
+    store_customer_add_blind(&c, 4, 444);
+    c.created_at = 1000;
+    assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+    id = c.id;
+    created = c.created_at;
+    insert_n(fx->s, 2, 4); /* neighbours that must stay intact */
+    make_customer(&c, 2, 3);
+    store_customer_add_blind(&c, 3, 333); /* customer 2 shares a phone */
+    assert_int_equal(store_customer_replace(fx->s, &c, NULL), CU_OK);
+
+    make_customer(&c, 1, 0);
+    store_customer_add_blind(&c, 1, 111); /* kept */
+    store_customer_add_blind(&c, 1, 555); /* new */
+    buf_reset(&c.sealed[MODEL_F_NAME]);
+    buf_addstr(&c.sealed[MODEL_F_NAME], "new name blob");
+    c.kek_version = 2;
+    c.updated_at = 2000;
+    assert_int_equal(store_customer_replace(fx->s, &c, NULL), CU_OK);
+    assert_int_equal(c.id, id);
+    assert_int_equal(c.created_at, created);
+
+    assert_int_equal(store_customer_get(fx->s, "C00000001", &got, NULL), CU_OK);
+    assert_customer_equal(&c, &got);
+    assert_int_equal(store_blind_find(fx->s, 1, 111, ids, 4, &n, NULL), CU_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], id);
+    assert_int_equal(find_n(fx->s, 1, 555), 1);
+    assert_int_equal(find_n(fx->s, 4, 444), 0);
+    /* 333 now belongs to customer 2 only */
+    assert_int_equal(store_blind_find(fx->s, 3, 333, ids, 4, &n, NULL), CU_OK);
+    assert_int_equal(n, 1);
+    assert_int_not_equal(ids[0], id);
+    /* the neighbours kept theirs */
+    assert_int_equal(store_customer_get(fx->s, "C00000003", &got, NULL), CU_OK);
+    assert_int_equal(find_n(fx->s, got.blind[0].kind, got.blind[0].hash), 1);
+
+    make_customer(&c, 99, 1);
+    assert_int_equal(store_customer_replace(fx->s, &c, &err), CU_ERR_NOT_FOUND);
+    free(err);
+    assert_int_equal(find_n(fx->s, c.blind[0].kind, c.blind[0].hash), 0);
+    store_customer_release(&c);
+    store_customer_release(&got);
+}
+
+static void test_blind_find(void **state)
+{
+    struct fx *fx = *state;
+    struct store_customer c;
+    int64_t ids[8], want[5];
+    size_t n;
+    int i;
+
+    store_customer_init(&c);
+    for (i = 0; i < 5; i++) {
+        make_customer(&c, 100 + i, 0);
+        store_customer_add_blind(&c, 1, 7); /* a shared IMEI */
+        if (i % 2 == 0)
+            store_customer_add_blind(&c, 2, 7); /* same hash, other kind */
+        store_customer_add_blind(&c, 1, 7);     /* duplicate within one customer */
+        assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+        want[i] = c.id;
+    }
+    insert_n(fx->s, 0, 3);
+    assert_int_equal(store_blind_find(fx->s, 1, 7, ids, 8, &n, NULL), CU_OK);
+    assert_int_equal(n, 5);
+    for (i = 0; i < 5; i++)
+        assert_int_equal(ids[i], want[i]);
+    assert_int_equal(store_blind_find(fx->s, 2, 7, ids, 8, &n, NULL), CU_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(ids[0], want[0]);
+    assert_int_equal(ids[1], want[2]);
+    assert_int_equal(ids[2], want[4]);
+    /* max is respected */
+    ids[2] = -1;
+    assert_int_equal(store_blind_find(fx->s, 1, 7, ids, 2, &n, NULL), CU_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[2], -1);
+    assert_int_equal(store_blind_find(fx->s, 1, 7, ids, 0, &n, NULL), CU_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(find_n(fx->s, 3, 7), 0);
+    assert_int_equal(find_n(fx->s, 1, 8), 0);
+    store_customer_release(&c);
+}
+
+static void test_rollback(void **state)
+{
+    struct fx *fx = *state;
+    struct store_customer c;
+    char *err = NULL, *v = NULL;
+    int64_t n;
+
+    store_customer_init(&c);
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    assert_int_equal(store_begin(fx->s, &err), CU_ERR_INTERNAL); /* not nested */
+    free(err);
+    err = NULL;
+    make_customer(&c, 5, 2);
+    assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+    assert_int_equal(store_meta_set(fx->s, "k", "v", NULL), CU_OK);
+    store_rollback(fx->s);
+    assert_int_equal(store_customer_count(fx->s, &n, NULL), CU_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(find_n(fx->s, c.blind[0].kind, c.blind[0].hash), 0);
+    assert_int_equal(store_customer_get(fx->s, "C00000005", &c, NULL), CU_ERR_NOT_FOUND);
+    assert_int_equal(store_meta_get(fx->s, "k", &v, NULL), CU_ERR_NOT_FOUND);
+    assert_null(v);
+    store_rollback(fx->s); /* harmless without a transaction */
+    assert_int_equal(store_commit(fx->s, &err), CU_ERR_INTERNAL);
+    free(err);
+
+    /* and a committed one stays, across a reopen */
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    insert_n(fx->s, 0, 3);
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    reopen(fx);
+    assert_int_equal(store_customer_count(fx->s, &n, NULL), CU_OK);
+    assert_int_equal(n, 3);
+    store_customer_release(&c);
+}
+
+/* Blind rows written inside a transaction: visible to its own look-ups,
+ * replaceable before commit, gone on rollback, all there after commit. */
+static void test_blind_in_transaction(void **state)
+{
+    struct fx *fx = *state;
+    struct store_customer c;
+    int64_t ids[4];
+    size_t n;
+    int i;
+
+    store_customer_init(&c);
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    make_customer(&c, 1, 0);
+    store_customer_add_blind(&c, 1, 1001);
+    store_customer_add_blind(&c, 2, 1002);
+    assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+    assert_int_equal(store_blind_find(fx->s, 1, 1001, ids, 4, &n, NULL), CU_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], c.id);
+    make_customer(&c, 2, 0);
+    store_customer_add_blind(&c, 1, 2001);
+    assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+    /* replaced in the transaction that inserted it */
+    make_customer(&c, 2, 0);
+    store_customer_add_blind(&c, 1, 2002);
+    assert_int_equal(store_customer_replace(fx->s, &c, NULL), CU_OK);
+    make_customer(&c, 3, 0);
+    store_customer_add_blind(&c, 1, 3001);
+    assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    assert_int_equal(find_n(fx->s, 1, 1001), 1);
+    assert_int_equal(find_n(fx->s, 2, 1002), 1);
+    assert_int_equal(find_n(fx->s, 1, 2001), 0);
+    assert_int_equal(find_n(fx->s, 1, 2002), 1);
+    assert_int_equal(find_n(fx->s, 1, 3001), 1);
+    /* a rolled-back replace leaves the old entries */
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    make_customer(&c, 1, 0);
+    store_customer_add_blind(&c, 1, 1003);
+    assert_int_equal(store_customer_replace(fx->s, &c, NULL), CU_OK);
+    store_rollback(fx->s);
+    assert_int_equal(find_n(fx->s, 1, 1003), 0);
+    assert_int_equal(find_n(fx->s, 1, 1001), 1);
+    assert_int_equal(find_n(fx->s, 2, 1002), 1);
+
+    /* more rows than the queue holds: part flushed during the transaction */
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    for (i = 0; i < 100; i++) {
+        int k;
+
+        make_customer(&c, 100 + i, 0);
+        for (k = 0; k < 3000; k++)
+            store_customer_add_blind(&c, 4, (uint64_t)i * 1000003u + (uint64_t)k * 7919u);
+        assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+    }
+    assert_int_equal(find_n(fx->s, 4, 99 * 1000003u + 2999 * 7919u), 1);
+    store_rollback(fx->s);
+    assert_int_equal(find_n(fx->s, 4, 0), 0);
+    assert_int_equal(find_n(fx->s, 4, 99 * 1000003u + 2999 * 7919u), 0);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM blind"), 4);
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    for (i = 0; i < 100; i++) {
+        int k;
+
+        make_customer(&c, 100 + i, 0);
+        for (k = 0; k < 3000; k++)
+            store_customer_add_blind(&c, 4, (uint64_t)i * 1000003u + (uint64_t)k * 7919u);
+        assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+    }
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM blind"), 4 + 300000);
+    store_customer_release(&c);
+}
+
+struct scan_ctx {
+    int64_t ids[32];
+    size_t n;
+    size_t stop_at; /* return 42 on this call (1-based), 0: never */
+};
+
+static int scan_cb(void *ctx, int64_t id, const char *customer_id, uint32_t kek_version,
+                   const void *wrapped, size_t len)
+{
+    struct scan_ctx *sc = ctx;
+    char want[32];
+
+    assert_int_equal(kek_version, 1);
+    snprintf(want, sizeof(want), "dek-%d", atoi(customer_id + 1));
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(wrapped, want, len);
+    sc->ids[sc->n++] = id;
+    return sc->stop_at != 0 && sc->n == sc->stop_at ? 42 : 0;
+}
+
+static int rewrap_cb(void *ctx, int64_t id, const char *customer_id, uint32_t kek_version,
+                     const void *wrapped, size_t len)
+{
+    (void)customer_id;
+    (void)kek_version;
+    /* updating the rows being scanned is what rotation does */
+    return store_dek_update(ctx, id, 2, wrapped, len, NULL);
+}
+
+static void test_dek_scan(void **state)
+{
+    struct fx *fx = *state;
+    struct store_customer c;
+    struct scan_ctx sc;
+    int64_t want[10], usage;
+    size_t nwant = 0, i;
+    int n;
+
+    store_customer_init(&c);
+    for (n = 0; n < 20; n++) {
+        make_customer(&c, n, 1);
+        c.kek_version = n % 2 ? 2 : 1;
+        assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+        if (c.kek_version == 1)
+            want[nwant++] = c.id;
+    }
+    /* pages of 3 of the customers not on KEK 2, in id order */
+    memset(&sc, 0, sizeof(sc));
+    i = 0;
+    for (;;) {
+        size_t before = sc.n;
+
+        assert_int_equal(
+            store_dek_scan(fx->s, 2, sc.n ? sc.ids[sc.n - 1] : 0, 3, scan_cb, &sc, NULL), CU_OK);
+        if (sc.n == before)
+            break;
+        assert_true(sc.n - before <= 3);
+        i++;
+    }
+    assert_int_equal(i, 4);
+    assert_int_equal(sc.n, nwant);
+    assert_memory_equal(sc.ids, want, nwant * sizeof(int64_t));
+    /* after_id skips */
+    memset(&sc, 0, sizeof(sc));
+    assert_int_equal(store_dek_scan(fx->s, 2, want[7], 100, scan_cb, &sc, NULL), CU_OK);
+    assert_int_equal(sc.n, 2);
+    assert_int_equal(sc.ids[0], want[8]);
+    /* a non-zero callback result stops the scan and is returned */
+    memset(&sc, 0, sizeof(sc));
+    sc.stop_at = 2;
+    assert_int_equal(store_dek_scan(fx->s, 2, 0, 100, scan_cb, &sc, NULL), 42);
+    assert_int_equal(sc.n, 2);
+
+    /* rotate everything onto KEK 2 with the scan */
+    assert_int_equal(store_kek_usage(fx->s, 1, &usage, NULL), CU_OK);
+    assert_int_equal(usage, 10);
+    assert_int_equal(store_dek_scan(fx->s, 2, 0, 100, rewrap_cb, fx->s, NULL), CU_OK);
+    assert_int_equal(store_kek_usage(fx->s, 1, &usage, NULL), CU_OK);
+    assert_int_equal(usage, 0);
+    assert_int_equal(store_kek_usage(fx->s, 2, &usage, NULL), CU_OK);
+    assert_int_equal(usage, 20);
+    store_customer_release(&c);
+}
+
+static void test_dek_update_and_usage(void **state)
+{
+    struct fx *fx = *state;
+    struct store_customer c;
+    int64_t usage;
+    char *err = NULL;
+
+    store_customer_init(&c);
+    insert_n(fx->s, 0, 4);
+    assert_int_equal(store_kek_usage(fx->s, 1, &usage, NULL), CU_OK);
+    assert_int_equal(usage, 4);
+    assert_int_equal(store_kek_usage(fx->s, 3, &usage, NULL), CU_OK);
+    assert_int_equal(usage, 0);
+    assert_int_equal(store_customer_get(fx->s, "C00000002", &c, NULL), CU_OK);
+    assert_int_equal(store_dek_update(fx->s, c.id, 3, "rewrapped", 9, NULL), CU_OK);
+    assert_int_equal(store_kek_usage(fx->s, 1, &usage, NULL), CU_OK);
+    assert_int_equal(usage, 3);
+    assert_int_equal(store_kek_usage(fx->s, 3, &usage, NULL), CU_OK);
+    assert_int_equal(usage, 1);
+    assert_int_equal(store_customer_get_by_id(fx->s, c.id, &c, NULL), CU_OK);
+    assert_int_equal(c.kek_version, 3);
+    assert_int_equal(c.dek_version, 1);
+    assert_int_equal(c.wrapped_dek.len, 9);
+    assert_memory_equal(c.wrapped_dek.data, "rewrapped", 9);
+    assert_int_equal(c.sealed[MODEL_F_NAME].len, strlen("sealed-2-1") + 2);
+    assert_int_equal(store_dek_update(fx->s, 9999, 3, "x", 1, &err), CU_ERR_NOT_FOUND);
+    free(err);
+    store_customer_release(&c);
+}
+
+static void test_kek_put_list(void **state)
+{
+    struct fx *fx = *state;
+    struct store_kek k = {0}, *list;
+    size_t n;
+
+    assert_int_equal(store_kek_list(fx->s, &list, &n, NULL), CU_OK);
+    assert_int_equal(n, 0);
+    store_kek_list_free(list, n);
+
+    buf_init(&k.wrapped);
+    k.version = 2;
+    k.state = STORE_KEK_ACTIVE;
+    buf_addstr(&k.wrapped, "wrapped-2");
+    k.created_at = 200;
+    assert_int_equal(store_kek_put(fx->s, &k, NULL), CU_OK);
+    k.version = 1;
+    buf_reset(&k.wrapped);
+    buf_addstr(&k.wrapped, "wrapped-1");
+    k.created_at = 100;
+    assert_int_equal(store_kek_put(fx->s, &k, NULL), CU_OK);
+    /* version 1 drains, then retires with its wrapped key gone */
+    k.state = STORE_KEK_DRAINING;
+    k.created_at = 999; /* creation time is kept on update */
+    assert_int_equal(store_kek_put(fx->s, &k, NULL), CU_OK);
+    assert_int_equal(store_kek_list(fx->s, &list, &n, NULL), CU_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].version, 1);
+    assert_int_equal(list[0].state, STORE_KEK_DRAINING);
+    assert_int_equal(list[0].created_at, 100);
+    assert_int_equal(list[0].wrapped.len, 9);
+    assert_memory_equal(list[0].wrapped.data, "wrapped-1", 9);
+    assert_int_equal(list[1].version, 2);
+    assert_int_equal(list[1].state, STORE_KEK_ACTIVE);
+    assert_memory_equal(list[1].wrapped.data, "wrapped-2", 9);
+    store_kek_list_free(list, n);
+
+    k.state = STORE_KEK_RETIRED;
+    buf_reset(&k.wrapped);
+    assert_int_equal(store_kek_put(fx->s, &k, NULL), CU_OK);
+    assert_int_equal(store_kek_list(fx->s, &list, &n, NULL), CU_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].state, STORE_KEK_RETIRED);
+    assert_int_equal(list[0].wrapped.len, 0);
+    store_kek_list_free(list, n);
+    buf_release(&k.wrapped);
+}
+
+static void test_meta(void **state)
+{
+    struct fx *fx = *state;
+    char *v = NULL, *err = NULL;
+
+    assert_int_equal(store_meta_get(fx->s, "import_run", &v, &err), CU_ERR_NOT_FOUND);
+    assert_null(v);
+    assert_non_null(strstr(err, "import_run"));
+    free(err);
+    assert_int_equal(store_meta_set(fx->s, "import_run", "1", NULL), CU_OK);
+    assert_int_equal(store_meta_set(fx->s, "other", "x", NULL), CU_OK);
+    assert_int_equal(store_meta_set(fx->s, "import_run", "2", NULL), CU_OK);
+    assert_int_equal(store_meta_get(fx->s, "import_run", &v, NULL), CU_OK);
+    assert_string_equal(v, "2");
+    free(v);
+    assert_int_equal(store_meta_get(fx->s, "other", &v, NULL), CU_OK);
+    assert_string_equal(v, "x");
+    free(v);
+}
+
+static void test_count(void **state)
+{
+    struct fx *fx = *state;
+    int64_t n = -1;
+
+    assert_int_equal(store_customer_count(fx->s, &n, NULL), CU_OK);
+    assert_int_equal(n, 0);
+    insert_n(fx->s, 0, 17);
+    assert_int_equal(store_customer_count(fx->s, &n, NULL), CU_OK);
+    assert_int_equal(n, 17);
+}
+
+static void test_blind_encoding(void **state)
+{
+    static const unsigned char want[18] = {3, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+                                           1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe};
+    struct store_customer c, d;
+    struct buf b = BUF_INIT;
+
+    (void)state;
+    store_customer_init(&c);
+    store_customer_init(&d);
+    store_customer_add_blind(&c, 3, 0x0102030405060708ull);
+    store_customer_add_blind(&c, 1, 0xfffffffffffffffeull);
+    buf_addstr(&b, "old content is replaced");
+    store_blind_encode(&c, &b);
+    assert_int_equal(b.len, sizeof(want));
+    assert_memory_equal(b.data, want, sizeof(want));
+    store_customer_add_blind(&d, 9, 9); /* replaced, not appended to */
+    assert_int_equal(store_blind_decode(&d, b.data, b.len), CU_OK);
+    assert_int_equal(d.nblind, 2);
+    assert_int_equal(d.blind[0].kind, 3);
+    assert_true(d.blind[0].hash == 0x0102030405060708ull);
+    assert_true(d.blind[1].hash == 0xfffffffffffffffeull);
+    assert_int_equal(store_blind_decode(&d, b.data, b.len - 1), CU_ERR_INVALID);
+    assert_int_equal(store_blind_decode(&d, NULL, 0), CU_OK);
+    assert_int_equal(d.nblind, 0);
+    store_customer_reset(&c);
+    store_blind_encode(&c, &b);
+    assert_int_equal(b.len, 0);
+    buf_release(&b);
+    store_customer_release(&c);
+    store_customer_release(&d);
+}
+
+static void test_customer_struct_reuse(void **state)
+{
+    struct store_customer c;
+    int i;
+
+    (void)state;
+    store_customer_init(&c);
+    for (i = 0; i < 20; i++)
+        store_customer_add_blind(&c, 1, (uint64_t)i);
+    assert_int_equal(c.nblind, 20);
+    assert_int_equal(c.blind[19].hash, 19);
+    buf_addstr(&c.sealed[MODEL_F_NAME], "x");
+    c.customer_id = strdup("C1");
+    store_customer_reset(&c);
+    assert_int_equal(c.nblind, 0);
+    assert_true(c.blind_cap >= 20); /* storage kept for the next record */
+    assert_null(c.customer_id);
+    assert_int_equal(c.sealed[MODEL_F_NAME].len, 0);
+    store_customer_release(&c);
+    assert_null(c.blind);
+    assert_int_equal(c.blind_cap, 0);
+}
+
+/* A second handle on the same file sees committed data only (WAL). */
+static void test_two_handles(void **state)
+{
+    struct fx *fx = *state;
+    struct store *s2;
+    int64_t n;
+
+    assert_int_equal(store_open(&s2, fx->path, NULL), CU_OK);
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    insert_n(fx->s, 0, 2);
+    assert_int_equal(store_customer_count(s2, &n, NULL), CU_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    assert_int_equal(store_customer_count(s2, &n, NULL), CU_OK);
+    assert_int_equal(n, 2);
+    insert_n(s2, 2, 3);
+    assert_int_equal(store_customer_count(fx->s, &n, NULL), CU_OK);
+    assert_int_equal(n, 3);
+    store_free(s2);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_open_creates_and_migrates),
+        T(test_reopen_keeps_data),
+        T(test_newer_schema_refused),
+        T(test_foreign_files_refused),
+        T(test_url_schemes),
+        T(test_insert_get_roundtrip),
+        T(test_insert_conflict),
+        T(test_replace),
+        T(test_blind_find),
+        T(test_rollback),
+        T(test_blind_in_transaction),
+        T(test_dek_scan),
+        T(test_dek_update_and_usage),
+        T(test_kek_put_list),
+        T(test_meta),
+        T(test_count),
+        cmocka_unit_test(test_blind_encoding),
+        cmocka_unit_test(test_customer_struct_reuse),
+        T(test_two_handles),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
