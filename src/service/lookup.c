@@ -128,11 +128,16 @@ int service_lookup(struct service *svc, int kind, const char *value, json_t **ou
     if (kind == 0) {
         rc = model_norm_customer_id(value, &norm, &merr);
         if (rc == CU_OK) {
-            rc = service_customer_open(svc, norm, &m, errmsg);
+            char *why = NULL;
+
+            rc = service_customer_open(svc, norm, &m, &why);
             if (rc == CU_OK)
                 json_array_append_new(list, masked_view(&m, -1));
             else if (rc == CU_ERR_NOT_FOUND)
-                rc = CU_OK;
+                rc = CU_OK; /* nobody: an empty list */
+            else
+                cu_errf(errmsg, rc, "%s", why);
+            free(why);
         }
         goto out;
     }

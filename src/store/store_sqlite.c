@@ -54,7 +54,7 @@
 
 /* Blind rows queued before they are inserted (24 bytes each; the queue
  * may pass this by one customer's entries). */
-#define PENDING_MAX (1 << 18)
+#define PENDING_MAX (1 << 20)
 
 /*
  * The sealed columns of `customers`, in enum model_field order (the column

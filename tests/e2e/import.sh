@@ -2,7 +2,7 @@
 # Import and masked look-up through the CLI: every identifier finds the right
 # customer and only that one; bad files import nothing and name line and
 # field; --skip-invalid; re-import updates; a killed import completes.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 N=3000
 "$CUSTODIAN" gen customers $N --seed 11 >"$TMP/c.csv"

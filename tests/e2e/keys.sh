@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Key rotation: every customer opens after it, the old version can be
 # retired, and a killed rotation resumes.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 N=3000
 "$CUSTODIAN" gen customers $N --seed 21 >"$TMP/c.csv"

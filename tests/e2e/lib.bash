@@ -1,5 +1,5 @@
 # Shared helpers for the end-to-end tests (bash, TAP output).
-# Each test script: `. "$(dirname "$0")/lib.sh"`, calls check/ok/not_ok,
+# Each test script: `. "$(dirname "$0")/lib.bash"`, calls check/ok/not_ok,
 # ends with `done_testing`.  $CUSTODIAN is the binary under test.
 set -u
 : "${CUSTODIAN:?CUSTODIAN must name the custodian binary}"
@@ -88,3 +88,6 @@ jfield() {
 jphone() {
     sed -n "${2}p" "$1" | grep -o '"phone":\(\[\)\?"[^"]*"' | head -1 | sed 's/.*"\([^"]*\)"$/\1/'
 }
+
+# not COMMAND...: succeeds when COMMAND fails (for use with check).
+not() { ! "$@"; }
