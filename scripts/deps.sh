@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="gcc make meson ninja-build pkg-config
 libsodium-dev libsqlite3-dev libjansson-dev libcsv-dev libcmocka-dev
-sqlite3 procps"
+sqlite3 clang-format"
 
 missing=""
 for p in $PACKAGES; do

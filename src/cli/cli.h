@@ -27,9 +27,11 @@ struct cli {
 /* Options every subcommand accepts; append to a subcommand's table with
  * CLI_COMMON_OPTIONS and handle them with cli_common_option(). */
 enum { CLI_OPT_DATA = 1000, CLI_OPT_JSON, CLI_OPT_HELP, CLI_OPT__NEXT };
-#define CLI_COMMON_OPTIONS                                                                     \
-    {"data", required_argument, NULL, CLI_OPT_DATA}, {"json", no_argument, NULL, CLI_OPT_JSON}, \
-        {"help", no_argument, NULL, 'h'}
+#define CLI_COMMON_OPTIONS                                                                         \
+    {"data", required_argument, NULL, CLI_OPT_DATA}, {"json", no_argument, NULL, CLI_OPT_JSON},    \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
 
 /*
  * Handles a common option (returns 1), or returns 0 for one the caller must

@@ -113,8 +113,7 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
         printf("  custodian --data %s lookup --phone %s\n", cli->data_dir, c.phones[0]);
     if (c.email != NULL)
         printf("  custodian --data %s lookup --email %s\n", cli->data_dir, c.email);
-    printf("  custodian --data %s lookup --customer-id %s --json\n", cli->data_dir,
-           c.customer_id);
+    printf("  custodian --data %s lookup --customer-id %s --json\n", cli->data_dir, c.customer_id);
     printf("  custodian --data %s keys list\n", cli->data_dir);
     model_customer_release(&c);
     return CLI_OK;

@@ -30,8 +30,8 @@ int cmd_keys(struct cli *cli, int argc, char **argv)
         return cli_usage_error(cli, "expected rotate, list or retire");
     sub = argv[optind];
     if (strcmp(sub, "retire") == 0) {
-        if (argc - optind != 2 || cli_parse_u64(argv[optind + 1], &version) != 0 ||
-            version == 0 || version > UINT32_MAX)
+        if (argc - optind != 2 || cli_parse_u64(argv[optind + 1], &version) != 0 || version == 0 ||
+            version > UINT32_MAX)
             return cli_usage_error(cli, "retire takes a key version number");
     } else if ((strcmp(sub, "rotate") != 0 && strcmp(sub, "list") != 0) || argc - optind != 1) {
         return cli_usage_error(cli, "expected rotate, list or retire VERSION");

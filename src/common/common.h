@@ -29,7 +29,7 @@ enum cu_err {
     CU_ERR_INTERNAL,  /* a bug: an invariant did not hold */
 };
 
-#define CU_WUR __attribute__((warn_unused_result))
+#define CU_WUR          __attribute__((warn_unused_result))
 #define CU_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define CU_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -65,7 +65,10 @@ struct buf {
     size_t len;
     size_t cap;
 };
-#define BUF_INIT {NULL, 0, 0}
+#define BUF_INIT                                                                                   \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void buf_init(struct buf *b);
 /* Frees the storage and leaves the buffer empty and reusable. */

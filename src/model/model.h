@@ -50,8 +50,8 @@ const char *model_ident_name(enum model_ident id);
 /* The identifier with that name, or -1. */
 int model_ident_from_name(const char *name);
 
-#define MODEL_IMEI_LEN 15
-#define MODEL_MAX_PHONES 8
+#define MODEL_IMEI_LEN    15
+#define MODEL_MAX_PHONES  8
 #define MODEL_MAX_DEVICES 32
 
 struct model_device {
@@ -200,8 +200,8 @@ int model_devices_decode(struct model_customer *c, const void *data, size_t len)
  * JSON Lines: one customer per line, "phone" a string (';'-joined) or an
  * array of strings, "devices" an array of objects.
  */
-#define MODEL_CSV_COLUMNS                                                                      \
-    "customer_id,account,name,phone,email,address,birth_date,imei,serial,model,"             \
+#define MODEL_CSV_COLUMNS                                                                          \
+    "customer_id,account,name,phone,email,address,birth_date,imei,serial,model,"                   \
     "purchase_date,store"
 /* Appends the header line (with "\r\n"). */
 void model_csv_header(struct buf *out);

@@ -32,7 +32,7 @@
  * or the reader stalls: 64 x 1,024 sealed customers, about 100 MiB, bounded
  * whatever the file size.
  */
-#define IMPORT_BATCH 1024
+#define IMPORT_BATCH   1024
 #define IMPORT_BATCHES 64
 /*
  * Customers per transaction.  Blind-index keys are random, so a commit
@@ -42,9 +42,9 @@
  * this many customers' work (about five seconds), which re-running the
  * file redoes.
  */
-#define IMPORT_COMMIT 250000
-#define READ_CHUNK (1 << 20)
-#define MAX_LINE (1 << 20)
+#define IMPORT_COMMIT   250000
+#define READ_CHUNK      (1 << 20)
+#define MAX_LINE        (1 << 20)
 #define META_IMPORT_RUN "import_run"
 
 /* CSV columns, in MODEL_CSV_COLUMNS order. */
@@ -66,7 +66,7 @@ enum col {
 };
 
 static const char *const col_names[COL__COUNT] = {
-    "customer_id", "account", "name",  "phone",         "email", "address",
+    "customer_id", "account", "name",   "phone", "email",         "address",
     "birth_date",  "imei",    "serial", "model", "purchase_date", "store",
 };
 
@@ -217,8 +217,8 @@ struct import {
     pthread_t writer;
     int writer_started;
     int writer_rc;
-    char *writer_err; /* written by the writer thread only */
-    char *reader_err; /* written by the reader thread only */
+    char *writer_err;               /* written by the writer thread only */
+    char *reader_err;               /* written by the reader thread only */
     struct store_customer existing; /* writer: the stored customer */
     struct model_customer old;      /* writer: ... opened */
     struct model_customer fresh;    /* writer: the incoming one, opened again */
@@ -473,8 +473,7 @@ static void report_error(struct import *im, uint64_t line, const char *field, co
     im->res->rejected++;
     im->res->rejected_rows += im->cur_rows ? im->cur_rows : 1;
     if (out != NULL && im->errors_shown < im->opts->max_errors_shown) {
-        fprintf(out, "%s:%llu: %s: %s\n", im->opts->path, (unsigned long long)line, field,
-                reason);
+        fprintf(out, "%s:%llu: %s: %s\n", im->opts->path, (unsigned long long)line, field, reason);
         im->errors_shown++;
     }
 }
@@ -514,9 +513,9 @@ static void write_rejects(struct import *im, uint64_t bad_line, const char *fiel
         buf_reset(&line);
         if (im->format == SERVICE_FORMAT_CSV) {
             buf_add(&line, im->cur_raw.data + off, len);
-            why = lineno == bad_line ? xasprintf("%s: %s", field, reason)
-                                     : xasprintf("customer rejected, see line %llu",
-                                                 (unsigned long long)bad_line);
+            why = lineno == bad_line
+                      ? xasprintf("%s: %s", field, reason)
+                      : xasprintf("customer rejected, see line %llu", (unsigned long long)bad_line);
             csv_put_field(&line, why, strlen(why));
             buf_addstr(&line, "\r\n");
         } else {
@@ -586,8 +585,7 @@ static int finish_customer(struct import *im)
         line = im->cur_err_line;
         goto bad;
     }
-    if (model_customer_normalise(&im->cur, im->svc->default_country, &err, &bad_device) !=
-        CU_OK) {
+    if (model_customer_normalise(&im->cur, im->svc->default_country, &err, &bad_device) != CU_OK) {
         field = err.field ? err.field : "record";
         reason = err.reason ? err.reason : "invalid";
         line = bad_device >= 0 && (size_t)bad_device < MODEL_MAX_DEVICES &&
@@ -696,9 +694,8 @@ static int csv_header(struct import *im, uint64_t line, char **errmsg)
             if (strcmp(name, col_names[j]) == 0)
                 im->cols[i] = (int)j;
         if (im->cols[i] == COL_IGNORED && strcmp(name, "error") != 0)
-            return cu_errf(errmsg, CU_ERR_INVALID,
-                           "%s:%llu: unknown column '%.40s' (expected: %s)", im->opts->path,
-                           (unsigned long long)line, name, MODEL_CSV_COLUMNS);
+            return cu_errf(errmsg, CU_ERR_INVALID, "%s:%llu: unknown column '%.40s' (expected: %s)",
+                           im->opts->path, (unsigned long long)line, name, MODEL_CSV_COLUMNS);
         for (j = 0; j < i; j++)
             if (im->cols[j] == im->cols[i] && im->cols[i] != COL_IGNORED)
                 return cu_errf(errmsg, CU_ERR_INVALID, "%s:%llu: column '%s' appears twice",
@@ -707,8 +704,8 @@ static int csv_header(struct import *im, uint64_t line, char **errmsg)
             have_id = 1;
     }
     if (!have_id)
-        return cu_errf(errmsg, CU_ERR_INVALID, "%s:%llu: no 'customer_id' column",
-                       im->opts->path, (unsigned long long)line);
+        return cu_errf(errmsg, CU_ERR_INVALID, "%s:%llu: no 'customer_id' column", im->opts->path,
+                       (unsigned long long)line);
     im->ncols = im->nfields;
     if (im->rejects != NULL) {
         for (i = 0; i < im->nfields; i++) {
@@ -898,8 +895,8 @@ static int run_jsonl(struct import *im, char **errmsg)
     int r, rc = CU_OK;
 
     while (rc == CU_OK && (r = src_next(&im->src, &line, &len)) > 0) {
-        for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' ||
-                                line[i] == '\n');
+        for (i = 0;
+             i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n');
              i++)
             ;
         if (i == len)
@@ -948,8 +945,8 @@ static enum service_format guess_format(const char *path)
 {
     const char *dot = strrchr(path, '.');
 
-    if (dot != NULL && (strcmp(dot, ".jsonl") == 0 || strcmp(dot, ".ndjson") == 0 ||
-                        strcmp(dot, ".json") == 0))
+    if (dot != NULL &&
+        (strcmp(dot, ".jsonl") == 0 || strcmp(dot, ".ndjson") == 0 || strcmp(dot, ".json") == 0))
         return SERVICE_FORMAT_JSONL;
     return SERVICE_FORMAT_CSV;
 }
@@ -1041,8 +1038,9 @@ int service_import(struct service *svc, const struct service_import_opts *opts,
             free(*errmsg);
             *errmsg = NULL;
         }
-        rc = cu_errf(errmsg, wrc, "%s (customers committed before it are kept; re-run the "
-                                  "import to complete it)",
+        rc = cu_errf(errmsg, wrc,
+                     "%s (customers committed before it are kept; re-run the "
+                     "import to complete it)",
                      im->writer_err ? im->writer_err : "the store failed");
     } else if (rc != CU_OK && im->writer_err != NULL) {
         rc = cu_errf(errmsg, rc, "%s", im->writer_err);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ROTATE_BATCH 2000
+#define ROTATE_BATCH  2000
 #define META_ROTATION "rotation_target"
 
 struct rewrap_ctx {
@@ -255,11 +255,10 @@ int service_keys_list(struct service *svc, json_t **out, char **errmsg)
     for (i = 0; rc == CU_OK && i < n; i++) {
         users = 0;
         rc = store_kek_usage(svc->store, keks[i].version, &users, errmsg);
-        json_array_append_new(list, json_pack("{s:i, s:s, s:I, s:I}", "version",
-                                              (int)keks[i].version, "state",
-                                              kek_state_name(keks[i].state), "customers",
-                                              (json_int_t)users, "created_at",
-                                              (json_int_t)keks[i].created_at));
+        json_array_append_new(
+            list, json_pack("{s:i, s:s, s:I, s:I}", "version", (int)keks[i].version, "state",
+                            kek_state_name(keks[i].state), "customers", (json_int_t)users,
+                            "created_at", (json_int_t)keks[i].created_at));
     }
     store_kek_list_free(keks, n);
     if (rc != CU_OK) {

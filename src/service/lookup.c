@@ -156,8 +156,8 @@ int service_lookup(struct service *svc, int kind, const char *value, json_t **ou
         match = record_matches(&m, kind, norm);
         if (match >= 0)
             json_array_append_new(
-                list, masked_view(&m, kind == MODEL_ID_IMEI || kind == MODEL_ID_SERIAL ? match
-                                                                                        : -1));
+                list,
+                masked_view(&m, kind == MODEL_ID_IMEI || kind == MODEL_ID_SERIAL ? match : -1));
         model_customer_release(&m);
     }
 out:

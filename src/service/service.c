@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CONFIG_FILE "config.json"
-#define DB_FILE "custodian.db"
-#define KEY_DIR "keys"
+#define CONFIG_FILE     "config.json"
+#define DB_FILE         "custodian.db"
+#define KEY_DIR         "keys"
 #define MASTER_KEY_FILE "keys/master.key"
 
 /* Writes `text` to `path` atomically (temp file, fsync, rename), mode 0600. */
@@ -238,8 +238,8 @@ void service_free(struct service *svc)
 static void add_blind(struct service *svc, struct store_customer *out, int kind, const char *value)
 {
     if (value != NULL && value[0] != '\0')
-        store_customer_add_blind(out, (uint8_t)kind, vault_blind(svc->vault, kind, value,
-                                                                   strlen(value)));
+        store_customer_add_blind(out, (uint8_t)kind,
+                                 vault_blind(svc->vault, kind, value, strlen(value)));
 }
 
 int service_seal(struct service *svc, const struct model_customer *m, uint32_t dek_version,

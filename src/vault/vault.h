@@ -30,12 +30,12 @@
 
 #include "../common/common.h"
 
-#define VAULT_KEY_BYTES 32
-#define VAULT_NONCE_BYTES 24
-#define VAULT_TAG_BYTES 16
-#define VAULT_SEAL_OVERHEAD (VAULT_NONCE_BYTES + VAULT_TAG_BYTES)
+#define VAULT_KEY_BYTES         32
+#define VAULT_NONCE_BYTES       24
+#define VAULT_TAG_BYTES         16
+#define VAULT_SEAL_OVERHEAD     (VAULT_NONCE_BYTES + VAULT_TAG_BYTES)
 #define VAULT_WRAPPED_KEY_BYTES (VAULT_KEY_BYTES + VAULT_SEAL_OVERHEAD)
-#define VAULT_PSEUDONYM_BYTES 16
+#define VAULT_PSEUDONYM_BYTES   16
 
 struct vault;
 
@@ -98,8 +98,7 @@ int vault_dek_wrap(struct vault *v, const char *customer_id, const struct vault_
  * CU_ERR_INTEGRITY if the blob was altered or belongs to another customer.
  */
 int vault_dek_unwrap(struct vault *v, const char *customer_id, uint32_t kek_version,
-                     const void *wrapped, size_t len, struct vault_dek *dek,
-                     char **errmsg) CU_WUR;
+                     const void *wrapped, size_t len, struct vault_dek *dek, char **errmsg) CU_WUR;
 
 /*
  * Seals `len` bytes of `plain` under `dek`; associated data binds

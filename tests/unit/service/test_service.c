@@ -88,7 +88,9 @@ static size_t lookup_count(struct fixture *f, int kind, const char *value, const
     return n;
 }
 
-#define HDR "customer_id,account,name,phone,email,address,birth_date,imei,serial,model,purchase_date,store\n"
+#define HDR                                                                                        \
+    "customer_id,account,name,phone,email,address,birth_date,imei,serial,model,purchase_date,"     \
+    "store\n"
 
 static void test_init_twice_conflicts(void **state)
 {
@@ -115,16 +117,16 @@ static void test_seal_unseal_round_trip(void **state)
     assert_int_equal(model_customer_normalise(&m, "86", &me, NULL), CU_OK);
     assert_int_equal(service_seal(f->svc, &m, 1, &s, &err), CU_OK);
     /* one blind entry per identifier value */
-    assert_int_equal(s.nblind, (m.account ? 1 : 0) + (m.email ? 1 : 0) + m.nphones +
-                                   m.ndevices + (m.devices[0].serial ? m.ndevices : 0));
+    assert_int_equal(s.nblind, (m.account ? 1 : 0) + (m.email ? 1 : 0) + m.nphones + m.ndevices +
+                                   (m.devices[0].serial ? m.ndevices : 0));
     assert_int_equal(service_unseal(f->svc, &s, &back, &err), CU_OK);
     assert_string_equal(back.name, m.name);
     assert_string_equal(back.phones[0], m.phones[0]);
     assert_int_equal(back.ndevices, m.ndevices);
     assert_string_equal(back.devices[0].imei, m.devices[0].imei);
     /* the sealed name is not the plaintext */
-    assert_null(memmem(s.sealed[MODEL_F_NAME].data, s.sealed[MODEL_F_NAME].len, m.name,
-                       strlen(m.name)));
+    assert_null(
+        memmem(s.sealed[MODEL_F_NAME].data, s.sealed[MODEL_F_NAME].len, m.name, strlen(m.name)));
     /* a sealed field moved to another field fails closed and leaves nothing */
     model_customer_release(&back);
     buf_reset(&s.sealed[MODEL_F_EMAIL]);
@@ -183,8 +185,8 @@ static void test_lookup_view_is_masked(void **state)
     assert_int_equal(service_lookup(f->svc, MODEL_ID_IMEI, "356938035643809", &out, &err), CU_OK);
     view = json_array_get(json_object_get(out, "customers"), 0);
     assert_string_equal(json_string_value(json_object_get(view, "name")), "J*** D**");
-    assert_string_equal(
-        json_string_value(json_array_get(json_object_get(view, "phones"), 0)), "+86 138****5678");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(view, "phones"), 0)),
+                        "+86 138****5678");
     assert_string_equal(json_string_value(json_object_get(view, "email")), "j***@example.com");
     assert_int_equal(json_integer_value(json_object_get(view, "matched_device")), 0);
     text = json_dumps(out, 0);
