@@ -154,4 +154,67 @@ int store_dek_update(struct store *s, int64_t id, uint32_t kek_version, const vo
                      size_t len, char **errmsg) CU_WUR;
 int store_kek_usage(struct store *s, uint32_t kek_version, int64_t *n, char **errmsg) CU_WUR;
 
+/*
+ * --- Audit log storage -------------------------------------------------
+ *
+ * The store keeps what src/audit computes: entries (leaf_input plus the
+ * columns needed to find them), hash tiles and signed checkpoints.  It
+ * checks nothing about hashes; src/audit does.  A `struct store` used for
+ * the audit writer is its own connection (one per thread).
+ */
+struct store_audit_row {
+    uint64_t index;
+    int64_t time_ms;
+    const char *actor;            /* staff username or "operator:<user>" */
+    const unsigned char *subject; /* customer pseudonym, or NULL */
+    size_t subject_len;
+    const void *leaf; /* the leaf_input */
+    size_t len;
+};
+/*
+ * Appends n rows with consecutive indexes, the first equal to the current
+ * log size (CU_ERR_CONFLICT otherwise, and nothing written).
+ */
+int store_audit_append(struct store *s, const struct store_audit_row *rows, size_t n,
+                       char **errmsg) CU_WUR;
+/* Number of entries (the next index). */
+int store_audit_size(struct store *s, uint64_t *size, char **errmsg) CU_WUR;
+/*
+ * Calls cb for each entry with start <= index < end, in index order; the
+ * row's pointers are valid during the call only.  A non-zero return from cb
+ * stops the scan and is returned.
+ */
+typedef int (*store_audit_cb)(void *ctx, const struct store_audit_row *row);
+int store_audit_scan(struct store *s, uint64_t start, uint64_t end, store_audit_cb cb, void *ctx,
+                     char **errmsg) CU_WUR;
+/*
+ * Entries by actor (if not NULL) and/or subject (if not NULL), newest
+ * first, at most `limit`.
+ */
+int store_audit_find(struct store *s, const char *actor, const unsigned char *subject,
+                     size_t subject_len, size_t limit, store_audit_cb cb, void *ctx,
+                     char **errmsg) CU_WUR;
+
+/*
+ * Hash tiles (C2SP tlog-tiles layout, see audit.h): tile (level, index)
+ * holds up to 256 consecutive 32-byte hashes.  put inserts or replaces (a
+ * partial tile grows as the log does); get replaces `out`'s content,
+ * CU_ERR_NOT_FOUND when absent.
+ */
+int store_tile_put(struct store *s, unsigned level, uint64_t index, const void *hashes, size_t len,
+                   char **errmsg) CU_WUR;
+int store_tile_get(struct store *s, unsigned level, uint64_t index, struct buf *out,
+                   char **errmsg) CU_WUR;
+
+/*
+ * Signed checkpoints, one per tree size.  put: CU_ERR_CONFLICT if a
+ * different note is stored for that size.  latest: the largest size;
+ * CU_ERR_NOT_FOUND when there is none; *note is a new string.  scan: every
+ * checkpoint in size order.
+ */
+int store_checkpoint_put(struct store *s, uint64_t size, const char *note, char **errmsg) CU_WUR;
+int store_checkpoint_latest(struct store *s, uint64_t *size, char **note, char **errmsg) CU_WUR;
+typedef int (*store_checkpoint_cb)(void *ctx, uint64_t size, const char *note);
+int store_checkpoint_scan(struct store *s, store_checkpoint_cb cb, void *ctx, char **errmsg) CU_WUR;
+
 #endif

@@ -32,6 +32,21 @@ struct store_ops {
     int (*dek_update)(struct store *s, int64_t id, uint32_t kek_version, const void *wrapped,
                       size_t len, char **errmsg);
     int (*kek_usage)(struct store *s, uint32_t kek_version, int64_t *n, char **errmsg);
+    int (*audit_append)(struct store *s, const struct store_audit_row *rows, size_t n,
+                        char **errmsg);
+    int (*audit_size)(struct store *s, uint64_t *size, char **errmsg);
+    int (*audit_scan)(struct store *s, uint64_t start, uint64_t end, store_audit_cb cb, void *ctx,
+                      char **errmsg);
+    int (*audit_find)(struct store *s, const char *actor, const unsigned char *subject,
+                      size_t subject_len, size_t limit, store_audit_cb cb, void *ctx,
+                      char **errmsg);
+    int (*tile_put)(struct store *s, unsigned level, uint64_t index, const void *hashes, size_t len,
+                    char **errmsg);
+    int (*tile_get)(struct store *s, unsigned level, uint64_t index, struct buf *out,
+                    char **errmsg);
+    int (*checkpoint_put)(struct store *s, uint64_t size, const char *note, char **errmsg);
+    int (*checkpoint_latest)(struct store *s, uint64_t *size, char **note, char **errmsg);
+    int (*checkpoint_scan)(struct store *s, store_checkpoint_cb cb, void *ctx, char **errmsg);
 };
 
 struct store {

@@ -47,7 +47,7 @@
  *   1       KEK-wrapping key: wraps the KEKs stored in the database
  *   2..7    unassigned
  *   8       pseudonym key: audit-log pseudonyms of customer ids
- *   9       reserved: audit tree-head signing seed
+ *   9       audit checkpoint signing: the Ed25519 seed
  *   10      reserved: canary key
  *   11      reserved: staff reference key
  *   12..16  unassigned
@@ -58,6 +58,7 @@
 #define KDF_CONTEXT       "CUSTODN1"
 #define KDF_ID_KEK_WRAP   1
 #define KDF_ID_PSEUDONYM  8
+#define KDF_ID_AUDIT_SIGN 9
 #define KDF_ID_BLIND_BASE 16
 #define BLIND_KINDS       15
 
@@ -69,6 +70,8 @@ struct vault_subkeys {
     unsigned char kek_wrap[VAULT_KEY_BYTES];
     unsigned char pseudonym[VAULT_KEY_BYTES];
     unsigned char blind[BLIND_KINDS][VAULT_KEY_BYTES]; /* [k - 1] for kind k */
+    unsigned char audit_pk[crypto_sign_PUBLICKEYBYTES];
+    unsigned char audit_sk[crypto_sign_SECRETKEYBYTES];
 };
 
 /* One KEK version; `key` is sodium_malloc'd and read-only. */
@@ -491,6 +494,13 @@ int vault_new(struct vault **out, const char *master_key_path, char **errmsg)
     derive(v->sub->pseudonym, KDF_ID_PSEUDONYM, master);
     for (k = 1; k <= BLIND_KINDS; k++)
         derive(v->sub->blind[k - 1], KDF_ID_BLIND_BASE + (uint64_t)k, master);
+    {
+        unsigned char seed[crypto_sign_SEEDBYTES];
+
+        derive(seed, KDF_ID_AUDIT_SIGN, master);
+        crypto_sign_seed_keypair(v->sub->audit_pk, v->sub->audit_sk, seed);
+        sodium_memzero(seed, sizeof(seed));
+    }
     sodium_mprotect_readonly(v->sub);
     *out = v;
 out:
@@ -754,4 +764,39 @@ void vault_pseudonym(const struct vault *v, const char *customer_id,
 {
     crypto_generichash(out, VAULT_PSEUDONYM_BYTES, (const unsigned char *)customer_id,
                        strlen(customer_id), v->sub->pseudonym, VAULT_KEY_BYTES);
+}
+
+/* ------------------------------------------------------------------ */
+/* Audit log: hashing and checkpoint signatures                        */
+/* ------------------------------------------------------------------ */
+
+void vault_sha256(unsigned char out[32], const void *a, size_t alen, const void *b, size_t blen,
+                  const void *c, size_t clen)
+{
+    crypto_hash_sha256_state st;
+
+    crypto_hash_sha256_init(&st);
+    if (alen > 0)
+        crypto_hash_sha256_update(&st, a, alen);
+    if (blen > 0)
+        crypto_hash_sha256_update(&st, b, blen);
+    if (clen > 0)
+        crypto_hash_sha256_update(&st, c, clen);
+    crypto_hash_sha256_final(&st, out);
+}
+
+void vault_audit_public_key(const struct vault *v, unsigned char pk[32])
+{
+    memcpy(pk, v->sub->audit_pk, crypto_sign_PUBLICKEYBYTES);
+}
+
+void vault_audit_sign(const struct vault *v, const void *msg, size_t len, unsigned char sig[64])
+{
+    crypto_sign_detached(sig, NULL, msg, len, v->sub->audit_sk);
+}
+
+int vault_ed25519_verify(const unsigned char pk[32], const void *msg, size_t len,
+                         const unsigned char sig[64])
+{
+    return crypto_sign_verify_detached(sig, msg, len, pk) == 0 ? CU_OK : CU_ERR_INTEGRITY;
 }

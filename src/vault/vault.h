@@ -133,4 +133,23 @@ uint64_t vault_blind(const struct vault *v, int kind, const void *value, size_t 
 void vault_pseudonym(const struct vault *v, const char *customer_id,
                      unsigned char out[VAULT_PSEUDONYM_BYTES]);
 
+/*
+ * SHA-256 over the concatenation a || b || c (any part may be NULL with
+ * length 0).  For the audit log's Merkle tree and key ids.
+ */
+void vault_sha256(unsigned char out[32], const void *a, size_t alen, const void *b, size_t blen,
+                  const void *c, size_t clen);
+
+/*
+ * The audit log's Ed25519 checkpoint-signing key, derived from the master
+ * key (subkey id 9, used as the Ed25519 seed), so every server holding the
+ * master key signs with the same key and nothing more is stored.
+ */
+void vault_audit_public_key(const struct vault *v, unsigned char pk[32]);
+/* Signs `len` bytes of `msg` (detached signature, 64 bytes). */
+void vault_audit_sign(const struct vault *v, const void *msg, size_t len, unsigned char sig[64]);
+/* Verifies a detached Ed25519 signature: CU_OK or CU_ERR_INTEGRITY. */
+int vault_ed25519_verify(const unsigned char pk[32], const void *msg, size_t len,
+                         const unsigned char sig[64]) CU_WUR;
+
 #endif
