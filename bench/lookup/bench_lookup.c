@@ -1,6 +1,7 @@
 /*
  * Masked look-ups per second by IMEI through the library path the CLI
- * uses (service_lookup: normalise, blind index, read, open, confirm, mask).
+ * uses (service_lookup: normalise, blind index, read, open, confirm, audit
+ * (a durable entry per look-up, one caller so no group commit), mask).
  *
  *   bench-lookup DATA_DIR SEED CUSTOMERS [LOOKUPS]
  *
@@ -23,6 +24,8 @@ int main(int argc, char **argv)
     char *err = NULL, **imeis;
     double t0, t;
     json_t *out;
+    struct service_actor who;
+    char name[96];
 
     if (argc < 4) {
         fprintf(stderr, "usage: bench-lookup DATA_DIR SEED CUSTOMERS [LOOKUPS]\n");
@@ -36,6 +39,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-lookup: %s\n", err ? err : "cannot start");
         return 1;
     }
+    service_operator(&who, name, sizeof(name));
     imeis = xcalloc(lookups, sizeof(*imeis));
     for (i = 0; i < lookups; i++) {
         model_customer_init(&c);
@@ -45,7 +49,7 @@ int main(int argc, char **argv)
     }
     t0 = cu_monotonic();
     for (i = 0; i < lookups; i++) {
-        if (service_lookup(svc, MODEL_ID_IMEI, imeis[i], &out, &err) != CU_OK) {
+        if (service_lookup(svc, &who, MODEL_ID_IMEI, imeis[i], &out, &err) != CU_OK) {
             fprintf(stderr, "bench-lookup: %s\n", err);
             return 1;
         }

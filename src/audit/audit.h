@@ -228,4 +228,86 @@ char *audit_vkey(const char *name, const unsigned char pk[32]);
 void audit_signature_line(const char *name, const unsigned char key_id[4],
                           const unsigned char sig[64], struct buf *out);
 
+/* --- stored hashes (tiles.c) ---------------------------------------------- */
+
+struct store;
+struct vault;
+
+/*
+ * Reads complete-subtree hashes from the stored tiles: an audit_hash_fn
+ * (pass the reader as ctx).  A subtree of height 8L is one entry of a
+ * level-L tile; a subtree of height 8L + r (0 < r < 8) is hashed from the
+ * 2^r level-L entries under it, all in one tile.  The last tile read is
+ * cached.  CU_ERR_NOT_FOUND if a needed tile or entry is missing.
+ */
+struct audit_reader {
+    struct store *store;
+    struct buf tile;
+    unsigned level;
+    uint64_t index;
+    int cached;
+};
+void audit_reader_init(struct audit_reader *r, struct store *s);
+void audit_reader_release(struct audit_reader *r);
+int audit_reader_get(void *ctx, unsigned level, uint64_t index,
+                     unsigned char out[AUDIT_HASH_BYTES]) CU_WUR;
+
+/* The default origin line of a log signed by `pk`: "custodian/<8 hex of SHA-256(pk)>". */
+char *audit_default_origin(const unsigned char pk[32]);
+
+/* --- the writer (log.c) ----------------------------------------------------- */
+
+struct audit_log;
+
+/*
+ * Opens the log writer on its own store connection to `store_url`, loads
+ * the tree's right edge from the stored tiles, and starts the group-commit
+ * thread.  Checkpoints are signed with the vault's audit key under
+ * `origin`.  The caller frees it with audit_log_close().
+ */
+int audit_log_open(struct audit_log **out, const char *store_url, struct vault *v,
+                   const char *origin, char **errmsg) CU_WUR;
+/* Waits for pending appends, signs a checkpoint if the last one is older
+ * than the log, stops the thread and frees the log. */
+void audit_log_close(struct audit_log *log);
+
+/*
+ * Appends one entry and returns once it is durable (committed with its
+ * tiles, and a checkpoint if one was due), with its leaf index in *index.
+ * Many threads may call it at once; their entries share transactions.
+ * Fails closed: on any error (CU_ERR_STORE, CU_ERR_INVALID for an entry
+ * that cannot be encoded) the entry is not in the log and the caller must
+ * not release the data it was recording.
+ */
+int audit_log_append(struct audit_log *log, const struct audit_entry *e, uint64_t *index,
+                     char **errmsg) CU_WUR;
+
+/*
+ * Makes sure a signed checkpoint exists for the log's current size and
+ * returns it (*note, a new string).
+ */
+int audit_log_checkpoint(struct audit_log *log, char **note, char **errmsg) CU_WUR;
+
+/* --- verification (verify.c) ------------------------------------------------ */
+
+struct audit_verify_result {
+    uint64_t entries;     /* entries read */
+    uint64_t checkpoints; /* checkpoints checked */
+    int ok;
+    uint64_t bad_index; /* the first bad entry index when !ok */
+    char *problem;      /* what is wrong, when !ok (a new string) */
+    double seconds;
+};
+
+/*
+ * Recomputes the whole log from the stored entries: every entry decodes, the
+ * indexes have no gap, every stored tile hash equals the recomputed one, and
+ * every stored checkpoint is signed by `pk` for `origin` and has the
+ * recomputed root at its size.  *res says what was checked and the first bad
+ * index.  Returns CU_OK when the verification ran (look at res->ok), or an
+ * error when the store could not be read.  The caller frees res->problem.
+ */
+int audit_verify(struct store *s, const unsigned char pk[32], const char *origin,
+                 struct audit_verify_result *res, char **errmsg) CU_WUR;
+
 #endif

@@ -1,1 +1,479 @@
-/* placeholder: being written */
+/*
+ * The audit log writer: group commit.
+ *
+ * Callers (any number of threads) encode their entry, queue it and sleep.
+ * One writer thread takes everything queued, and in ONE store transaction
+ * appends the entries, stores every tile hash the batch completed or
+ * extended, and, when the last checkpoint is a second old or more, a new
+ * signed checkpoint; then commits (one fsync) and wakes the callers with
+ * their leaf indexes.  A caller is answered only after the commit, so an
+ * answered entry survives any crash.  If the transaction fails, the
+ * in-memory tree is restored to what the store holds and every caller of
+ * the batch gets the error (fail closed).
+ *
+ * Invariants: `range` and `tiles` always describe exactly the entries
+ * committed to the store; only the writer thread touches them (and the
+ * store connection) once the thread runs.
+ */
+#include "audit.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../store/store.h"
+#include "../vault/vault.h"
+
+#define CHECKPOINT_INTERVAL 1.0 /* seconds between checkpoints, at most about one a second */
+/*
+ * Group-commit gathering: when fewer requests are queued than the last batch
+ * had, the writer waits up to this long for the rest of the callers it just
+ * answered to come back, so batches stay large under load.  A lone caller
+ * (last batch of one) never waits.
+ */
+#define GATHER_NS   150000
+#define TILE_LEVELS 8 /* tile levels 0..7 cover 2^64 leaves */
+
+struct request {
+    struct buf leaf;
+    int64_t time_ms;
+    const char *actor;
+    const unsigned char *subject;
+    uint64_t index;
+    int rc;
+    char *err;
+    int done;
+    pthread_cond_t cond; /* signalled by the writer when done (one waiter each: no herd) */
+    struct request *next;
+};
+
+/* The right-most (partial) tile of each level, as stored. */
+struct tile_state {
+    uint64_t index; /* tile index */
+    unsigned n;     /* hashes in it */
+    unsigned char h[AUDIT_TILE_WIDTH][AUDIT_HASH_BYTES];
+    int dirty;
+};
+
+struct audit_log {
+    struct store *store;
+    struct vault *vault;
+    char *origin;
+    unsigned char key_id[4];
+
+    struct audit_range range;
+    struct tile_state tiles[TILE_LEVELS];
+    struct buf full; /* tiles the batch filled, to store: (level, index, hashes) records */
+    uint64_t checkpoint_size;
+    double checkpoint_time;
+
+    pthread_mutex_t lock;
+    pthread_cond_t work; /* the writer waits for requests */
+    pthread_cond_t idle; /* audit_log_checkpoint waits for the writer to be idle */
+    struct request *head, *tail;
+    size_t queued;     /* requests in the queue */
+    size_t last_batch; /* size of the last batch */
+    int busy;          /* the writer has a batch (and the store connection) */
+    int stopping;
+    int force_checkpoint;
+    pthread_t thread;
+};
+
+/* --- tree state -------------------------------------------------------- */
+
+static void subtree_done(void *ctx, unsigned level, uint64_t index,
+                         const unsigned char hash[AUDIT_HASH_BYTES])
+{
+    struct audit_log *log = ctx;
+    struct tile_state *t;
+    unsigned tl;
+
+    if (level % AUDIT_TILE_HEIGHT != 0)
+        return;
+    tl = level / AUDIT_TILE_HEIGHT;
+    t = &log->tiles[tl];
+    if (index / AUDIT_TILE_WIDTH != t->index) { /* the previous tile was full and written */
+        t->index = index / AUDIT_TILE_WIDTH;
+        t->n = 0;
+    }
+    memcpy(t->h[index % AUDIT_TILE_WIDTH], hash, AUDIT_HASH_BYTES);
+    t->n = (unsigned)(index % AUDIT_TILE_WIDTH) + 1;
+    t->dirty = 1;
+    if (t->n == AUDIT_TILE_WIDTH) {
+        /* Full: keep it for write_tiles(), which must store it even if the
+         * next tile of this level starts within the same batch. */
+        uint64_t rec[2] = {tl, t->index};
+
+        buf_add(&log->full, rec, sizeof(rec));
+        buf_add(&log->full, t->h, sizeof(t->h));
+        t->dirty = 0;
+    }
+}
+
+/* Rebuilds the range and the partial tiles for the stored log size. */
+static int load_state(struct audit_log *log, char **errmsg)
+{
+    struct audit_reader rd;
+    uint64_t size = 0, pos = 0;
+    struct buf tile = BUF_INIT;
+    char *note = NULL;
+    unsigned l;
+    int bit, rc;
+
+    rc = store_audit_size(log->store, &size, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    audit_range_init(&log->range);
+    audit_reader_init(&rd, log->store);
+    /* The compact range: one complete subtree per set bit, largest first. */
+    for (bit = 63; bit >= 0 && rc == CU_OK; bit--) {
+        if (!(size >> bit & 1))
+            continue;
+        rc =
+            audit_reader_get(&rd, (unsigned)bit, pos >> bit, log->range.hashes[log->range.nhashes]);
+        log->range.nhashes++;
+        pos += (uint64_t)1 << bit;
+    }
+    log->range.size = size;
+    if (rc != CU_OK) {
+        rc = cu_errf(errmsg, CU_ERR_INTEGRITY,
+                     "audit: the stored tiles do not cover the %llu entries (run 'custodian audit "
+                     "verify')",
+                     (unsigned long long)size);
+        goto out;
+    }
+    for (l = 0; l < TILE_LEVELS; l++) {
+        uint64_t hashes = size >> (AUDIT_TILE_HEIGHT * l); /* complete subtrees at this level */
+        struct tile_state *t = &log->tiles[l];
+
+        t->index = hashes / AUDIT_TILE_WIDTH;
+        t->n = (unsigned)(hashes % AUDIT_TILE_WIDTH);
+        t->dirty = 0;
+        if (t->n == 0)
+            continue;
+        rc = store_tile_get(log->store, l, t->index, &tile, errmsg);
+        if (rc != CU_OK || tile.len < (size_t)t->n * AUDIT_HASH_BYTES) {
+            rc = cu_errf(errmsg, CU_ERR_INTEGRITY, "audit: tile %u/%llu is missing or short", l,
+                         (unsigned long long)t->index);
+            goto out;
+        }
+        memcpy(t->h, tile.data, (size_t)t->n * AUDIT_HASH_BYTES);
+    }
+    rc = store_checkpoint_latest(log->store, &log->checkpoint_size, &note, NULL);
+    if (rc == CU_ERR_NOT_FOUND) {
+        log->checkpoint_size = 0;
+        rc = CU_OK;
+    }
+out:
+    free(note);
+    buf_release(&tile);
+    audit_reader_release(&rd);
+    return rc;
+}
+
+static int write_tiles(struct audit_log *log, char **errmsg)
+{
+    const size_t rec = 2 * sizeof(uint64_t) + sizeof(log->tiles[0].h);
+    size_t off;
+    unsigned l;
+    int rc;
+
+    for (off = 0; off + rec <= log->full.len; off += rec) {
+        uint64_t hdr[2];
+
+        memcpy(hdr, log->full.data + off, sizeof(hdr));
+        rc = store_tile_put(log->store, (unsigned)hdr[0], hdr[1],
+                            log->full.data + off + sizeof(hdr), sizeof(log->tiles[0].h), errmsg);
+        if (rc != CU_OK)
+            return rc;
+    }
+    buf_reset(&log->full);
+
+    for (l = 0; l < TILE_LEVELS; l++) {
+        struct tile_state *t = &log->tiles[l];
+
+        if (!t->dirty)
+            continue;
+        rc = store_tile_put(log->store, l, t->index, t->h, (size_t)t->n * AUDIT_HASH_BYTES, errmsg);
+        if (rc != CU_OK)
+            return rc;
+        t->dirty = 0;
+    }
+    return CU_OK;
+}
+
+/* Signs and stores a checkpoint for the current size (inside the caller's
+ * transaction).  *note may be NULL. */
+static int write_checkpoint(struct audit_log *log, char **note, char **errmsg)
+{
+    unsigned char root[AUDIT_HASH_BYTES], sig[64];
+    struct buf text = BUF_INIT;
+    size_t body;
+    int rc;
+
+    if (log->range.size == 0)
+        audit_empty_root(root);
+    else
+        audit_range_root(&log->range, root);
+    audit_checkpoint_body(log->origin, log->range.size, root, &text);
+    body = text.len;
+    vault_audit_sign(log->vault, text.data, body, sig);
+    buf_addch(&text, '\n');
+    audit_signature_line(log->origin, log->key_id, sig, &text);
+    rc = store_checkpoint_put(log->store, log->range.size, text.data, errmsg);
+    if (rc == CU_OK && note != NULL)
+        *note = buf_detach(&text, NULL);
+    buf_release(&text);
+    return rc;
+}
+
+/* --- the writer thread -------------------------------------------------- */
+
+static double now_mono(void)
+{
+    return cu_monotonic();
+}
+
+/* Commits one batch; on failure restores the tree state. */
+static int commit_batch(struct audit_log *log, struct request *batch, char **errmsg)
+{
+    struct store_audit_row rows[256];
+    struct audit_range saved_range = log->range;
+    struct tile_state *saved_tiles = NULL;
+    unsigned char lh[AUDIT_HASH_BYTES];
+    struct request *r, *chunk;
+    size_t n;
+    int rc, checkpoint;
+
+    rc = store_begin(log->store, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    saved_tiles = xmalloc(sizeof(log->tiles));
+    memcpy(saved_tiles, log->tiles, sizeof(log->tiles));
+    for (chunk = batch; rc == CU_OK && chunk != NULL;) {
+        for (n = 0, r = chunk; r != NULL && n < CU_ARRAY_LEN(rows); r = r->next, n++) {
+            r->index = log->range.size;
+            rows[n].index = r->index;
+            rows[n].time_ms = r->time_ms;
+            rows[n].actor = r->actor;
+            rows[n].subject = r->subject;
+            rows[n].subject_len = r->subject ? AUDIT_PSEUDONYM_BYTES : 0;
+            rows[n].leaf = r->leaf.data;
+            rows[n].len = r->leaf.len;
+            audit_leaf_hash(r->leaf.data, r->leaf.len, lh);
+            audit_range_append(&log->range, lh, subtree_done, log);
+        }
+        rc = store_audit_append(log->store, rows, n, errmsg);
+        chunk = r;
+    }
+    if (rc == CU_OK)
+        rc = write_tiles(log, errmsg);
+    checkpoint = log->force_checkpoint || now_mono() - log->checkpoint_time >= CHECKPOINT_INTERVAL;
+    if (rc == CU_OK && checkpoint)
+        rc = write_checkpoint(log, NULL, errmsg);
+    if (rc == CU_OK)
+        rc = store_commit(log->store, errmsg);
+    if (rc != CU_OK) {
+        store_rollback(log->store);
+        log->range = saved_range;
+        memcpy(log->tiles, saved_tiles, sizeof(log->tiles));
+        buf_reset(&log->full);
+    } else if (checkpoint) {
+        log->checkpoint_size = log->range.size;
+        log->checkpoint_time = now_mono();
+        log->force_checkpoint = 0;
+    }
+    free(saved_tiles);
+    return rc;
+}
+
+static void *writer_main(void *arg)
+{
+    struct audit_log *log = arg;
+    struct request *batch, *r;
+    char *err;
+    int rc;
+
+    pthread_mutex_lock(&log->lock);
+    for (;;) {
+        while (log->head == NULL && !log->stopping)
+            pthread_cond_wait(&log->work, &log->lock);
+        if (log->head == NULL && log->stopping)
+            break;
+        if (log->queued < log->last_batch && !log->stopping) {
+            struct timespec until;
+
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_nsec += GATHER_NS;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            while (log->queued < log->last_batch && !log->stopping &&
+                   pthread_cond_timedwait(&log->work, &log->lock, &until) == 0)
+                ;
+        }
+        batch = log->head;
+        log->last_batch = log->queued;
+        log->head = log->tail = NULL;
+        log->queued = 0;
+        log->busy = 1;
+        pthread_mutex_unlock(&log->lock);
+
+        err = NULL;
+        rc = commit_batch(log, batch, &err);
+
+        pthread_mutex_lock(&log->lock);
+        for (r = batch; r != NULL; r = r->next) {
+            r->rc = rc;
+            r->err = rc != CU_OK && err != NULL ? xstrdup(err) : NULL;
+            r->done = 1;
+            pthread_cond_signal(&r->cond);
+        }
+        free(err);
+        log->busy = 0;
+        pthread_cond_broadcast(&log->idle);
+    }
+    pthread_mutex_unlock(&log->lock);
+    return NULL;
+}
+
+/* --- public ------------------------------------------------------------- */
+
+int audit_log_open(struct audit_log **out, const char *store_url, struct vault *v,
+                   const char *origin, char **errmsg)
+{
+    struct audit_log *log = xcalloc(1, sizeof(*log));
+    unsigned char pk[32];
+    int rc;
+
+    *out = NULL;
+    log->vault = v;
+    log->origin = xstrdup(origin);
+    buf_init(&log->full);
+    vault_audit_public_key(v, pk);
+    audit_key_id(origin, pk, log->key_id);
+    rc = store_open(&log->store, store_url, errmsg);
+    if (rc == CU_OK)
+        rc = load_state(log, errmsg);
+    if (rc != CU_OK) {
+        if (log->store != NULL)
+            store_free(log->store);
+        free(log->origin);
+        free(log);
+        return rc;
+    }
+    log->checkpoint_time = now_mono() - CHECKPOINT_INTERVAL; /* the first batch signs one */
+    pthread_mutex_init(&log->lock, NULL);
+    {
+        pthread_condattr_t attr;
+
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&log->work, &attr);
+        pthread_condattr_destroy(&attr);
+    }
+    pthread_cond_init(&log->idle, NULL);
+    if (pthread_create(&log->thread, NULL, writer_main, log) != 0) {
+        cu_log("audit: cannot start the writer thread");
+        abort();
+    }
+    *out = log;
+    return CU_OK;
+}
+
+int audit_log_append(struct audit_log *log, const struct audit_entry *e, uint64_t *index,
+                     char **errmsg)
+{
+    struct request req;
+    int rc;
+
+    memset(&req, 0, sizeof(req));
+    buf_init(&req.leaf);
+    pthread_cond_init(&req.cond, NULL);
+    rc = audit_entry_encode(e, &req.leaf);
+    if (rc != CU_OK) {
+        pthread_cond_destroy(&req.cond);
+        buf_release(&req.leaf);
+        return cu_errf(errmsg, rc, "audit: entry cannot be encoded (a field is too long)");
+    }
+    req.time_ms = e->time_ms;
+    req.actor = e->actor;
+    req.subject = e->has_subject ? e->subject : NULL;
+
+    pthread_mutex_lock(&log->lock);
+    if (log->tail != NULL)
+        log->tail->next = &req;
+    else
+        log->head = &req;
+    log->tail = &req;
+    log->queued++;
+    pthread_cond_signal(&log->work);
+    while (!req.done)
+        pthread_cond_wait(&req.cond, &log->lock);
+    pthread_mutex_unlock(&log->lock);
+
+    pthread_cond_destroy(&req.cond);
+    buf_release(&req.leaf);
+    if (req.rc == CU_OK) {
+        *index = req.index;
+    } else {
+        cu_errf(errmsg, req.rc, "audit: %s", req.err ? req.err : "the log cannot be written");
+    }
+    free(req.err);
+    return req.rc;
+}
+
+int audit_log_checkpoint(struct audit_log *log, char **note, char **errmsg)
+{
+    uint64_t size = 0;
+    int rc;
+
+    /* Runs on the caller's thread, holding the lock while the writer is
+     * idle: the writer touches the store and the tree only while busy. */
+    pthread_mutex_lock(&log->lock);
+    while (log->head != NULL || log->busy)
+        pthread_cond_wait(&log->idle, &log->lock);
+    rc = store_begin(log->store, errmsg);
+    if (rc == CU_OK) {
+        if (log->checkpoint_size == log->range.size && log->checkpoint_size > 0) {
+            store_rollback(log->store);
+            rc = store_checkpoint_latest(log->store, &size, note, errmsg);
+        } else {
+            rc = write_checkpoint(log, note, errmsg);
+            if (rc == CU_OK)
+                rc = store_commit(log->store, errmsg);
+            if (rc != CU_OK)
+                store_rollback(log->store);
+            else
+                log->checkpoint_size = log->range.size;
+        }
+    }
+    pthread_mutex_unlock(&log->lock);
+    return rc;
+}
+
+void audit_log_close(struct audit_log *log)
+{
+    char *note = NULL, *err = NULL;
+
+    if (log == NULL)
+        return;
+    pthread_mutex_lock(&log->lock);
+    log->stopping = 1;
+    pthread_cond_signal(&log->work);
+    pthread_mutex_unlock(&log->lock);
+    pthread_join(log->thread, NULL);
+    if (log->range.size > log->checkpoint_size && audit_log_checkpoint(log, &note, &err) != CU_OK)
+        cu_log("%s", err ? err : "audit: cannot sign the final checkpoint");
+    free(note);
+    free(err);
+    pthread_mutex_destroy(&log->lock);
+    pthread_cond_destroy(&log->work);
+    pthread_cond_destroy(&log->idle);
+    store_free(log->store);
+    buf_release(&log->full);
+    free(log->origin);
+    free(log);
+}

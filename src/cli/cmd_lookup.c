@@ -4,10 +4,17 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: custodian lookup (--imei|--serial|--phone|--email|--account|--customer-id) VALUE\n\n"
+    "usage: custodian lookup (--imei|--serial|--phone|--email|--account|--customer-id) VALUE\n"
+    "                        [--reveal F1,F2 --reason TEXT]\n\n"
     "Finds customers by an identifier and prints the masked view: customer_id in clear,\n"
     "personal fields masked, devices (the matching one marked with '*').\n"
-    "Phones without '+' are read in the configured default country (+86 unless set).\n";
+    "Phones without '+' are read in the configured default country (+86 unless set).\n"
+    "Every look-up is recorded in the audit log as operator:<your user name>.\n\n"
+    "  --reveal FIELDS  show these fields in full (account, name, phone, email, address,\n"
+    "                   birth_date, devices) of the one customer found; the audit entry is\n"
+    "                   written first and nothing is shown if it cannot be\n"
+    "  --reason TEXT    why (required with --reveal; kept in the audit log, so it must not\n"
+    "                   contain personal data)\n";
 
 static const char *str(json_t *obj, const char *key)
 {
@@ -42,6 +49,35 @@ static void print_view(json_t *view)
     }
 }
 
+static void print_revealed(json_t *out)
+{
+    json_t *fields = json_object_get(out, "fields"), *v, *e;
+    const char *key;
+    size_t i;
+
+    printf("customer %s (audit entry %lld)\n", str(out, "customer_id"),
+           (long long)json_integer_value(
+               json_object_get(json_object_get(out, "audit"), "leaf_index")));
+    json_object_foreach(fields, key, v)
+    {
+        if (json_is_string(v)) {
+            printf("  %-11s %s\n", key, json_string_value(v));
+        } else if (json_is_array(v) && strcmp(key, "devices") != 0) {
+            printf("  %-11s ", key);
+            json_array_foreach(v, i, e) printf("%s%s", i ? ", " : "", json_string_value(e));
+            printf("\n");
+        } else if (json_is_array(v)) {
+            json_array_foreach(v, i, e)
+            {
+                printf("  %-11s %s IMEI %s serial %s\n", i ? "" : key, str(e, "model"),
+                       str(e, "imei"), str(e, "serial"));
+            }
+        } else {
+            printf("  %-11s -\n", key);
+        }
+    }
+}
+
 int cmd_lookup(struct cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {{"imei", required_argument, NULL, MODEL_ID_IMEI},
@@ -50,9 +86,13 @@ int cmd_lookup(struct cli *cli, int argc, char **argv)
                                          {"email", required_argument, NULL, MODEL_ID_EMAIL},
                                          {"account", required_argument, NULL, MODEL_ID_ACCOUNT},
                                          {"customer-id", required_argument, NULL, 'c'},
+                                         {"reveal", required_argument, NULL, 'r'},
+                                         {"reason", required_argument, NULL, 'y'},
                                          CLI_COMMON_OPTIONS,
                                          {NULL, 0, NULL, 0}};
-    const char *value = NULL;
+    const char *value = NULL, *reveal = NULL, *reason = NULL;
+    struct service_actor who;
+    char name[96];
     struct service *svc;
     json_t *out = NULL, *list, *view;
     char *err = NULL;
@@ -62,6 +102,14 @@ int cmd_lookup(struct cli *cli, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (cli_common_option(cli, opt, usage))
             continue;
+        if (opt == 'r') {
+            reveal = optarg;
+            continue;
+        }
+        if (opt == 'y') {
+            reason = optarg;
+            continue;
+        }
         if (kind != -1)
             return cli_usage_error(cli, "give one identifier only");
         kind = opt == 'c' ? 0 : opt;
@@ -71,13 +119,30 @@ int cmd_lookup(struct cli *cli, int argc, char **argv)
         return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
     if (kind == -1)
         return cli_usage_error(cli, "which identifier? (--imei, --phone, ...)");
+    if (reason != NULL && reveal == NULL)
+        return cli_usage_error(cli, "--reason goes with --reveal");
+    if (reveal != NULL && reason == NULL)
+        return cli_usage_error(cli, "--reveal needs --reason TEXT");
     svc = cli_open(cli);
     if (svc == NULL)
         return CLI_FAIL;
-    rc = service_lookup(svc, kind, value, &out, &err);
+    service_operator(&who, name, sizeof(name));
+    if (reveal != NULL)
+        rc = service_reveal(svc, &who, kind, value, reveal, reason, &out, &err);
+    else
+        rc = service_lookup(svc, &who, kind, value, &out, &err);
     service_free(svc);
     if (rc != CU_OK)
         return cli_fail_rc(rc, err);
+    if (reveal != NULL) {
+        if (cli->json) {
+            cli_print_json(out);
+            return CLI_OK;
+        }
+        print_revealed(out);
+        json_decref(out);
+        return CLI_OK;
+    }
     list = json_object_get(out, "customers");
     if (cli->json) {
         cli_print_json(out);

@@ -91,6 +91,7 @@ void cu_wipe(void *p, size_t n);
 
 /* Seconds since the epoch / monotonic seconds. */
 int64_t cu_now(void);
+int64_t cu_now_ms(void); /* milliseconds since the epoch */
 double cu_monotonic(void);
 
 /* Logging to stderr for operators; never pass a personal value. */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../audit/audit.h"
+
 #define LOOKUP_MAX 64
 
 /* Adds key -> masked value (or null when absent). */
@@ -111,33 +113,74 @@ int service_customer_open(struct service *svc, const char *customer_id, struct m
     return rc;
 }
 
-int service_lookup(struct service *svc, int kind, const char *value, json_t **out, char **errmsg)
+/* Fills the audit entry's actor part. */
+static void entry_actor(struct audit_entry *e, const struct service_actor *who)
+{
+    e->time_ms = cu_now_ms();
+    e->actor = who->username;
+    e->role = who->role;
+    e->store = who->store;
+    e->client = who->client;
+    e->request_id = who->request_id;
+}
+
+/* Writes one audit entry for `customer_id` (NULL: no subject) and waits
+ * until it is durable. */
+static int audit_access(struct service *svc, const struct service_actor *who, int action,
+                        const char *customer_id, const char *fields, const char *detail,
+                        uint64_t *index, char **errmsg)
+{
+    struct audit_entry e = {0};
+    uint64_t ignored;
+    int rc;
+
+    rc = service_audit_open(svc, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    entry_actor(&e, who);
+    e.action = action;
+    e.decision = AUDIT_ALLOW;
+    if (customer_id != NULL) {
+        e.has_subject = 1;
+        vault_pseudonym(svc->vault, customer_id, e.subject);
+    }
+    e.fields = fields;
+    e.detail = detail;
+    return audit_log_append(svc->audit, &e, index ? index : &ignored, errmsg);
+}
+
+/*
+ * Finds the customers an identifier names and opens them: calls `found`
+ * for each (with the opened record and the matching device or -1) and
+ * returns how many in *n.  kind 0 is a customer id.
+ */
+static int find_customers(struct service *svc, int kind, const char *value,
+                          int (*found)(void *ctx, const struct model_customer *m, int device),
+                          void *ctx, size_t *n, char **errmsg)
 {
     struct model_customer m;
     struct model_error merr = {0};
     struct store_customer s;
-    json_t *list = json_array();
     int64_t ids[LOOKUP_MAX];
-    size_t n = 0, i;
-    char *norm = NULL;
+    size_t nids = 0, i;
+    char *norm = NULL, *why = NULL;
     int rc, match;
 
-    *out = NULL;
+    *n = 0;
     model_customer_init(&m);
     store_customer_init(&s);
     if (kind == 0) {
         rc = model_norm_customer_id(value, &norm, &merr);
         if (rc == CU_OK) {
-            char *why = NULL;
-
             rc = service_customer_open(svc, norm, &m, &why);
-            if (rc == CU_OK)
-                json_array_append_new(list, masked_view(&m, -1));
-            else if (rc == CU_ERR_NOT_FOUND)
-                rc = CU_OK; /* nobody: an empty list */
-            else
+            if (rc == CU_OK) {
+                (*n)++;
+                rc = found(ctx, &m, -1);
+            } else if (rc == CU_ERR_NOT_FOUND) {
+                rc = CU_OK; /* nobody */
+            } else {
                 cu_errf(errmsg, rc, "%s", why);
-            free(why);
+            }
         }
         goto out;
     }
@@ -145,35 +188,274 @@ int service_lookup(struct service *svc, int kind, const char *value, json_t **ou
     if (rc != CU_OK)
         goto out;
     rc = store_blind_find(svc->store, (uint8_t)kind,
-                          vault_blind(svc->vault, kind, norm, strlen(norm)), ids, LOOKUP_MAX, &n,
+                          vault_blind(svc->vault, kind, norm, strlen(norm)), ids, LOOKUP_MAX, &nids,
                           errmsg);
-    for (i = 0; rc == CU_OK && i < n; i++) {
+    for (i = 0; rc == CU_OK && i < nids; i++) {
         rc = store_customer_get_by_id(svc->store, ids[i], &s, errmsg);
         if (rc == CU_OK)
             rc = service_unseal(svc, &s, &m, errmsg);
         if (rc != CU_OK)
             break;
+        /* The blind index is truncated: confirm on the opened record. */
         match = record_matches(&m, kind, norm);
-        if (match >= 0)
-            json_array_append_new(
-                list,
-                masked_view(&m, kind == MODEL_ID_IMEI || kind == MODEL_ID_SERIAL ? match : -1));
+        if (match >= 0) {
+            (*n)++;
+            rc = found(ctx, &m, kind == MODEL_ID_IMEI || kind == MODEL_ID_SERIAL ? match : -1);
+        }
         model_customer_release(&m);
     }
 out:
-    if (rc == CU_OK) {
-        *out = json_pack("{s:o}", "customers", list);
-    } else {
-        if (merr.reason != NULL)
-            cu_errf(errmsg, rc, "%s: %s", merr.field ? merr.field : model_ident_name(kind),
-                    merr.reason);
-        json_decref(list);
-    }
+    if (rc != CU_OK && merr.reason != NULL)
+        cu_errf(errmsg, rc, "%s: %s", merr.field ? merr.field : model_ident_name(kind),
+                merr.reason);
     if (norm != NULL) {
         cu_wipe(norm, strlen(norm));
         free(norm);
     }
+    free(why);
     model_customer_release(&m);
     store_customer_release(&s);
+    return rc;
+}
+
+struct lookup_ctx {
+    json_t *views;
+    json_t *ids;
+};
+
+static int lookup_found(void *arg, const struct model_customer *m, int device)
+{
+    struct lookup_ctx *ctx = arg;
+
+    json_array_append_new(ctx->views, masked_view(m, device));
+    json_array_append_new(ctx->ids, json_string(m->customer_id));
+    return CU_OK;
+}
+
+static const char *kind_label(int kind)
+{
+    return kind == 0 ? "customer_id" : model_ident_name(kind);
+}
+
+int service_lookup(struct service *svc, const struct service_actor *who, int kind,
+                   const char *value, json_t **out, char **errmsg)
+{
+    struct lookup_ctx ctx = {json_array(), json_array()};
+    json_t *id;
+    size_t n = 0, i;
+    char detail[64];
+    int rc;
+
+    *out = NULL;
+    rc = find_customers(svc, kind, value, lookup_found, &ctx, &n, errmsg);
+    /* Audit before anything leaves: one entry per customer shown. */
+    snprintf(detail, sizeof(detail), "by %s%s", kind_label(kind), n == 0 ? ", no match" : "");
+    if (rc == CU_OK && n == 0)
+        rc = audit_access(svc, who, AUDIT_LOOKUP, NULL, NULL, detail, NULL, errmsg);
+    json_array_foreach(ctx.ids, i, id)
+    {
+        if (rc != CU_OK)
+            break;
+        rc =
+            audit_access(svc, who, AUDIT_LOOKUP, json_string_value(id), NULL, detail, NULL, errmsg);
+    }
+    if (rc == CU_OK)
+        *out = json_pack("{s:o}", "customers", ctx.views);
+    else
+        json_decref(ctx.views);
+    json_decref(ctx.ids);
+    return rc;
+}
+
+/* --- reveal --------------------------------------------------------------- */
+
+struct reveal_ctx {
+    struct model_customer m;
+    int device;
+};
+
+static int reveal_found(void *arg, const struct model_customer *m, int device)
+{
+    struct reveal_ctx *ctx = arg;
+    size_t i;
+
+    if (ctx->m.customer_id != NULL)
+        return CU_OK; /* the count says there were several */
+    ctx->device = device;
+    ctx->m.customer_id = xstrdup(m->customer_id);
+    ctx->m.account = m->account ? xstrdup(m->account) : NULL;
+    ctx->m.name = m->name ? xstrdup(m->name) : NULL;
+    ctx->m.email = m->email ? xstrdup(m->email) : NULL;
+    ctx->m.address = m->address ? xstrdup(m->address) : NULL;
+    ctx->m.birth_date = m->birth_date ? xstrdup(m->birth_date) : NULL;
+    for (i = 0; i < m->nphones; i++)
+        ctx->m.phones[ctx->m.nphones++] = xstrdup(m->phones[i]);
+    for (i = 0; i < m->ndevices; i++) {
+        struct model_device *d = model_customer_add_device(&ctx->m);
+        const struct model_device *s = &m->devices[i];
+
+        d->imei = s->imei ? xstrdup(s->imei) : NULL;
+        d->serial = s->serial ? xstrdup(s->serial) : NULL;
+        d->model = s->model ? xstrdup(s->model) : NULL;
+        d->purchase_date = s->purchase_date ? xstrdup(s->purchase_date) : NULL;
+        d->store = s->store ? xstrdup(s->store) : NULL;
+    }
+    return CU_OK;
+}
+
+/* Does `text` contain (case-insensitively) a personal value of `m`? */
+static int mentions(const char *text, const struct model_customer *m)
+{
+    const char *values[4 + MODEL_MAX_PHONES + 2 * MODEL_MAX_DEVICES];
+    size_t n = 0, i;
+
+    values[n++] = m->name;
+    values[n++] = m->email;
+    values[n++] = m->account;
+    values[n++] = m->address;
+    for (i = 0; i < m->nphones; i++) {
+        values[n++] = m->phones[i];
+        values[n++] = m->phones[i] + (strlen(m->phones[i]) > 7 ? 3 : 0); /* national part */
+    }
+    for (i = 0; i < m->ndevices && n + 2 <= CU_ARRAY_LEN(values); i++) {
+        values[n++] = m->devices[i].imei;
+        values[n++] = m->devices[i].serial;
+    }
+    for (i = 0; i < n; i++)
+        if (values[i] != NULL && strlen(values[i]) >= 2 && strcasestr(text, values[i]) != NULL)
+            return 1;
+    return 0;
+}
+
+static json_t *device_json(const struct model_device *d)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "imei", d->imei ? json_string(d->imei) : json_null());
+    json_object_set_new(o, "serial", d->serial ? json_string(d->serial) : json_null());
+    json_object_set_new(o, "model", d->model ? json_string(d->model) : json_null());
+    json_object_set_new(o, "purchase_date",
+                        d->purchase_date ? json_string(d->purchase_date) : json_null());
+    json_object_set_new(o, "store", d->store ? json_string(d->store) : json_null());
+    return o;
+}
+
+/* The value of one field of `m` in full, as JSON. */
+static json_t *field_json(const struct model_customer *m, int f)
+{
+    json_t *a;
+    size_t i;
+
+    switch (f) {
+    case MODEL_F_ACCOUNT:
+        return m->account ? json_string(m->account) : json_null();
+    case MODEL_F_NAME:
+        return m->name ? json_string(m->name) : json_null();
+    case MODEL_F_PHONE:
+        a = json_array();
+        for (i = 0; i < m->nphones; i++)
+            json_array_append_new(a, json_string(m->phones[i]));
+        return a;
+    case MODEL_F_EMAIL:
+        return m->email ? json_string(m->email) : json_null();
+    case MODEL_F_ADDRESS:
+        return m->address ? json_string(m->address) : json_null();
+    case MODEL_F_BIRTH_DATE:
+        return m->birth_date ? json_string(m->birth_date) : json_null();
+    default:
+        a = json_array();
+        for (i = 0; i < m->ndevices; i++)
+            json_array_append_new(a, device_json(&m->devices[i]));
+        return a;
+    }
+}
+
+/* Parses "name,phone" into a set of fields and their canonical list. */
+static int parse_fields(const char *fields, int want[MODEL_F__COUNT], struct buf *canon,
+                        char **errmsg)
+{
+    char *copy = xstrdup(fields ? fields : ""), *tok, *save = NULL;
+    int f, rc = CU_OK, any = 0;
+
+    memset(want, 0, sizeof(int) * MODEL_F__COUNT);
+    for (tok = strtok_r(copy, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
+        f = model_field_from_name(tok);
+        if (f < 0) {
+            rc = cu_errf(errmsg, CU_ERR_INVALID,
+                         "unknown field '%.32s' (fields: account, name, phone, email, address, "
+                         "birth_date, devices)",
+                         tok);
+            break;
+        }
+        want[f] = any = 1;
+    }
+    if (rc == CU_OK && !any)
+        rc = cu_errf(errmsg, CU_ERR_INVALID, "name the fields to reveal");
+    for (f = 0; rc == CU_OK && f < MODEL_F__COUNT; f++) {
+        if (!want[f])
+            continue;
+        if (canon->len > 0)
+            buf_addch(canon, ',');
+        buf_addstr(canon, model_field_name(f));
+    }
+    free(copy);
+    return rc;
+}
+
+int service_reveal(struct service *svc, const struct service_actor *who, int kind,
+                   const char *value, const char *fields, const char *reason, json_t **out,
+                   char **errmsg)
+{
+    struct reveal_ctx ctx;
+    struct buf canon = BUF_INIT, detail = BUF_INIT;
+    int want[MODEL_F__COUNT], f, rc;
+    uint64_t index = 0;
+    size_t n = 0;
+    json_t *vals;
+
+    *out = NULL;
+    model_customer_init(&ctx.m);
+    ctx.device = -1;
+    rc = parse_fields(fields, want, &canon, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    if (reason == NULL || strlen(reason) < 3 || strlen(reason) > 200) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID, "a reason of 3 to 200 characters is required");
+        goto out;
+    }
+    rc = find_customers(svc, kind, value, reveal_found, &ctx, &n, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    if (n == 0) {
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no customer found");
+        goto out;
+    }
+    if (n > 1) {
+        rc = cu_errf(errmsg, CU_ERR_CONFLICT,
+                     "%zu customers match; reveal by --customer-id instead", n);
+        goto out;
+    }
+    if (mentions(reason, &ctx.m)) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID,
+                     "the reason contains the customer's personal data; it is kept in the audit "
+                     "log, which must not hold any: describe the purpose instead");
+        goto out;
+    }
+    /* The audit entry first; nothing is built until it is durable. */
+    buf_addf(&detail, "reason: %s", reason);
+    rc = audit_access(svc, who, AUDIT_REVEAL, ctx.m.customer_id, canon.data, detail.data, &index,
+                      errmsg);
+    if (rc != CU_OK)
+        goto out;
+    vals = json_object();
+    for (f = 0; f < MODEL_F__COUNT; f++)
+        if (want[f])
+            json_object_set_new(vals, model_field_name(f), field_json(&ctx.m, f));
+    *out = json_pack("{s:s, s:o, s:{s:I}}", "customer_id", ctx.m.customer_id, "fields", vals,
+                     "audit", "leaf_index", (json_int_t)index);
+out:
+    model_customer_release(&ctx.m);
+    buf_release(&canon);
+    buf_release_wipe(&detail);
     return rc;
 }

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pwd.h>
 #include <unistd.h>
+
+#include "../audit/audit.h"
 
 #define CONFIG_FILE     "config.json"
 #define DB_FILE         "custodian.db"
@@ -169,7 +172,8 @@ int service_open(struct service **out, const char *data_dir, char **errmsg)
 {
     char *config_path = xasprintf("%s/%s", data_dir, CONFIG_FILE);
     struct service *svc = xcalloc(1, sizeof(*svc));
-    const char *store = NULL, *cc = NULL, *env;
+    const char *store = NULL, *cc = NULL, *origin = NULL, *env;
+    unsigned char pk[32];
     json_error_t jerr;
     json_t *config = NULL;
     int rc;
@@ -185,8 +189,8 @@ int service_open(struct service **out, const char *data_dir, char **errmsg)
             rc = cu_errf(errmsg, CU_ERR_INVALID, "%s:%d: %s", config_path, jerr.line, jerr.text);
         goto out;
     }
-    if (json_unpack_ex(config, &jerr, 0, "{s?s, s?s}", "store", &store, "default_country", &cc) !=
-        0) {
+    if (json_unpack_ex(config, &jerr, 0, "{s?s, s?s, s?s}", "store", &store, "default_country", &cc,
+                       "audit_origin", &origin) != 0) {
         rc = cu_errf(errmsg, CU_ERR_INVALID, "%s: %s", config_path, jerr.text);
         goto out;
     }
@@ -205,6 +209,8 @@ int service_open(struct service **out, const char *data_dir, char **errmsg)
     rc = vault_new(&svc->vault, svc->master_key_path, errmsg);
     if (rc != CU_OK)
         goto out;
+    vault_audit_public_key(svc->vault, pk);
+    svc->audit_origin = origin ? xstrdup(origin) : audit_default_origin(pk);
     rc = store_open(&svc->store, svc->store_url, errmsg);
     if (rc != CU_OK)
         goto out;
@@ -223,6 +229,7 @@ void service_free(struct service *svc)
 {
     if (svc == NULL)
         return;
+    audit_log_close(svc->audit);
     if (svc->store != NULL)
         store_free(svc->store);
     if (svc->vault != NULL)
@@ -231,7 +238,26 @@ void service_free(struct service *svc)
     free(svc->store_url);
     free(svc->default_country);
     free(svc->master_key_path);
+    free(svc->audit_origin);
     free(svc);
+}
+
+int service_audit_open(struct service *svc, char **errmsg)
+{
+    if (svc->audit != NULL)
+        return CU_OK;
+    return audit_log_open(&svc->audit, svc->store_url, svc->vault, svc->audit_origin, errmsg);
+}
+
+void service_operator(struct service_actor *who, char *name, size_t len)
+{
+    struct passwd *pw = getpwuid(getuid());
+
+    memset(who, 0, sizeof(*who));
+    snprintf(name, len, "operator:%s", pw && pw->pw_name ? pw->pw_name : "unknown");
+    who->username = name;
+    who->role = "operator";
+    who->client = "local";
 }
 
 /* Adds the blind-index entry of one identifier value. */

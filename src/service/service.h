@@ -18,6 +18,7 @@
 
 struct vault;
 struct store;
+struct audit_log;
 
 /* An open data folder. */
 struct service {
@@ -25,9 +26,27 @@ struct service {
     char *store_url;
     char *default_country; /* calling code digits, "86" unless configured */
     char *master_key_path;
+    char *audit_origin; /* checkpoint origin line: config "audit_origin" or derived */
     struct vault *vault;
     struct store *store;
+    struct audit_log *audit; /* the audit writer, opened on first use */
 };
+
+/*
+ * Who is asking: every use case that touches customer data names its actor,
+ * and the audit entry records it.  Borrowed strings; NULL when unknown.
+ */
+struct service_actor {
+    const char *username; /* staff username, or "operator:<unix user>" */
+    const char *role;     /* "clerk", ..., or "operator" for the CLI */
+    const char *store;    /* the actor's store code */
+    const char *client;   /* client address */
+    const char *request_id;
+};
+
+/* The local operator running the CLI: "operator:<unix user>", role
+ * "operator".  `name` is storage for the username (at least 80 bytes). */
+void service_operator(struct service_actor *who, char *name, size_t len);
 
 /*
  * Data folder layout:
@@ -91,7 +110,9 @@ int service_import(struct service *svc, const struct service_import_opts *opts,
 
 /*
  * Masked look-up by an identifier (kind: enum model_ident) or, with kind 0,
- * by customer_id.  On success *out is a new JSON object
+ * by customer_id, audited: one "lookup" entry per customer found (or one
+ * with no subject when nobody matched), durable before the view is
+ * returned.  On success *out is a new JSON object
  *   {"customers":[VIEW...]}
  * where VIEW is {"customer_id", "account", "name", "phones":[...], "email",
  * "address", "birth_date", "devices":[{"imei","serial","model",
@@ -99,8 +120,58 @@ int service_import(struct service *svc, const struct service_import_opts *opts,
  * personal value masked (model_mask_*).  CU_ERR_INVALID when the value is
  * not a valid identifier of that kind; an empty list when nobody matches.
  */
-int service_lookup(struct service *svc, int kind, const char *value, json_t **out,
+int service_lookup(struct service *svc, const struct service_actor *who, int kind,
+                   const char *value, json_t **out, char **errmsg) CU_WUR;
+
+/*
+ * Full reveal of some fields of the one customer an identifier finds (kind
+ * as service_lookup), for an operator with a stated reason.  `fields` is a
+ * comma-separated list of model field names (account, name, phone, email,
+ * address, birth_date, devices).  Order: find and open the record, write
+ * the "reveal" audit entry (actor, pseudonym, fields, reason) and wait until
+ * it is durable, and only then build *out:
+ *   {"customer_id", "fields":{name: value...}, "audit":{"leaf_index"}}.
+ * Fails closed: if the audit write fails, nothing is returned
+ * (CU_ERR_STORE).  CU_ERR_INVALID for an unknown field, an empty reason or
+ * a reason that contains one of the customer's personal values (the reason
+ * is kept in the audit log, which must hold none); CU_ERR_NOT_FOUND when
+ * nobody matches; CU_ERR_CONFLICT when several customers do.
+ */
+int service_reveal(struct service *svc, const struct service_actor *who, int kind,
+                   const char *value, const char *fields, const char *reason, json_t **out,
                    char **errmsg) CU_WUR;
+
+/* Opens the audit writer if it is not open yet (service_free closes it). */
+int service_audit_open(struct service *svc, char **errmsg) CU_WUR;
+
+/*
+ * Audit log queries (API.md shapes).  Entries render as
+ *   {"index", "leaf_input" (base64), "time" (RFC 3339 UTC), "actor", "role",
+ *    "store", "action", "decision", "case_id", "subject" (hex pseudonym),
+ *    "fields":[...], "reasons":[...], "request_id", "client", "detail"}
+ * with absent strings left out.
+ */
+int service_audit_entries(struct service *svc, uint64_t start, uint64_t end, json_t **out,
+                          char **errmsg) CU_WUR;
+/* By staff username (actor) or customer id (through its pseudonym), newest first. */
+int service_audit_show(struct service *svc, const char *staff, const char *customer_id,
+                       size_t limit, json_t **out, char **errmsg) CU_WUR;
+/* Calls `line` with each entry as one JSON text, in index order (export). */
+int service_audit_export(struct service *svc, int (*line)(void *ctx, const char *json), void *ctx,
+                         char **errmsg) CU_WUR;
+/* {"leaf_index","tree_size","audit_path":[base64...]} */
+int service_audit_inclusion(struct service *svc, uint64_t index, uint64_t size, json_t **out,
+                            char **errmsg) CU_WUR;
+/* {"first","second","consistency":[base64...]} */
+int service_audit_consistency(struct service *svc, uint64_t first, uint64_t second, json_t **out,
+                              char **errmsg) CU_WUR;
+/* The latest signed checkpoint, making one for the current size if needed. */
+int service_audit_checkpoint(struct service *svc, char **note, char **errmsg) CU_WUR;
+/* The checkpoint verifier key (C2SP vkey), a new string. */
+char *service_audit_vkey(struct service *svc);
+struct audit_verify_result;
+int service_audit_verify(struct service *svc, struct audit_verify_result *res,
+                         char **errmsg) CU_WUR;
 
 /*
  * Opens one customer's record in full, for service code that is entitled

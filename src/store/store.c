@@ -194,6 +194,68 @@ int store_kek_usage(struct store *s, uint32_t kek_version, int64_t *n, char **er
     return s->ops->kek_usage(s, kek_version, n, errmsg);
 }
 
+/* ---- audit log ---- */
+
+int store_audit_append(struct store *s, const struct store_audit_row *rows, size_t n, char **errmsg)
+{
+    if (n == 0)
+        return CU_OK;
+    return s->ops->audit_append(s, rows, n, errmsg);
+}
+
+int store_audit_size(struct store *s, uint64_t *size, char **errmsg)
+{
+    *size = 0;
+    return s->ops->audit_size(s, size, errmsg);
+}
+
+int store_audit_scan(struct store *s, uint64_t start, uint64_t end, store_audit_cb cb, void *ctx,
+                     char **errmsg)
+{
+    if (start >= end)
+        return CU_OK;
+    return s->ops->audit_scan(s, start, end, cb, ctx, errmsg);
+}
+
+int store_audit_find(struct store *s, const char *actor, const unsigned char *subject,
+                     size_t subject_len, size_t limit, store_audit_cb cb, void *ctx, char **errmsg)
+{
+    if (limit == 0)
+        return CU_OK;
+    return s->ops->audit_find(s, actor, subject, subject_len, limit, cb, ctx, errmsg);
+}
+
+int store_tile_put(struct store *s, unsigned level, uint64_t index, const void *hashes, size_t len,
+                   char **errmsg)
+{
+    return s->ops->tile_put(s, level, index, hashes, len, errmsg);
+}
+
+int store_tile_get(struct store *s, unsigned level, uint64_t index, struct buf *out, char **errmsg)
+{
+    buf_reset(out);
+    return s->ops->tile_get(s, level, index, out, errmsg);
+}
+
+int store_checkpoint_put(struct store *s, uint64_t size, const char *note, char **errmsg)
+{
+    if (note == NULL)
+        return cu_errf(errmsg, CU_ERR_INVALID, "store: write checkpoint: no note");
+    return s->ops->checkpoint_put(s, size, note, errmsg);
+}
+
+int store_checkpoint_latest(struct store *s, uint64_t *size, char **note, char **errmsg)
+{
+    *size = 0;
+    *note = NULL;
+    return s->ops->checkpoint_latest(s, size, note, errmsg);
+}
+
+int store_checkpoint_scan(struct store *s, store_checkpoint_cb cb, void *ctx, char **errmsg)
+{
+    return s->ops->checkpoint_scan(s, cb, ctx, errmsg);
+}
+
 /* ---- struct store_customer ---- */
 
 void store_customer_init(struct store_customer *c)

@@ -182,14 +182,16 @@ int store_audit_size(struct store *s, uint64_t *size, char **errmsg) CU_WUR;
 /*
  * Calls cb for each entry with start <= index < end, in index order; the
  * row's pointers are valid during the call only.  A non-zero return from cb
- * stops the scan and is returned.
+ * stops the scan and is returned.  The callback may use the same store
+ * (this applies to every scan below too).
  */
 typedef int (*store_audit_cb)(void *ctx, const struct store_audit_row *row);
 int store_audit_scan(struct store *s, uint64_t start, uint64_t end, store_audit_cb cb, void *ctx,
                      char **errmsg) CU_WUR;
 /*
  * Entries by actor (if not NULL) and/or subject (if not NULL), newest
- * first, at most `limit`.
+ * first, at most `limit`; with neither, the newest entries.  Rows and
+ * callback as for store_audit_scan().
  */
 int store_audit_find(struct store *s, const char *actor, const unsigned char *subject,
                      size_t subject_len, size_t limit, store_audit_cb cb, void *ctx,

@@ -33,6 +33,17 @@
  * rows belong to the transaction: a rollback drops them.  customer_replace
  * keeps its savepoint (it deletes rows) but queues the new entries too.
  *
+ * The audit writer (store_audit_append, group-committed: many entries per
+ * call, many calls per transaction) is the other hot path, and takes no
+ * savepoint either.  The rows are checked against the log size before
+ * anything is written; the size is kept on the handle for the open write
+ * transaction, read at its first append (another process may have appended
+ * before this one took the write lock) and forgotten when it ends.  A batch
+ * that fails half-way inside the caller's transaction is undone by deleting
+ * what it wrote, exactly the rows from the old size up.  Scans stream from
+ * the cached statement; a callback that scans the same store again gets a
+ * private one.
+ *
  * Error messages name the operation and carry sqlite3_errmsg(), which never
  * holds a personal value: no plaintext reaches the store.
  */
@@ -68,6 +79,10 @@ _Static_assert(MODEL_F__COUNT == 7, "the customers table has one column per mode
 #define COL_SEALED 5
 #define COL_BLIND  (COL_SEALED + MODEL_F__COUNT)
 
+/* The columns of an audit entry, in struct store_audit_row order
+ * (audit_rows). */
+#define AUDIT_COLS "idx, time_ms, actor, subject, leaf"
+
 /*
  * Migrations, oldest first: migrations[i] takes the schema from version i
  * to i + 1.  Never edit a released step; append a new one.
@@ -89,6 +104,15 @@ static const char *const migrations[] = {
     "CREATE TABLE blind(kind INTEGER NOT NULL, hash INTEGER NOT NULL, customer INTEGER NOT NULL,"
     " PRIMARY KEY(kind, hash, customer)) WITHOUT ROWID;"
     "PRAGMA application_id = 1129665364;", /* SQLITE_APP_ID */
+    /* 2: audit log storage: entries, hash tiles, signed checkpoints */
+    "CREATE TABLE audit_entries(idx INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, actor TEXT,"
+    " subject BLOB, leaf BLOB NOT NULL);"
+    /* store_audit_find(): newest first by actor, by subject */
+    "CREATE INDEX audit_by_actor ON audit_entries(actor, idx);"
+    "CREATE INDEX audit_by_subject ON audit_entries(subject, idx) WHERE subject IS NOT NULL;"
+    "CREATE TABLE audit_tiles(level INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    " hashes BLOB NOT NULL, PRIMARY KEY(level, idx)) WITHOUT ROWID;"
+    "CREATE TABLE audit_checkpoints(size INTEGER PRIMARY KEY, note TEXT NOT NULL);",
 };
 _Static_assert(SQLITE_APP_ID == 1129665364, "application_id in migration 1");
 #define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
@@ -116,6 +140,20 @@ enum stmt_id {
     ST_DEK_SCAN,
     ST_DEK_UPDATE,
     ST_KEK_USAGE,
+    ST_AUDIT_MAX,
+    ST_AUDIT_INSERT,
+    ST_AUDIT_UNDO,
+    ST_AUDIT_SCAN,
+    ST_AUDIT_FIND_ALL,
+    ST_AUDIT_FIND_ACTOR,
+    ST_AUDIT_FIND_SUBJECT,
+    ST_AUDIT_FIND_BOTH,
+    ST_TILE_PUT,
+    ST_TILE_GET,
+    ST_CHECKPOINT_INSERT,
+    ST_CHECKPOINT_GET,
+    ST_CHECKPOINT_LATEST,
+    ST_CHECKPOINT_SCAN,
     ST__COUNT
 };
 
@@ -160,6 +198,28 @@ static const char *const stmt_sql[ST__COUNT] = {
                     " WHERE id > ?1 AND kek_version <> ?2 ORDER BY id LIMIT ?3",
     [ST_DEK_UPDATE] = "UPDATE customers SET kek_version = ?1, dek = ?2 WHERE id = ?3",
     [ST_KEK_USAGE] = "SELECT count(*) FROM customers WHERE kek_version = ?1",
+    [ST_AUDIT_MAX] = "SELECT max(idx) FROM audit_entries",
+    [ST_AUDIT_INSERT] = "INSERT INTO audit_entries(idx, time_ms, actor, subject, leaf)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_AUDIT_UNDO] = "DELETE FROM audit_entries WHERE idx >= ?1",
+    [ST_AUDIT_SCAN] = "SELECT " AUDIT_COLS " FROM audit_entries WHERE idx >= ?1 AND idx < ?2"
+                      " ORDER BY idx",
+    /* find: ?1 actor, ?2 subject, ?3 limit */
+    [ST_AUDIT_FIND_ALL] = "SELECT " AUDIT_COLS " FROM audit_entries ORDER BY idx DESC LIMIT ?3",
+    [ST_AUDIT_FIND_ACTOR] = "SELECT " AUDIT_COLS " FROM audit_entries INDEXED BY audit_by_actor"
+                            " WHERE actor = ?1 ORDER BY idx DESC LIMIT ?3",
+    [ST_AUDIT_FIND_SUBJECT] = "SELECT " AUDIT_COLS " FROM audit_entries INDEXED BY"
+                              " audit_by_subject WHERE subject = ?2 ORDER BY idx DESC LIMIT ?3",
+    /* a customer has fewer entries than a busy clerk */
+    [ST_AUDIT_FIND_BOTH] = "SELECT " AUDIT_COLS " FROM audit_entries INDEXED BY audit_by_subject"
+                           " WHERE subject = ?2 AND actor = ?1 ORDER BY idx DESC LIMIT ?3",
+    [ST_TILE_PUT] = "INSERT OR REPLACE INTO audit_tiles(level, idx, hashes) VALUES(?1, ?2, ?3)",
+    [ST_TILE_GET] = "SELECT hashes FROM audit_tiles WHERE level = ?1 AND idx = ?2",
+    [ST_CHECKPOINT_INSERT] = "INSERT INTO audit_checkpoints(size, note) VALUES(?1, ?2)"
+                             " ON CONFLICT(size) DO NOTHING",
+    [ST_CHECKPOINT_GET] = "SELECT note FROM audit_checkpoints WHERE size = ?1",
+    [ST_CHECKPOINT_LATEST] = "SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+    [ST_CHECKPOINT_SCAN] = "SELECT size, note FROM audit_checkpoints ORDER BY size",
 };
 
 /* A blind row waiting to be inserted, in the blind table's key order. */
@@ -180,6 +240,12 @@ struct store_sqlite {
     struct pending_row *pending; /* blind rows of the open transaction, not yet inserted */
     size_t npending;
     size_t pending_cap;
+    /* The audit log's size in the open write transaction, valid while
+     * audit_size_known: read at the first append of each transaction
+     * (another process may have appended before it), advanced by each
+     * append, forgotten when the transaction ends. */
+    uint64_t audit_size;
+    int audit_size_known;
 };
 
 static struct store_sqlite *sq(struct store *s)
@@ -606,6 +672,7 @@ static int sq_begin(struct store *s, char **errmsg)
     if (!sqlite3_get_autocommit(h->db))
         return cu_errf(errmsg, CU_ERR_INTERNAL, "store: begin: a transaction is already open");
     h->npending = 0;
+    h->audit_size_known = 0;
     return exec_id(h, ST_BEGIN, "begin transaction", errmsg);
 }
 
@@ -622,6 +689,8 @@ static int sq_commit(struct store *s, char **errmsg)
     rc = pending_flush(h, "commit", errmsg);
     if (rc == CU_OK)
         rc = exec_id(h, ST_COMMIT, "commit", errmsg);
+    if (rc == CU_OK)
+        h->audit_size_known = 0;
     return rc;
 }
 
@@ -630,6 +699,7 @@ static void sq_rollback(struct store *s)
     struct store_sqlite *h = sq(s);
 
     h->npending = 0;
+    h->audit_size_known = 0;
     if (!sqlite3_get_autocommit(h->db))
         (void)exec_id(h, ST_ROLLBACK, "rollback", NULL);
 }
@@ -1073,6 +1143,386 @@ static int sq_kek_usage(struct store *s, uint32_t kek_version, int64_t *n, char 
     return count_query(sq(s), ST_KEK_USAGE, 1, kek_version, n, "count data keys", errmsg);
 }
 
+/* ---- audit log ---- */
+
+/* Audit indexes and sizes are uint64 in the interface and INTEGER (signed
+ * 64-bit) in SQLite; values above INT64_MAX cannot be stored. */
+static sqlite3_int64 u64_clamp(uint64_t v)
+{
+    return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+}
+
+/*
+ * A cached statement for a scan that calls back into the caller.  The
+ * callback may use the same store, even for the same kind of scan; when the
+ * cached statement is already running, a private one is prepared
+ * (*own set) and scan_stmt_put() finalises it instead of resetting it.
+ */
+static int scan_stmt_get(struct store_sqlite *h, enum stmt_id id, sqlite3_stmt **st, int *own,
+                         const char *what, char **errmsg)
+{
+    int rc;
+
+    *own = 0;
+    rc = stmt_get(h, id, st, what, errmsg);
+    if (rc != CU_OK || !sqlite3_stmt_busy(*st))
+        return rc;
+    *own = 1;
+    if (sqlite3_prepare_v2(h->db, stmt_sql[id], -1, st, NULL) != SQLITE_OK) {
+        *st = NULL;
+        return db_fail(h, errmsg, what);
+    }
+    return CU_OK;
+}
+
+static void scan_stmt_put(sqlite3_stmt *st, int own)
+{
+    if (own)
+        sqlite3_finalize(st);
+    else
+        sqlite3_reset(st);
+}
+
+/* The log size now: 1 + the largest index, 0 when empty. */
+static int audit_read_size(struct store_sqlite *h, uint64_t *size, const char *what, char **errmsg)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = stmt_get(h, ST_AUDIT_MAX, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *size = sqlite3_column_type(st, 0) == SQLITE_NULL
+                    ? 0
+                    : (uint64_t)sqlite3_column_int64(st, 0) + 1;
+    else
+        rc = db_fail(h, errmsg, what);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/*
+ * The durable audit path (group commit: many rows per call, many calls per
+ * transaction), so no savepoint (see the top of the file).  The rows are
+ * checked against the size before anything is written, so a conflict
+ * writes nothing.  One INSERT is atomic on its own; should a later row of
+ * the batch fail inside the caller's transaction, the rows already written
+ * are deleted again (they are exactly those from the old size up), and if
+ * even that fails the whole transaction is rolled back rather than leave
+ * part of the batch in it.
+ */
+static int sq_audit_append(struct store *s, const struct store_audit_row *rows, size_t n,
+                           char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "append audit entries";
+    const struct store_audit_row *r;
+    sqlite3_stmt *st;
+    uint64_t size = 0;
+    size_t i, written = 0;
+    int rc, own;
+
+    own = sqlite3_get_autocommit(h->db);
+    if (own) {
+        h->npending = 0;
+        h->audit_size_known = 0;
+        rc = exec_id(h, ST_BEGIN, what, errmsg);
+        if (rc != CU_OK)
+            return rc;
+    }
+    if (!h->audit_size_known) {
+        rc = audit_read_size(h, &h->audit_size, what, errmsg);
+        if (rc != CU_OK)
+            goto out;
+        h->audit_size_known = 1;
+    }
+    size = h->audit_size;
+    if (rows[0].index != size) {
+        rc = cu_errf(errmsg, CU_ERR_CONFLICT,
+                     "store: %s: first index %llu, but the log holds %llu entries", what,
+                     (unsigned long long)rows[0].index, (unsigned long long)size);
+        goto out;
+    }
+    if (n > (uint64_t)INT64_MAX - size) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID, "store: %s: index out of range", what);
+        goto out;
+    }
+    for (i = 1; i < n; i++) {
+        if (rows[i].index != size + i) {
+            rc = cu_errf(errmsg, CU_ERR_CONFLICT, "store: %s: index %llu where %llu was expected",
+                         what, (unsigned long long)rows[i].index, (unsigned long long)(size + i));
+            goto out;
+        }
+    }
+    rc = stmt_get(h, ST_AUDIT_INSERT, &st, what, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    for (written = 0; written < n; written++) {
+        r = &rows[written];
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)r->index);
+        sqlite3_bind_int64(st, 2, r->time_ms);
+        sqlite3_bind_text(st, 3, r->actor, -1, SQLITE_STATIC);
+        sqlite3_bind_blob64(st, 4, r->subject, r->subject_len, SQLITE_STATIC);
+        if (r->len == 0)
+            sqlite3_bind_zeroblob(st, 5, 0);
+        else
+            sqlite3_bind_blob64(st, 5, r->leaf, r->len, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            rc = db_fail(h, errmsg, what);
+            sqlite3_reset(st);
+            break;
+        }
+        sqlite3_reset(st);
+    }
+    if (rc == CU_OK)
+        h->audit_size = size + n;
+out:
+    if (own) {
+        rc = scope_end(h, SCOPE_TRANSACTION, rc, what, errmsg);
+        h->audit_size_known = 0;
+    } else if (rc != CU_OK && written > 0 && !sqlite3_get_autocommit(h->db)) {
+        if (stmt_get(h, ST_AUDIT_UNDO, &st, what, NULL) != CU_OK ||
+            sqlite3_bind_int64(st, 1, (sqlite3_int64)size) != SQLITE_OK ||
+            stmt_run(h, st, what, NULL) != CU_OK) {
+            h->npending = 0;
+            h->audit_size_known = 0;
+            (void)exec_id(h, ST_ROLLBACK, what, NULL);
+        }
+    }
+    return rc;
+}
+
+static int sq_audit_size(struct store *s, uint64_t *size, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+
+    if (h->audit_size_known && !sqlite3_get_autocommit(h->db)) {
+        *size = h->audit_size;
+        return CU_OK;
+    }
+    return audit_read_size(h, size, "read audit log size", errmsg);
+}
+
+/* Runs a bound AUDIT_COLS query, calling cb for each row. */
+static int audit_rows(struct store_sqlite *h, sqlite3_stmt *st, store_audit_cb cb, void *ctx,
+                      const char *what, char **errmsg)
+{
+    struct store_audit_row row;
+    int rc = CU_OK, src;
+
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        row.index = (uint64_t)sqlite3_column_int64(st, 0);
+        row.time_ms = sqlite3_column_int64(st, 1);
+        row.actor = (const char *)sqlite3_column_text(st, 2);
+        row.subject = sqlite3_column_blob(st, 3);
+        row.subject_len = row.subject ? (size_t)sqlite3_column_bytes(st, 3) : 0;
+        row.leaf = sqlite3_column_blob(st, 4);
+        row.len = (size_t)sqlite3_column_bytes(st, 4);
+        if (row.leaf == NULL)
+            row.leaf = "";
+        rc = cb(ctx, &row);
+        if (rc != 0)
+            return rc;
+    }
+    if (src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    return rc;
+}
+
+static int sq_audit_scan(struct store *s, uint64_t start, uint64_t end, store_audit_cb cb,
+                         void *ctx, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read audit entries";
+    sqlite3_stmt *st;
+    int rc, own;
+
+    if (start > (uint64_t)INT64_MAX)
+        return CU_OK;
+    rc = scan_stmt_get(h, ST_AUDIT_SCAN, &st, &own, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)start);
+    sqlite3_bind_int64(st, 2, u64_clamp(end));
+    rc = audit_rows(h, st, cb, ctx, what, errmsg);
+    scan_stmt_put(st, own);
+    return rc;
+}
+
+static int sq_audit_find(struct store *s, const char *actor, const unsigned char *subject,
+                         size_t subject_len, size_t limit, store_audit_cb cb, void *ctx,
+                         char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "find audit entries";
+    enum stmt_id id;
+    sqlite3_stmt *st;
+    int rc, own;
+
+    if (actor != NULL && subject != NULL)
+        id = ST_AUDIT_FIND_BOTH;
+    else if (actor != NULL)
+        id = ST_AUDIT_FIND_ACTOR;
+    else if (subject != NULL)
+        id = ST_AUDIT_FIND_SUBJECT;
+    else
+        id = ST_AUDIT_FIND_ALL;
+    rc = scan_stmt_get(h, id, &st, &own, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    if (actor != NULL)
+        sqlite3_bind_text(st, 1, actor, -1, SQLITE_STATIC);
+    if (subject != NULL)
+        sqlite3_bind_blob64(st, 2, subject, subject_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, limit > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
+    rc = audit_rows(h, st, cb, ctx, what, errmsg);
+    scan_stmt_put(st, own);
+    return rc;
+}
+
+static int sq_tile_put(struct store *s, unsigned level, uint64_t index, const void *hashes,
+                       size_t len, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "write audit tile";
+    sqlite3_stmt *st;
+    int rc;
+
+    if (index > (uint64_t)INT64_MAX)
+        return cu_errf(errmsg, CU_ERR_INVALID, "store: %s: index out of range", what);
+    rc = stmt_get(h, ST_TILE_PUT, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, level);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+    if (len == 0)
+        sqlite3_bind_zeroblob(st, 3, 0);
+    else
+        sqlite3_bind_blob64(st, 3, hashes, len, SQLITE_STATIC);
+    return stmt_run(h, st, what, errmsg);
+}
+
+static int sq_tile_get(struct store *s, unsigned level, uint64_t index, struct buf *out,
+                       char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read audit tile";
+    sqlite3_stmt *st;
+    const void *p;
+    int rc;
+
+    if (index > (uint64_t)INT64_MAX)
+        return cu_errf(errmsg, CU_ERR_NOT_FOUND, "store: %s: no tile %u/%llu", what, level,
+                       (unsigned long long)index);
+    rc = stmt_get(h, ST_TILE_GET, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, level);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+    switch (sqlite3_step(st)) {
+    case SQLITE_ROW:
+        p = sqlite3_column_blob(st, 0);
+        buf_add(out, p, p ? (size_t)sqlite3_column_bytes(st, 0) : 0);
+        break;
+    case SQLITE_DONE:
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "store: %s: no tile %u/%llu", what, level,
+                     (unsigned long long)index);
+        break;
+    default:
+        rc = db_fail(h, errmsg, what);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/*
+ * One statement writes (so no transaction is needed): the insert does
+ * nothing when the size has a note, which is then compared.  Notes are
+ * never deleted, so the one read is the one that blocked the insert.
+ */
+static int sq_checkpoint_put(struct store *s, uint64_t size, const char *note, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "write checkpoint";
+    const char *old;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (size > (uint64_t)INT64_MAX)
+        return cu_errf(errmsg, CU_ERR_INVALID, "store: %s: size out of range", what);
+    rc = stmt_get(h, ST_CHECKPOINT_INSERT, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+    sqlite3_bind_text(st, 2, note, -1, SQLITE_STATIC);
+    rc = stmt_run(h, st, what, errmsg);
+    if (rc != CU_OK || sqlite3_changes(h->db) > 0)
+        return rc;
+    rc = stmt_get(h, ST_CHECKPOINT_GET, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        old = (const char *)sqlite3_column_text(st, 0);
+        if (old == NULL || strcmp(old, note) != 0)
+            rc = cu_errf(errmsg, CU_ERR_CONFLICT,
+                         "store: %s: another checkpoint is stored for size %llu", what,
+                         (unsigned long long)size);
+    } else {
+        rc = db_fail(h, errmsg, what);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int sq_checkpoint_latest(struct store *s, uint64_t *size, char **note, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read latest checkpoint";
+    sqlite3_stmt *st;
+    int rc;
+
+    rc = stmt_get(h, ST_CHECKPOINT_LATEST, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    switch (sqlite3_step(st)) {
+    case SQLITE_ROW:
+        *size = (uint64_t)sqlite3_column_int64(st, 0);
+        *note = xstrdup((const char *)sqlite3_column_text(st, 1));
+        break;
+    case SQLITE_DONE:
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "store: %s: no checkpoint is stored", what);
+        break;
+    default:
+        rc = db_fail(h, errmsg, what);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int sq_checkpoint_scan(struct store *s, store_checkpoint_cb cb, void *ctx, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read checkpoints";
+    sqlite3_stmt *st;
+    int rc, own, src;
+
+    rc = scan_stmt_get(h, ST_CHECKPOINT_SCAN, &st, &own, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = cb(ctx, (uint64_t)sqlite3_column_int64(st, 0),
+                (const char *)sqlite3_column_text(st, 1));
+        if (rc != 0)
+            break;
+    }
+    if (rc == CU_OK && src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    scan_stmt_put(st, own);
+    return rc;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .free = sq_free,
@@ -1092,4 +1542,13 @@ static const struct store_ops sqlite_ops = {
     .dek_scan = sq_dek_scan,
     .dek_update = sq_dek_update,
     .kek_usage = sq_kek_usage,
+    .audit_append = sq_audit_append,
+    .audit_size = sq_audit_size,
+    .audit_scan = sq_audit_scan,
+    .audit_find = sq_audit_find,
+    .tile_put = sq_tile_put,
+    .tile_get = sq_tile_get,
+    .checkpoint_put = sq_checkpoint_put,
+    .checkpoint_latest = sq_checkpoint_latest,
+    .checkpoint_scan = sq_checkpoint_scan,
 };

@@ -13,6 +13,8 @@
 #include "service/service_int.h"
 #include "synth/synth.h"
 
+static const struct service_actor test_who = {"operator:test", "operator", NULL, "local", NULL};
+
 struct fixture {
     char dir[64];
     char data[96];
@@ -78,7 +80,7 @@ static size_t lookup_count(struct fixture *f, int kind, const char *value, const
     char *err = NULL;
     size_t n;
 
-    assert_int_equal(service_lookup(f->svc, kind, value, &out, &err), CU_OK);
+    assert_int_equal(service_lookup(f->svc, &test_who, kind, value, &out, &err), CU_OK);
     list = json_object_get(out, "customers");
     n = json_array_size(list);
     if (want_id != NULL && n > 0)
@@ -182,7 +184,8 @@ static void test_lookup_view_is_masked(void **state)
                                      "2024-01-02,SZ-014\n",
                                  &r, 0),
                      CU_OK);
-    assert_int_equal(service_lookup(f->svc, MODEL_ID_IMEI, "356938035643809", &out, &err), CU_OK);
+    assert_int_equal(
+        service_lookup(f->svc, &test_who, MODEL_ID_IMEI, "356938035643809", &out, &err), CU_OK);
     view = json_array_get(json_object_get(out, "customers"), 0);
     assert_string_equal(json_string_value(json_object_get(view, "name")), "J*** D**");
     assert_string_equal(json_string_value(json_array_get(json_object_get(view, "phones"), 0)),

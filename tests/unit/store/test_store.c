@@ -19,6 +19,9 @@
 
 #include "store/store_int.h"
 
+/* The schema version this code migrates to. */
+#define SCHEMA_NOW 2
+
 struct fx {
     char dir[64];
     char path[128];
@@ -170,11 +173,13 @@ static void test_open_creates_and_migrates(void **state)
     struct stat st;
     int64_t n;
 
-    assert_int_equal(store_schema_version(fx->s), 1);
-    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 1);
+    assert_int_equal(store_schema_version(fx->s), SCHEMA_NOW);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), SCHEMA_NOW);
     assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name IN "
-                                       "('meta', 'keks', 'customers', 'blind')"),
-                     4);
+                                       "('meta', 'keks', 'customers', 'blind', 'audit_entries',"
+                                       " 'audit_by_actor', 'audit_by_subject', 'audit_tiles',"
+                                       " 'audit_checkpoints')"),
+                     9);
     assert_int_equal(raw_int(fx->path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
     /* a write creates the -wal and -shm files; all private to the owner */
     assert_int_equal(store_meta_set(fx->s, "k", "v", NULL), CU_OK);
@@ -200,7 +205,7 @@ static void test_reopen_keeps_data(void **state)
     insert_n(fx->s, 0, 5);
     assert_int_equal(store_meta_set(fx->s, "import_run", "3", NULL), CU_OK);
     reopen(fx);
-    assert_int_equal(store_schema_version(fx->s), 1);
+    assert_int_equal(store_schema_version(fx->s), SCHEMA_NOW);
     assert_int_equal(store_customer_count(fx->s, &n, NULL), CU_OK);
     assert_int_equal(n, 5);
     store_customer_init(&c);
@@ -220,15 +225,15 @@ static void test_newer_schema_refused(void **state)
 
     store_free(fx->s);
     fx->s = NULL;
-    raw_int(fx->path, "PRAGMA user_version = 2");
+    raw_int(fx->path, "PRAGMA user_version = 3");
     assert_int_equal(store_open(&s2, fx->path, &err), CU_ERR_STORE);
     assert_null(s2);
     assert_non_null(err);
-    assert_non_null(strstr(err, "schema version 2"));
+    assert_non_null(strstr(err, "schema version 3"));
     assert_non_null(strstr(err, "newer"));
     free(err);
     /* refused without being touched */
-    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 3);
 }
 
 static void test_foreign_files_refused(void **state)
@@ -860,6 +865,665 @@ static void test_two_handles(void **state)
     store_free(s2);
 }
 
+/* ---- audit log storage ---- */
+
+/* Runs SQL (several statements allowed) on its own connection. */
+static void raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* Test rows: actor "clerk<i % 3>" (none for every 7th), subject the 16-byte
+ * pseudonym of customer i % 4 (none when i % 4 == 3), a leaf of 100 + i % 60
+ * bytes that holds NUL bytes and starts with the index. */
+#define NACTORS 3
+static const char *const actors[NACTORS] = {"clerk0", "clerk1", "operator:admin"};
+
+struct rowbuf {
+    struct store_audit_row rows[256];
+    unsigned char subjects[256][16];
+    unsigned char leaves[256][160];
+};
+
+static const char *row_actor(uint64_t i)
+{
+    return i % 7 == 6 ? NULL : actors[i % NACTORS];
+}
+
+static void make_subject(unsigned char *out, uint64_t i)
+{
+    memset(out, 0, 16);
+    out[0] = 0xa5;
+    out[15] = (unsigned char)(i % 4);
+}
+
+static void make_leaf(unsigned char *out, size_t *len, uint64_t i)
+{
+    size_t k;
+
+    *len = 100 + (size_t)(i % 60);
+    for (k = 0; k < *len; k++)
+        out[k] = (unsigned char)(k % 5 == 0 ? 0 : (i * 31 + k) & 0xff);
+    memcpy(out, &i, sizeof(i));
+}
+
+/* Fills rb->rows[0..n) for indexes first, first + 1, ... */
+static void make_rows(struct rowbuf *rb, uint64_t first, size_t n)
+{
+    size_t i;
+
+    assert_true(n <= 256);
+    for (i = 0; i < n; i++) {
+        struct store_audit_row *r = &rb->rows[i];
+        uint64_t idx = first + i;
+
+        r->index = idx;
+        r->time_ms = 1700000000000 + (int64_t)idx * 10;
+        r->actor = row_actor(idx);
+        if (idx % 4 == 3) {
+            r->subject = NULL;
+            r->subject_len = 0;
+        } else {
+            make_subject(rb->subjects[i], idx);
+            r->subject = rb->subjects[i];
+            r->subject_len = 16;
+        }
+        make_leaf(rb->leaves[i], &r->len, idx);
+        r->leaf = rb->leaves[i];
+    }
+}
+
+/* Appends rows [first, first + n) in batches of `batch`. */
+static void append_n(struct store *s, uint64_t first, size_t n, size_t batch)
+{
+    static struct rowbuf rb;
+    size_t done, k;
+
+    for (done = 0; done < n; done += k) {
+        k = n - done < batch ? n - done : batch;
+        make_rows(&rb, first + done, k);
+        assert_int_equal(store_audit_append(s, rb.rows, k, NULL), CU_OK);
+    }
+}
+
+static uint64_t audit_size(struct store *s)
+{
+    uint64_t n = 12345;
+
+    assert_int_equal(store_audit_size(s, &n, NULL), CU_OK);
+    return n;
+}
+
+/* Checks every field of a row read back against make_rows(). */
+static void check_row(const struct store_audit_row *r)
+{
+    unsigned char want[160], subject[16];
+    size_t len;
+
+    assert_int_equal(r->time_ms, 1700000000000 + (int64_t)r->index * 10);
+    if (row_actor(r->index) == NULL)
+        assert_null(r->actor);
+    else
+        assert_string_equal(r->actor, row_actor(r->index));
+    if (r->index % 4 == 3) {
+        assert_null(r->subject);
+        assert_int_equal(r->subject_len, 0);
+    } else {
+        make_subject(subject, r->index);
+        assert_int_equal(r->subject_len, 16);
+        assert_memory_equal(r->subject, subject, 16);
+    }
+    make_leaf(want, &len, r->index);
+    assert_int_equal(r->len, len);
+    assert_memory_equal(r->leaf, want, len);
+}
+
+struct collect {
+    uint64_t idx[512];
+    size_t n;
+    size_t stop_at;       /* return 7 on this call (1-based), 0: never */
+    struct store *nested; /* if set, scan [0, 3) of it from each call */
+};
+
+static int collect_cb(void *ctx, const struct store_audit_row *r)
+{
+    struct collect *c = ctx;
+    struct collect inner;
+
+    check_row(r);
+    assert_true(c->n < CU_ARRAY_LEN(c->idx));
+    c->idx[c->n++] = r->index;
+    if (c->nested != NULL) {
+        memset(&inner, 0, sizeof(inner));
+        assert_int_equal(store_audit_scan(c->nested, 0, 3, collect_cb, &inner, NULL), CU_OK);
+        assert_int_equal(inner.n, 3);
+    }
+    return c->stop_at != 0 && c->n == c->stop_at ? 7 : 0;
+}
+
+static size_t scan_all(struct store *s, uint64_t start, uint64_t end, struct collect *c)
+{
+    memset(c, 0, sizeof(*c));
+    assert_int_equal(store_audit_scan(s, start, end, collect_cb, c, NULL), CU_OK);
+    return c->n;
+}
+
+/* A version-1 store (as the previous release left it) is migrated to
+ * version 2 in place, its customers and settings kept. */
+static void test_migrate_v1_to_v2(void **state)
+{
+    struct fx *fx = *state;
+    struct store_customer c;
+    struct collect col;
+    char *v = NULL;
+    int64_t n;
+
+    insert_n(fx->s, 0, 10);
+    assert_int_equal(store_meta_set(fx->s, "import_run", "4", NULL), CU_OK);
+    store_free(fx->s);
+    fx->s = NULL;
+    /* take it back to what migration 1 alone creates */
+    raw_exec(fx->path, "DROP TABLE audit_entries; DROP TABLE audit_tiles;"
+                       " DROP TABLE audit_checkpoints; PRAGMA user_version = 1");
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
+                                       "'audit%'"),
+                     0);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 1);
+
+    assert_int_equal(store_open(&fx->s, fx->path, NULL), CU_OK);
+    assert_int_equal(store_schema_version(fx->s), 2);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                                       "('audit_entries', 'audit_by_actor', 'audit_by_subject',"
+                                       " 'audit_tiles', 'audit_checkpoints')"),
+                     5);
+    assert_int_equal(store_customer_count(fx->s, &n, NULL), CU_OK);
+    assert_int_equal(n, 10);
+    store_customer_init(&c);
+    assert_int_equal(store_customer_get(fx->s, "C00000007", &c, NULL), CU_OK);
+    assert_int_equal(c.nblind, 3);
+    assert_int_equal(find_n(fx->s, c.blind[1].kind, c.blind[1].hash), 1);
+    assert_int_equal(c.sealed[MODEL_F_PHONE].len, strlen("sealed-7-2") + 2);
+    store_customer_release(&c);
+    assert_int_equal(store_meta_get(fx->s, "import_run", &v, NULL), CU_OK);
+    assert_string_equal(v, "4");
+    free(v);
+    /* the new tables work, and the next open does not migrate again */
+    assert_int_equal(audit_size(fx->s), 0);
+    append_n(fx->s, 0, 5, 5);
+    reopen(fx);
+    assert_int_equal(store_schema_version(fx->s), 2);
+    assert_int_equal(scan_all(fx->s, 0, 100, &col), 5);
+}
+
+static void test_audit_append_scan(void **state)
+{
+    struct fx *fx = *state;
+    struct collect col;
+    size_t i;
+
+    assert_int_equal(audit_size(fx->s), 0);
+    assert_int_equal(scan_all(fx->s, 0, UINT64_MAX, &col), 0);
+    append_n(fx->s, 0, 1, 1);
+    assert_int_equal(audit_size(fx->s), 1);
+    append_n(fx->s, 1, 10, 10);
+    assert_int_equal(audit_size(fx->s), 11);
+    append_n(fx->s, 11, 289, 100); /* batches of 100, 100, 89 */
+    assert_int_equal(audit_size(fx->s), 300);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM audit_entries"), 300);
+
+    /* everything, in index order, every field intact (check_row) */
+    assert_int_equal(scan_all(fx->s, 0, UINT64_MAX, &col), 300);
+    for (i = 0; i < 300; i++)
+        assert_int_equal(col.idx[i], i);
+    /* a range: start included, end excluded */
+    assert_int_equal(scan_all(fx->s, 17, 42, &col), 25);
+    assert_int_equal(col.idx[0], 17);
+    assert_int_equal(col.idx[24], 41);
+    assert_int_equal(scan_all(fx->s, 299, 1000, &col), 1);
+    assert_int_equal(scan_all(fx->s, 300, 1000, &col), 0);
+    assert_int_equal(scan_all(fx->s, 42, 42, &col), 0);
+    assert_int_equal(scan_all(fx->s, 50, 10, &col), 0);
+    assert_int_equal(scan_all(fx->s, UINT64_MAX - 1, UINT64_MAX, &col), 0);
+
+    /* durable: another handle and a reopen see the same log */
+    reopen(fx);
+    assert_int_equal(audit_size(fx->s), 300);
+    assert_int_equal(scan_all(fx->s, 0, 300, &col), 300);
+    append_n(fx->s, 300, 3, 3);
+    assert_int_equal(audit_size(fx->s), 303);
+}
+
+/* Gaps and overlaps are refused with nothing written, in and out of a
+ * caller's transaction. */
+static void test_audit_append_conflict(void **state)
+{
+    struct fx *fx = *state;
+    static struct rowbuf rb;
+    struct collect col;
+    char *err = NULL;
+
+    append_n(fx->s, 0, 10, 10);
+    /* a gap */
+    make_rows(&rb, 11, 3);
+    assert_int_equal(store_audit_append(fx->s, rb.rows, 3, &err), CU_ERR_CONFLICT);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "append audit entries"));
+    free(err);
+    err = NULL;
+    /* an overlap */
+    make_rows(&rb, 9, 3);
+    assert_int_equal(store_audit_append(fx->s, rb.rows, 3, NULL), CU_ERR_CONFLICT);
+    make_rows(&rb, 0, 1);
+    assert_int_equal(store_audit_append(fx->s, rb.rows, 1, NULL), CU_ERR_CONFLICT);
+    /* right start, but a hole, a repeat or a step back inside the batch */
+    make_rows(&rb, 10, 4);
+    rb.rows[2].index = 13;
+    assert_int_equal(store_audit_append(fx->s, rb.rows, 4, NULL), CU_ERR_CONFLICT);
+    rb.rows[2].index = 11;
+    assert_int_equal(store_audit_append(fx->s, rb.rows, 4, NULL), CU_ERR_CONFLICT);
+    make_rows(&rb, 10, 4);
+    rb.rows[3].index = 12;
+    assert_int_equal(store_audit_append(fx->s, rb.rows, 4, NULL), CU_ERR_CONFLICT);
+    assert_int_equal(audit_size(fx->s), 10);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM audit_entries"), 10);
+    /* nothing at all is fine */
+    assert_int_equal(store_audit_append(fx->s, rb.rows, 0, NULL), CU_OK);
+
+    /* inside a transaction: the refused batch leaves the earlier ones */
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    append_n(fx->s, 10, 5, 5);
+    make_rows(&rb, 16, 2);
+    assert_int_equal(store_audit_append(fx->s, rb.rows, 2, NULL), CU_ERR_CONFLICT);
+    make_rows(&rb, 14, 2);
+    assert_int_equal(store_audit_append(fx->s, rb.rows, 2, NULL), CU_ERR_CONFLICT);
+    assert_int_equal(audit_size(fx->s), 15);
+    append_n(fx->s, 15, 2, 2);
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    assert_int_equal(audit_size(fx->s), 17);
+    assert_int_equal(scan_all(fx->s, 0, 100, &col), 17);
+    assert_int_equal(col.idx[16], 16);
+}
+
+static void test_audit_append_rollback(void **state)
+{
+    struct fx *fx = *state;
+    struct collect col;
+
+    append_n(fx->s, 0, 3, 3);
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    append_n(fx->s, 3, 50, 7);
+    append_n(fx->s, 53, 1, 1);
+    assert_int_equal(audit_size(fx->s), 54);
+    assert_int_equal(scan_all(fx->s, 0, 100, &col), 54); /* its own writes */
+    store_rollback(fx->s);
+    assert_int_equal(audit_size(fx->s), 3);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM audit_entries"), 3);
+    assert_int_equal(scan_all(fx->s, 0, 100, &col), 3);
+    /* the size is not remembered from the rolled-back transaction */
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    append_n(fx->s, 3, 2, 2);
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    assert_int_equal(audit_size(fx->s), 5);
+}
+
+/* Another process appends between our transactions: each write transaction
+ * reads the size afresh. */
+static void test_audit_two_writers(void **state)
+{
+    struct fx *fx = *state;
+    static struct rowbuf rb;
+    struct store *s2;
+    struct collect col;
+
+    assert_int_equal(store_open(&s2, fx->path, NULL), CU_OK);
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    append_n(fx->s, 0, 5, 5);
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    assert_int_equal(audit_size(s2), 5);
+    append_n(s2, 5, 5, 5);
+    assert_int_equal(store_begin(s2, NULL), CU_OK);
+    append_n(s2, 10, 2, 2);
+    assert_int_equal(store_commit(s2, NULL), CU_OK);
+
+    assert_int_equal(audit_size(fx->s), 12);
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    make_rows(&rb, 5, 1);
+    assert_int_equal(store_audit_append(fx->s, rb.rows, 1, NULL), CU_ERR_CONFLICT);
+    append_n(fx->s, 12, 3, 3);
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    /* and outside a transaction */
+    append_n(s2, 15, 1, 1);
+    make_rows(&rb, 15, 1);
+    assert_int_equal(store_audit_append(fx->s, rb.rows, 1, NULL), CU_ERR_CONFLICT);
+    append_n(fx->s, 16, 1, 1);
+    assert_int_equal(scan_all(s2, 0, 100, &col), 17);
+    store_free(s2);
+}
+
+/* A row that the database refuses half-way through a batch: the batch
+ * leaves nothing, in or out of a caller's transaction. */
+static void test_audit_append_fails_midway(void **state)
+{
+    struct fx *fx = *state;
+    static struct rowbuf rb;
+    struct collect col;
+    char *err = NULL;
+
+    append_n(fx->s, 0, 5, 5);
+    raw_exec(fx->path, "CREATE TRIGGER fail_8 BEFORE INSERT ON audit_entries WHEN new.idx = 8"
+                       " BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    make_rows(&rb, 5, 6);
+    assert_int_equal(store_audit_append(fx->s, rb.rows, 6, &err), CU_ERR_STORE);
+    assert_non_null(strstr(err, "append audit entries"));
+    free(err);
+    err = NULL;
+    assert_int_equal(audit_size(fx->s), 5);
+
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    append_n(fx->s, 5, 2, 2);
+    assert_int_equal(store_meta_set(fx->s, "k", "v", NULL), CU_OK);
+    make_rows(&rb, 7, 4);
+    assert_int_equal(store_audit_append(fx->s, rb.rows, 4, NULL), CU_ERR_STORE);
+    assert_int_equal(audit_size(fx->s), 7);
+    assert_int_equal(scan_all(fx->s, 0, 100, &col), 7);
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM audit_entries"), 7);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM meta"), 1);
+
+    /* when not even the undo works (deletes forbidden), the whole
+     * transaction goes rather than part of the batch */
+    raw_exec(fx->path, "CREATE TRIGGER no_delete BEFORE DELETE ON audit_entries"
+                       " BEGIN SELECT RAISE(ABORT, 'append only'); END");
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    assert_int_equal(store_meta_set(fx->s, "k2", "v", NULL), CU_OK);
+    make_rows(&rb, 7, 2);
+    assert_int_equal(store_audit_append(fx->s, rb.rows, 2, NULL), CU_ERR_STORE);
+    assert_int_equal(store_commit(fx->s, &err), CU_ERR_INTERNAL);
+    free(err);
+    store_rollback(fx->s);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM audit_entries"), 7);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM meta"), 1);
+    raw_exec(fx->path, "DROP TRIGGER fail_8; DROP TRIGGER no_delete");
+    append_n(fx->s, 7, 4, 4);
+    assert_int_equal(audit_size(fx->s), 11);
+}
+
+struct found {
+    uint64_t idx[64];
+    size_t n;
+};
+
+static int found_cb(void *ctx, const struct store_audit_row *r)
+{
+    struct found *f = ctx;
+
+    check_row(r);
+    assert_true(f->n < CU_ARRAY_LEN(f->idx));
+    f->idx[f->n++] = r->index;
+    return 0;
+}
+
+/* The indexes in [0, size) that match, newest first, at most limit. */
+static size_t expect_find(uint64_t size, const char *actor, int subject, size_t limit,
+                          uint64_t *want)
+{
+    size_t n = 0;
+    uint64_t i;
+
+    for (i = size; i-- > 0 && n < limit;) {
+        const char *a = row_actor(i);
+
+        if (actor != NULL && (a == NULL || strcmp(a, actor) != 0))
+            continue;
+        if (subject >= 0 && (i % 4 == 3 || (int)(i % 4) != subject))
+            continue;
+        want[n++] = i;
+    }
+    return n;
+}
+
+static void check_find(struct store *s, uint64_t size, const char *actor, int subject, size_t limit)
+{
+    unsigned char sub[16];
+    uint64_t want[64];
+    struct found f;
+    size_t nwant, i;
+
+    memset(&f, 0, sizeof(f));
+    if (subject >= 0)
+        make_subject(sub, (uint64_t)subject);
+    assert_int_equal(
+        store_audit_find(s, actor, subject >= 0 ? sub : NULL, 16, limit, found_cb, &f, NULL),
+        CU_OK);
+    nwant = expect_find(size, actor, subject, limit, want);
+    assert_int_equal(f.n, nwant);
+    for (i = 0; i < nwant; i++)
+        assert_int_equal(f.idx[i], want[i]);
+}
+
+static void test_audit_find(void **state)
+{
+    struct fx *fx = *state;
+    unsigned char other[16];
+    struct found f;
+
+    append_n(fx->s, 0, 120, 50);
+    check_find(fx->s, 120, "clerk0", -1, 64);
+    check_find(fx->s, 120, "clerk1", -1, 5);
+    check_find(fx->s, 120, "operator:admin", -1, 1);
+    check_find(fx->s, 120, NULL, 2, 64);
+    check_find(fx->s, 120, NULL, 0, 3);
+    check_find(fx->s, 120, "clerk1", 1, 64);
+    check_find(fx->s, 120, "clerk0", 2, 4);
+    check_find(fx->s, 120, NULL, -1, 10); /* no filter: the newest entries */
+    /* a few by hand, against a wrong expect_find() */
+    memset(&f, 0, sizeof(f));
+    assert_int_equal(store_audit_find(fx->s, "clerk0", NULL, 0, 3, found_cb, &f, NULL), CU_OK);
+    assert_int_equal(f.n, 3);
+    assert_int_equal(f.idx[0], 117);
+    assert_int_equal(f.idx[1], 114);
+    assert_int_equal(f.idx[2], 108); /* 111 % 7 == 6: no actor */
+    /* nothing matches */
+    check_find(fx->s, 120, "clerk9", -1, 64);
+    memset(other, 0x5a, sizeof(other));
+    memset(&f, 0, sizeof(f));
+    assert_int_equal(store_audit_find(fx->s, NULL, other, 16, 10, found_cb, &f, NULL), CU_OK);
+    assert_int_equal(f.n, 0);
+    /* a prefix of a subject is another subject */
+    make_subject(other, 1);
+    assert_int_equal(store_audit_find(fx->s, NULL, other, 15, 10, found_cb, &f, NULL), CU_OK);
+    assert_int_equal(f.n, 0);
+    assert_int_equal(store_audit_find(fx->s, "clerk0", NULL, 0, 0, found_cb, &f, NULL), CU_OK);
+    assert_int_equal(f.n, 0);
+}
+
+static int stop_find_cb(void *ctx, const struct store_audit_row *r)
+{
+    size_t *calls = ctx;
+
+    (void)r;
+    return ++*calls == 2 ? -3 : 0;
+}
+
+struct cp_seen {
+    uint64_t size[8];
+    char note[8][32];
+    size_t n;
+    size_t stop_at;
+};
+
+static int cp_cb(void *ctx, uint64_t size, const char *note)
+{
+    struct cp_seen *c = ctx;
+
+    assert_true(c->n < 8);
+    c->size[c->n] = size;
+    snprintf(c->note[c->n], sizeof(c->note[0]), "%s", note);
+    c->n++;
+    return c->stop_at != 0 && c->n == c->stop_at ? 9 : 0;
+}
+
+/* A non-zero callback result stops every kind of scan and is returned;
+ * a callback may scan the same store again. */
+static void test_audit_scan_stop(void **state)
+{
+    struct fx *fx = *state;
+    struct cp_seen cp;
+    struct collect col;
+    size_t calls = 0;
+
+    append_n(fx->s, 0, 20, 20);
+    memset(&col, 0, sizeof(col));
+    col.stop_at = 3;
+    assert_int_equal(store_audit_scan(fx->s, 4, 20, collect_cb, &col, NULL), 7);
+    assert_int_equal(col.n, 3);
+    assert_int_equal(col.idx[2], 6);
+    /* the statement was left reusable */
+    assert_int_equal(scan_all(fx->s, 0, 20, &col), 20);
+    assert_int_equal(store_audit_find(fx->s, "clerk0", NULL, 0, 10, stop_find_cb, &calls, NULL),
+                     -3);
+    assert_int_equal(calls, 2);
+    calls = 0;
+    assert_int_equal(store_audit_find(fx->s, "clerk0", NULL, 0, 10, stop_find_cb, &calls, NULL),
+                     -3);
+
+    /* nested: a scan from inside a scan of the same store */
+    memset(&col, 0, sizeof(col));
+    col.nested = fx->s;
+    assert_int_equal(store_audit_scan(fx->s, 10, 15, collect_cb, &col, NULL), CU_OK);
+    assert_int_equal(col.n, 5);
+
+    assert_int_equal(store_checkpoint_put(fx->s, 5, "five", NULL), CU_OK);
+    assert_int_equal(store_checkpoint_put(fx->s, 10, "ten", NULL), CU_OK);
+    assert_int_equal(store_checkpoint_put(fx->s, 20, "twenty", NULL), CU_OK);
+    memset(&cp, 0, sizeof(cp));
+    cp.stop_at = 2;
+    assert_int_equal(store_checkpoint_scan(fx->s, cp_cb, &cp, NULL), 9);
+    assert_int_equal(cp.n, 2);
+    memset(&cp, 0, sizeof(cp));
+    assert_int_equal(store_checkpoint_scan(fx->s, cp_cb, &cp, NULL), CU_OK);
+    assert_int_equal(cp.n, 3);
+}
+
+static void test_tiles(void **state)
+{
+    struct fx *fx = *state;
+    unsigned char h[256 * 32];
+    struct buf out = BUF_INIT;
+    char *err = NULL;
+    size_t i;
+
+    for (i = 0; i < sizeof(h); i++)
+        h[i] = (unsigned char)(i * 7 + i / 256);
+    assert_int_equal(store_tile_put(fx->s, 0, 0, h, 32, NULL), CU_OK);
+    assert_int_equal(store_tile_put(fx->s, 1, 0, h + 64, 32, NULL), CU_OK);
+    assert_int_equal(store_tile_put(fx->s, 0, 1, h + 128, 96, NULL), CU_OK);
+    assert_int_equal(store_tile_put(fx->s, 2, (uint64_t)1 << 40, h, sizeof(h), NULL), CU_OK);
+
+    buf_addstr(&out, "old content is replaced");
+    assert_int_equal(store_tile_get(fx->s, 0, 0, &out, NULL), CU_OK);
+    assert_int_equal(out.len, 32);
+    assert_memory_equal(out.data, h, 32);
+    assert_int_equal(store_tile_get(fx->s, 1, 0, &out, NULL), CU_OK);
+    assert_int_equal(out.len, 32);
+    assert_memory_equal(out.data, h + 64, 32);
+    assert_int_equal(store_tile_get(fx->s, 0, 1, &out, NULL), CU_OK);
+    assert_int_equal(out.len, 96);
+    assert_memory_equal(out.data, h + 128, 96);
+    assert_int_equal(store_tile_get(fx->s, 2, (uint64_t)1 << 40, &out, NULL), CU_OK);
+    assert_int_equal(out.len, sizeof(h));
+    assert_memory_equal(out.data, h, sizeof(h));
+
+    /* a partial tile grows */
+    assert_int_equal(store_tile_put(fx->s, 0, 0, h, 64, NULL), CU_OK);
+    assert_int_equal(store_tile_get(fx->s, 0, 0, &out, NULL), CU_OK);
+    assert_int_equal(out.len, 64);
+    assert_memory_equal(out.data, h, 64);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM audit_tiles"), 4);
+
+    /* absent: not found, and out left empty */
+    assert_int_equal(store_tile_get(fx->s, 0, 2, &out, &err), CU_ERR_NOT_FOUND);
+    assert_non_null(err);
+    free(err);
+    assert_int_equal(out.len, 0);
+    assert_int_equal(store_tile_get(fx->s, 3, 0, &out, NULL), CU_ERR_NOT_FOUND);
+    assert_int_equal(store_tile_get(fx->s, 0, UINT64_MAX, &out, NULL), CU_ERR_NOT_FOUND);
+
+    /* in a rolled-back transaction: gone */
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    assert_int_equal(store_tile_put(fx->s, 0, 9, h, 32, NULL), CU_OK);
+    assert_int_equal(store_tile_get(fx->s, 0, 9, &out, NULL), CU_OK);
+    store_rollback(fx->s);
+    assert_int_equal(store_tile_get(fx->s, 0, 9, &out, NULL), CU_ERR_NOT_FOUND);
+    buf_release(&out);
+}
+
+static void test_checkpoints(void **state)
+{
+    struct fx *fx = *state;
+    struct cp_seen cp;
+    uint64_t size = 99;
+    char *note = NULL, *err = NULL;
+
+    assert_int_equal(store_checkpoint_latest(fx->s, &size, &note, &err), CU_ERR_NOT_FOUND);
+    assert_null(note);
+    assert_int_equal(size, 0);
+    assert_non_null(err);
+    free(err);
+    err = NULL;
+    memset(&cp, 0, sizeof(cp));
+    assert_int_equal(store_checkpoint_scan(fx->s, cp_cb, &cp, NULL), CU_OK);
+    assert_int_equal(cp.n, 0);
+
+    assert_int_equal(store_checkpoint_put(fx->s, 10, "note ten\n", NULL), CU_OK);
+    assert_int_equal(store_checkpoint_put(fx->s, 3, "note three\n", NULL), CU_OK);
+    assert_int_equal(store_checkpoint_put(fx->s, 25, "note 25\n", NULL), CU_OK);
+    /* the same note again is fine; another one is a conflict */
+    assert_int_equal(store_checkpoint_put(fx->s, 10, "note ten\n", NULL), CU_OK);
+    assert_int_equal(store_checkpoint_put(fx->s, 10, "note ten\nforged", &err), CU_ERR_CONFLICT);
+    assert_non_null(strstr(err, "size 10"));
+    free(err);
+    assert_int_equal(store_checkpoint_put(fx->s, 10, "note te", NULL), CU_ERR_CONFLICT);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM audit_checkpoints"), 3);
+
+    assert_int_equal(store_checkpoint_latest(fx->s, &size, &note, NULL), CU_OK);
+    assert_int_equal(size, 25);
+    assert_string_equal(note, "note 25\n");
+    free(note);
+
+    memset(&cp, 0, sizeof(cp));
+    assert_int_equal(store_checkpoint_scan(fx->s, cp_cb, &cp, NULL), CU_OK);
+    assert_int_equal(cp.n, 3);
+    assert_int_equal(cp.size[0], 3);
+    assert_string_equal(cp.note[0], "note three\n");
+    assert_int_equal(cp.size[1], 10);
+    assert_string_equal(cp.note[1], "note ten\n");
+    assert_int_equal(cp.size[2], 25);
+
+    /* in a transaction: a conflict leaves the transaction usable */
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    assert_int_equal(store_checkpoint_put(fx->s, 30, "note 30\n", NULL), CU_OK);
+    assert_int_equal(store_checkpoint_put(fx->s, 3, "other", NULL), CU_ERR_CONFLICT);
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    assert_int_equal(store_checkpoint_latest(fx->s, &size, &note, NULL), CU_OK);
+    assert_int_equal(size, 30);
+    free(note);
+    /* a rolled-back one leaves nothing */
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    assert_int_equal(store_checkpoint_put(fx->s, 40, "note 40\n", NULL), CU_OK);
+    store_rollback(fx->s);
+    assert_int_equal(store_checkpoint_latest(fx->s, &size, &note, NULL), CU_OK);
+    assert_int_equal(size, 30);
+    free(note);
+    reopen(fx);
+    assert_int_equal(store_checkpoint_put(fx->s, 40, "note 40\n", NULL), CU_OK);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -884,6 +1548,16 @@ int main(void)
         cmocka_unit_test(test_blind_encoding),
         cmocka_unit_test(test_customer_struct_reuse),
         T(test_two_handles),
+        T(test_migrate_v1_to_v2),
+        T(test_audit_append_scan),
+        T(test_audit_append_conflict),
+        T(test_audit_append_rollback),
+        T(test_audit_two_writers),
+        T(test_audit_append_fails_midway),
+        T(test_audit_find),
+        T(test_audit_scan_stop),
+        T(test_tiles),
+        T(test_checkpoints),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
