@@ -17,7 +17,9 @@
  */
 #include "audit.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,8 +34,16 @@
  * answered to come back, so batches stay large under load.  A lone caller
  * (last batch of one) never waits.
  */
-#define GATHER_NS   150000
-#define TILE_LEVELS 8 /* tile levels 0..7 cover 2^64 leaves */
+#define GATHER_NS 150000
+/*
+ * The look-up index (by staff, by customer) is built behind the log in
+ * sorted chunks (store_audit_index): when the writer is idle, or, under
+ * sustained load, whenever this many entries are waiting for it.
+ */
+#define INDEX_IDLE_CHUNK 20000
+#define INDEX_BACKLOG    65536
+#define INDEX_QUIET_NS   50000000
+#define TILE_LEVELS      8 /* tile levels 0..7 cover 2^64 leaves */
 
 struct request {
     struct buf leaf;
@@ -43,8 +53,7 @@ struct request {
     uint64_t index;
     int rc;
     char *err;
-    int done;
-    pthread_cond_t cond; /* signalled by the writer when done (one waiter each: no herd) */
+    sem_t done; /* posted by the writer, its last touch of the request */
     struct request *next;
 };
 
@@ -67,6 +76,7 @@ struct audit_log {
     struct buf full; /* tiles the batch filled, to store: (level, index, hashes) records */
     uint64_t checkpoint_size;
     double checkpoint_time;
+    uint64_t indexed; /* first entry not in the look-up index */
 
     pthread_mutex_t lock;
     pthread_cond_t work; /* the writer waits for requests */
@@ -160,6 +170,9 @@ static int load_state(struct audit_log *log, char **errmsg)
         }
         memcpy(t->h, tile.data, (size_t)t->n * AUDIT_HASH_BYTES);
     }
+    rc = store_audit_index(log->store, 0, &log->indexed, errmsg);
+    if (rc != CU_OK)
+        goto out;
     rc = store_checkpoint_latest(log->store, &log->checkpoint_size, &note, NULL);
     if (rc == CU_ERR_NOT_FOUND) {
         log->checkpoint_size = 0;
@@ -291,14 +304,37 @@ static int commit_batch(struct audit_log *log, struct request *batch, char **err
 static void *writer_main(void *arg)
 {
     struct audit_log *log = arg;
-    struct request *batch, *r;
+    struct request *batch, *r, *next;
     char *err;
     int rc;
 
     pthread_mutex_lock(&log->lock);
     for (;;) {
-        while (log->head == NULL && !log->stopping)
-            pthread_cond_wait(&log->work, &log->lock);
+        while (log->head == NULL && !log->stopping) {
+            struct timespec until;
+
+            if (log->indexed >= log->range.size) {
+                pthread_cond_wait(&log->work, &log->lock);
+                continue;
+            }
+            /* Entries wait for the look-up index: build it once the log
+             * has been quiet for a moment. */
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_nsec += INDEX_QUIET_NS;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&log->work, &log->lock, &until) == 0 || log->head != NULL)
+                continue;
+            log->busy = 1;
+            pthread_mutex_unlock(&log->lock);
+            if (store_audit_index(log->store, INDEX_IDLE_CHUNK, &log->indexed, NULL) != CU_OK)
+                log->indexed = log->range.size; /* retried after the next batch */
+            pthread_mutex_lock(&log->lock);
+            log->busy = 0;
+            pthread_cond_broadcast(&log->idle);
+        }
         if (log->head == NULL && log->stopping)
             break;
         if (log->queued < log->last_batch && !log->stopping) {
@@ -324,14 +360,24 @@ static void *writer_main(void *arg)
         err = NULL;
         rc = commit_batch(log, batch, &err);
 
-        pthread_mutex_lock(&log->lock);
-        for (r = batch; r != NULL; r = r->next) {
+        /* Answer the callers without the lock: each wakes on its own
+         * semaphore and never touches the log's mutex again. */
+        for (r = batch; r != NULL; r = next) {
+            next = r->next;
             r->rc = rc;
             r->err = rc != CU_OK && err != NULL ? xstrdup(err) : NULL;
-            r->done = 1;
-            pthread_cond_signal(&r->cond);
+            sem_post(&r->done);
         }
         free(err);
+        pthread_mutex_lock(&log->lock);
+        /* Index behind the log, with the callers already answered; a
+         * failure here loses nothing (the next call redoes it). */
+        if (log->range.size - log->indexed >= INDEX_BACKLOG) {
+            pthread_mutex_unlock(&log->lock);
+            if (store_audit_index(log->store, INDEX_BACKLOG, &log->indexed, NULL) != CU_OK)
+                cu_log("audit: the look-up index is behind (will retry)");
+            pthread_mutex_lock(&log->lock);
+        }
         log->busy = 0;
         pthread_cond_broadcast(&log->idle);
     }
@@ -391,16 +437,15 @@ int audit_log_append(struct audit_log *log, const struct audit_entry *e, uint64_
 
     memset(&req, 0, sizeof(req));
     buf_init(&req.leaf);
-    pthread_cond_init(&req.cond, NULL);
     rc = audit_entry_encode(e, &req.leaf);
     if (rc != CU_OK) {
-        pthread_cond_destroy(&req.cond);
         buf_release(&req.leaf);
         return cu_errf(errmsg, rc, "audit: entry cannot be encoded (a field is too long)");
     }
     req.time_ms = e->time_ms;
     req.actor = e->actor;
     req.subject = e->has_subject ? e->subject : NULL;
+    sem_init(&req.done, 0, 0);
 
     pthread_mutex_lock(&log->lock);
     if (log->tail != NULL)
@@ -410,11 +455,10 @@ int audit_log_append(struct audit_log *log, const struct audit_entry *e, uint64_
     log->tail = &req;
     log->queued++;
     pthread_cond_signal(&log->work);
-    while (!req.done)
-        pthread_cond_wait(&req.cond, &log->lock);
     pthread_mutex_unlock(&log->lock);
-
-    pthread_cond_destroy(&req.cond);
+    while (sem_wait(&req.done) != 0 && errno == EINTR)
+        ;
+    sem_destroy(&req.done);
     buf_release(&req.leaf);
     if (req.rc == CU_OK) {
         *index = req.index;
@@ -465,6 +509,9 @@ void audit_log_close(struct audit_log *log)
     pthread_cond_signal(&log->work);
     pthread_mutex_unlock(&log->lock);
     pthread_join(log->thread, NULL);
+    while (log->indexed < log->range.size &&
+           store_audit_index(log->store, INDEX_BACKLOG, &log->indexed, NULL) == CU_OK)
+        ;
     if (log->range.size > log->checkpoint_size && audit_log_checkpoint(log, &note, &err) != CU_OK)
         cu_log("%s", err ? err : "audit: cannot sign the final checkpoint");
     free(note);

@@ -217,6 +217,11 @@ int store_audit_scan(struct store *s, uint64_t start, uint64_t end, store_audit_
     return s->ops->audit_scan(s, start, end, cb, ctx, errmsg);
 }
 
+int store_audit_index(struct store *s, size_t max, uint64_t *watermark, char **errmsg)
+{
+    return s->ops->audit_index(s, max, watermark, errmsg);
+}
+
 int store_audit_find(struct store *s, const char *actor, const unsigned char *subject,
                      size_t subject_len, size_t limit, store_audit_cb cb, void *ctx, char **errmsg)
 {

@@ -198,6 +198,17 @@ int store_audit_find(struct store *s, const char *actor, const unsigned char *su
                      char **errmsg) CU_WUR;
 
 /*
+ * The look-up index behind store_audit_find() is maintained behind the log,
+ * not on every append (random index keys would slow the durable path):
+ * store_audit_index() adds the next `max` entries not yet indexed, in
+ * sorted order, in its own transaction if none is open, and sets
+ * *watermark to the first entry still not indexed (max 0: just reads it).
+ * store_audit_find() is always complete: it also scans the entries not
+ * indexed yet.
+ */
+int store_audit_index(struct store *s, size_t max, uint64_t *watermark, char **errmsg) CU_WUR;
+
+/*
  * Hash tiles (C2SP tlog-tiles layout, see audit.h): tile (level, index)
  * holds up to 256 consecutive 32-byte hashes.  put inserts or replaces (a
  * partial tile grows as the log does); get replaces `out`'s content,

@@ -40,6 +40,7 @@ struct store_ops {
     int (*audit_find)(struct store *s, const char *actor, const unsigned char *subject,
                       size_t subject_len, size_t limit, store_audit_cb cb, void *ctx,
                       char **errmsg);
+    int (*audit_index)(struct store *s, size_t max, uint64_t *watermark, char **errmsg);
     int (*tile_put)(struct store *s, unsigned level, uint64_t index, const void *hashes, size_t len,
                     char **errmsg);
     int (*tile_get)(struct store *s, unsigned level, uint64_t index, struct buf *out,

@@ -20,7 +20,7 @@
 #include "store/store_int.h"
 
 /* The schema version this code migrates to. */
-#define SCHEMA_NOW 2
+#define SCHEMA_NOW 3
 
 struct fx {
     char dir[64];
@@ -177,9 +177,9 @@ static void test_open_creates_and_migrates(void **state)
     assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), SCHEMA_NOW);
     assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name IN "
                                        "('meta', 'keks', 'customers', 'blind', 'audit_entries',"
-                                       " 'audit_by_actor', 'audit_by_subject', 'audit_tiles',"
+                                       " 'audit_index', 'audit_tiles',"
                                        " 'audit_checkpoints')"),
-                     9);
+                     8);
     assert_int_equal(raw_int(fx->path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
     /* a write creates the -wal and -shm files; all private to the owner */
     assert_int_equal(store_meta_set(fx->s, "k", "v", NULL), CU_OK);
@@ -225,15 +225,15 @@ static void test_newer_schema_refused(void **state)
 
     store_free(fx->s);
     fx->s = NULL;
-    raw_int(fx->path, "PRAGMA user_version = 3");
+    raw_int(fx->path, "PRAGMA user_version = 4");
     assert_int_equal(store_open(&s2, fx->path, &err), CU_ERR_STORE);
     assert_null(s2);
     assert_non_null(err);
-    assert_non_null(strstr(err, "schema version 3"));
+    assert_non_null(strstr(err, "schema version 4"));
     assert_non_null(strstr(err, "newer"));
     free(err);
     /* refused without being touched */
-    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 4);
 }
 
 static void test_foreign_files_refused(void **state)
@@ -1013,8 +1013,8 @@ static size_t scan_all(struct store *s, uint64_t start, uint64_t end, struct col
 }
 
 /* A version-1 store (as the previous release left it) is migrated to
- * version 2 in place, its customers and settings kept. */
-static void test_migrate_v1_to_v2(void **state)
+ * the current version in place, its customers and settings kept. */
+static void test_migrate_v1_to_now(void **state)
 {
     struct fx *fx = *state;
     struct store_customer c;
@@ -1028,19 +1028,20 @@ static void test_migrate_v1_to_v2(void **state)
     fx->s = NULL;
     /* take it back to what migration 1 alone creates */
     raw_exec(fx->path, "DROP TABLE audit_entries; DROP TABLE audit_tiles;"
-                       " DROP TABLE audit_checkpoints; PRAGMA user_version = 1");
+                       " DROP TABLE audit_checkpoints; DROP TABLE audit_index;"
+                       " DELETE FROM meta WHERE key = 'audit_indexed'; PRAGMA user_version = 1");
     assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
                                        "'audit%'"),
                      0);
     assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 1);
 
     assert_int_equal(store_open(&fx->s, fx->path, NULL), CU_OK);
-    assert_int_equal(store_schema_version(fx->s), 2);
-    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 2);
+    assert_int_equal(store_schema_version(fx->s), SCHEMA_NOW);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), SCHEMA_NOW);
     assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name IN "
-                                       "('audit_entries', 'audit_by_actor', 'audit_by_subject',"
+                                       "('audit_entries', 'audit_index',"
                                        " 'audit_tiles', 'audit_checkpoints')"),
-                     5);
+                     4);
     assert_int_equal(store_customer_count(fx->s, &n, NULL), CU_OK);
     assert_int_equal(n, 10);
     store_customer_init(&c);
@@ -1056,7 +1057,7 @@ static void test_migrate_v1_to_v2(void **state)
     assert_int_equal(audit_size(fx->s), 0);
     append_n(fx->s, 0, 5, 5);
     reopen(fx);
-    assert_int_equal(store_schema_version(fx->s), 2);
+    assert_int_equal(store_schema_version(fx->s), SCHEMA_NOW);
     assert_int_equal(scan_all(fx->s, 0, 100, &col), 5);
 }
 
@@ -1233,7 +1234,7 @@ static void test_audit_append_fails_midway(void **state)
     assert_int_equal(scan_all(fx->s, 0, 100, &col), 7);
     assert_int_equal(store_commit(fx->s, NULL), CU_OK);
     assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM audit_entries"), 7);
-    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM meta"), 1);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM meta WHERE key = 'k'"), 1);
 
     /* when not even the undo works (deletes forbidden), the whole
      * transaction goes rather than part of the batch */
@@ -1247,7 +1248,7 @@ static void test_audit_append_fails_midway(void **state)
     free(err);
     store_rollback(fx->s);
     assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM audit_entries"), 7);
-    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM meta"), 1);
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM meta WHERE key = 'k'"), 1);
     raw_exec(fx->path, "DROP TRIGGER fail_8; DROP TRIGGER no_delete");
     append_n(fx->s, 7, 4, 4);
     assert_int_equal(audit_size(fx->s), 11);
@@ -1313,6 +1314,23 @@ static void test_audit_find(void **state)
     struct found f;
 
     append_n(fx->s, 0, 120, 50);
+    /* Part indexed, part tail: find joins both, newest first. */
+    {
+        uint64_t w = 99;
+
+        assert_int_equal(store_audit_index(fx->s, 0, &w, NULL), CU_OK);
+        assert_int_equal(w, 0);
+        assert_int_equal(store_audit_index(fx->s, 50, &w, NULL), CU_OK);
+        assert_int_equal(w, 50);
+        assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM audit_index WHERE idx >= 50"), 0);
+        check_find(fx->s, 120, "clerk0", -1, 64);
+        check_find(fx->s, 120, NULL, 2, 64);
+        check_find(fx->s, 120, "clerk1", 1, 64);
+        assert_int_equal(store_audit_index(fx->s, 1000, &w, NULL), CU_OK);
+        assert_int_equal(w, 120);
+        assert_int_equal(store_audit_index(fx->s, 1000, &w, NULL), CU_OK);
+        assert_int_equal(w, 120);
+    }
     check_find(fx->s, 120, "clerk0", -1, 64);
     check_find(fx->s, 120, "clerk1", -1, 5);
     check_find(fx->s, 120, "operator:admin", -1, 1);
@@ -1548,7 +1566,7 @@ int main(void)
         cmocka_unit_test(test_blind_encoding),
         cmocka_unit_test(test_customer_struct_reuse),
         T(test_two_handles),
-        T(test_migrate_v1_to_v2),
+        T(test_migrate_v1_to_now),
         T(test_audit_append_scan),
         T(test_audit_append_conflict),
         T(test_audit_append_rollback),
