@@ -160,6 +160,14 @@ typedef void (*audit_subtree_fn)(void *ctx, unsigned level, uint64_t index,
                                  const unsigned char hash[AUDIT_HASH_BYTES]);
 void audit_range_append(struct audit_range *r, const unsigned char leaf_hash[AUDIT_HASH_BYTES],
                         audit_subtree_fn done, void *ctx);
+/*
+ * Appends a complete subtree of 2^level leaves with the given hash; the
+ * range's size must be a multiple of 2^level.  `done` is called as above,
+ * from `level` up (the caller reports the subtree's own inner subtrees).
+ */
+void audit_range_append_subtree(struct audit_range *r, unsigned level,
+                                const unsigned char hash[AUDIT_HASH_BYTES], audit_subtree_fn done,
+                                void *ctx);
 void audit_range_root(const struct audit_range *r, unsigned char out[AUDIT_HASH_BYTES]);
 
 /*

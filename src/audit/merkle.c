@@ -59,16 +59,17 @@ void audit_range_init(struct audit_range *r)
  * subtrees of equal height, exactly as binary addition carries: one merge
  * per trailing one bit of the old size, so amortised one hash per append.
  */
-void audit_range_append(struct audit_range *r, const unsigned char leaf_hash[AUDIT_HASH_BYTES],
-                        audit_subtree_fn done, void *ctx)
+void audit_range_append_subtree(struct audit_range *r, unsigned level,
+                                const unsigned char hash[AUDIT_HASH_BYTES], audit_subtree_fn done,
+                                void *ctx)
 {
     unsigned char h[AUDIT_HASH_BYTES];
-    uint64_t index = r->size; /* the new leaf's position */
-    unsigned level = 0;
+    uint64_t index = r->size >> level; /* the new subtree's position at its level */
 
-    memcpy(h, leaf_hash, AUDIT_HASH_BYTES);
+    r->size += (uint64_t)1 << level;
+    memcpy(h, hash, AUDIT_HASH_BYTES);
     if (done != NULL)
-        done(ctx, 0, index, h);
+        done(ctx, level, index, h);
     while (index & 1) {
         /* The last stored subtree has the same height: it is h's left sibling. */
         r->nhashes--;
@@ -80,7 +81,12 @@ void audit_range_append(struct audit_range *r, const unsigned char leaf_hash[AUD
     }
     memcpy(r->hashes[r->nhashes], h, AUDIT_HASH_BYTES);
     r->nhashes++;
-    r->size++;
+}
+
+void audit_range_append(struct audit_range *r, const unsigned char leaf_hash[AUDIT_HASH_BYTES],
+                        audit_subtree_fn done, void *ctx)
+{
+    audit_range_append_subtree(r, 0, leaf_hash, done, ctx);
 }
 
 void audit_range_root(const struct audit_range *r, unsigned char out[AUDIT_HASH_BYTES])

@@ -9,9 +9,17 @@
  * checkpoint's signature, origin and root are checked against the
  * recomputed root.  Checkpoints beyond the last entry mean entries were
  * removed from the end.
+ *
+ * Leaf hashing (SHA-256 of every entry) is most of the work, so it runs on
+ * a second thread: the main thread reads and decodes a chunk of entries
+ * while the hasher hashes the previous chunk, then folds the hashes into
+ * the tree in index order.  A problem found while reading (a gap, a
+ * malformed entry) is reported only after every earlier entry has been
+ * checked, so the first bad index is always the one named.
  */
 #include "audit.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +30,23 @@
 struct checkpoint {
     uint64_t size;
     char *note;
+};
+
+#define CHUNK_LEVEL 12
+#define CHUNK       (1 << CHUNK_LEVEL) /* entries; chunks start at multiples of CHUNK */
+
+/* Entries read but not yet in the tree: leaves copied out of the store. */
+struct chunk {
+    size_t n;
+    struct buf leaves;
+    size_t off[CHUNK + 1];
+    unsigned char hash[CHUNK][AUDIT_HASH_BYTES];
+    /* a full chunk is one complete subtree: the hasher also gives its root
+     * and the hashes at tile level 1 (height 8) under it */
+    unsigned char level8[CHUNK >> AUDIT_TILE_HEIGHT][AUDIT_HASH_BYTES];
+    unsigned char root[AUDIT_HASH_BYTES];
+    int submitted; /* handed to the hasher, not yet folded in */
+    int hashed;
 };
 
 struct verify {
@@ -43,6 +68,18 @@ struct verify {
     uint64_t tile_index[8];
     int tile_loaded[8];
     int failed;
+
+    /* the hashing pipeline */
+    struct chunk chunks[2];
+    int filling;      /* the chunk being filled */
+    uint64_t read;    /* entries read so far (next index expected) */
+    int read_problem; /* a gap or malformed entry at index `read` */
+    int read_missing; /* ... and which */
+    pthread_t hasher;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct chunk *todo; /* for the hasher */
+    int stop;
 };
 
 static int collect_checkpoint(void *ctx, uint64_t size, const char *note)
@@ -144,27 +181,134 @@ static void check_checkpoint(struct verify *v, const struct checkpoint *cp)
     free(origin);
 }
 
+/* The inner tree of a full chunk, from its leaf hashes. */
+static void hash_chunk(struct chunk *c)
+{
+    static _Thread_local unsigned char work[CHUNK / 2][AUDIT_HASH_BYTES];
+    size_t width = CHUNK, i;
+    unsigned level = 0;
+
+    for (i = 0; i < width / 2; i++)
+        audit_node_hash(c->hash[2 * i], c->hash[2 * i + 1], work[i]);
+    for (width /= 2, level = 1; width > 1; width /= 2, level++) {
+        if (level == AUDIT_TILE_HEIGHT)
+            memcpy(c->level8, work, width * AUDIT_HASH_BYTES);
+        for (i = 0; i < width / 2; i++)
+            audit_node_hash(work[2 * i], work[2 * i + 1], work[i]);
+    }
+    memcpy(c->root, work[0], AUDIT_HASH_BYTES);
+}
+
+static void *hasher_main(void *arg)
+{
+    struct verify *v = arg;
+    struct chunk *c;
+    size_t i;
+
+    pthread_mutex_lock(&v->lock);
+    for (;;) {
+        while (v->todo == NULL && !v->stop)
+            pthread_cond_wait(&v->cond, &v->lock);
+        if (v->todo == NULL)
+            break;
+        c = v->todo;
+        pthread_mutex_unlock(&v->lock);
+        for (i = 0; i < c->n; i++)
+            audit_leaf_hash(c->leaves.data + c->off[i], c->off[i + 1] - c->off[i], c->hash[i]);
+        if (c->n == CHUNK)
+            hash_chunk(c);
+        pthread_mutex_lock(&v->lock);
+        c->hashed = 1;
+        v->todo = NULL;
+        pthread_cond_broadcast(&v->cond);
+    }
+    pthread_mutex_unlock(&v->lock);
+    return NULL;
+}
+
+/* Waits for a submitted chunk's hashes and folds them into the tree. */
+static void fold(struct verify *v, struct chunk *c)
+{
+    size_t i;
+
+    if (!c->submitted)
+        return;
+    pthread_mutex_lock(&v->lock);
+    while (!c->hashed)
+        pthread_cond_wait(&v->cond, &v->lock);
+    pthread_mutex_unlock(&v->lock);
+    if (c->n == CHUNK &&
+        (v->next_cp >= v->ncps || v->cps[v->next_cp].size >= v->range.size + CHUNK)) {
+        /* No checkpoint inside: the chunk goes in as one subtree, after its
+         * stored leaf and height-8 hashes are compared. */
+        uint64_t first = v->range.size;
+
+        for (i = 0; i < CHUNK && !v->failed; i++)
+            check_subtree(v, 0, first + i, c->hash[i]);
+        for (i = 0; i < (CHUNK >> AUDIT_TILE_HEIGHT) && !v->failed; i++)
+            check_subtree(v, AUDIT_TILE_HEIGHT, (first >> AUDIT_TILE_HEIGHT) + i, c->level8[i]);
+        if (!v->failed) {
+            audit_range_append_subtree(&v->range, CHUNK_LEVEL, c->root, check_subtree, v);
+            v->res->entries += CHUNK;
+        }
+        while (!v->failed && v->next_cp < v->ncps && v->cps[v->next_cp].size == v->range.size)
+            check_checkpoint(v, &v->cps[v->next_cp++]);
+        i = c->n;
+    } else {
+        i = 0;
+    }
+    for (; i < c->n && !v->failed; i++) {
+        audit_range_append(&v->range, c->hash[i], check_subtree, v);
+        v->res->entries++;
+        while (!v->failed && v->next_cp < v->ncps && v->cps[v->next_cp].size == v->range.size)
+            check_checkpoint(v, &v->cps[v->next_cp++]);
+    }
+    c->submitted = c->hashed = 0;
+    c->n = 0;
+    buf_reset(&c->leaves);
+}
+
+/* Hands the filling chunk to the hasher (which is idle: the other chunk
+ * was folded first) and starts filling the other one. */
+static void submit(struct verify *v)
+{
+    struct chunk *c = &v->chunks[v->filling], *other = &v->chunks[v->filling ^ 1];
+
+    fold(v, other);
+    if (c->n == 0)
+        return;
+    pthread_mutex_lock(&v->lock);
+    c->submitted = 1;
+    v->todo = c;
+    pthread_cond_broadcast(&v->cond);
+    pthread_mutex_unlock(&v->lock);
+    v->filling ^= 1;
+}
+
 static int on_entry(void *ctx, const struct store_audit_row *row)
 {
     struct verify *v = ctx;
-    unsigned char lh[AUDIT_HASH_BYTES];
-    uint64_t want = v->range.size;
+    struct chunk *c = &v->chunks[v->filling];
 
-    if (row->index != want) {
-        fail(v, want, row->index > want ? "entry %llu is missing" : "entry %llu appears twice",
-             (unsigned long long)want);
+    if (row->index != v->read) {
+        v->read_problem = 1;
+        v->read_missing = row->index > v->read;
         return 1;
     }
     if (audit_entry_decode(row->leaf, row->len, &v->entry, &v->scratch) != CU_OK) {
-        fail(v, want, "entry %llu is malformed", (unsigned long long)want);
+        v->read_problem = 2;
         return 1;
     }
-    audit_leaf_hash(row->leaf, row->len, lh);
-    audit_range_append(&v->range, lh, check_subtree, v);
-    v->res->entries++;
-    while (!v->failed && v->next_cp < v->ncps && v->cps[v->next_cp].size == v->range.size)
-        check_checkpoint(v, &v->cps[v->next_cp++]);
-    return v->failed ? 1 : 0;
+    c->off[c->n] = c->leaves.len;
+    buf_add(&c->leaves, row->leaf, row->len);
+    c->off[++c->n] = c->leaves.len;
+    v->read++;
+    if (c->n == CHUNK) {
+        submit(v);
+        if (v->failed)
+            return 1;
+    }
+    return 0;
 }
 
 int audit_verify(struct store *s, const unsigned char pk[32], const char *origin,
@@ -194,11 +338,38 @@ int audit_verify(struct store *s, const unsigned char pk[32], const char *origin
     /* A checkpoint of size 0 (an empty log) is checked before any entry. */
     while (rc == CU_OK && v->next_cp < v->ncps && v->cps[v->next_cp].size == 0)
         check_checkpoint(v, &v->cps[v->next_cp++]);
+    pthread_mutex_init(&v->lock, NULL);
+    pthread_cond_init(&v->cond, NULL);
+    for (i = 0; i < 2; i++)
+        buf_init(&v->chunks[i].leaves);
+    if (pthread_create(&v->hasher, NULL, hasher_main, v) != 0) {
+        cu_log("audit: cannot start the hashing thread");
+        abort();
+    }
     if (rc == CU_OK && !v->failed) {
         rc = store_audit_scan(s, 0, UINT64_MAX, on_entry, v, errmsg);
         if (rc == 1)
             rc = CU_OK; /* stopped at the first problem */
     }
+    /* Fold what was read, in order, then report a reading problem. */
+    if (rc == CU_OK && !v->failed)
+        submit(v);
+    fold(v, &v->chunks[0]);
+    fold(v, &v->chunks[1]);
+    if (rc == CU_OK && !v->failed && v->read_problem == 1)
+        fail(v, v->read, v->read_missing ? "entry %llu is missing" : "entry %llu appears twice",
+             (unsigned long long)v->read);
+    else if (rc == CU_OK && !v->failed && v->read_problem == 2)
+        fail(v, v->read, "entry %llu is malformed", (unsigned long long)v->read);
+    pthread_mutex_lock(&v->lock);
+    v->stop = 1;
+    pthread_cond_broadcast(&v->cond);
+    pthread_mutex_unlock(&v->lock);
+    pthread_join(v->hasher, NULL);
+    pthread_mutex_destroy(&v->lock);
+    pthread_cond_destroy(&v->cond);
+    for (i = 0; i < 2; i++)
+        buf_release(&v->chunks[i].leaves);
     if (rc == CU_OK && !v->failed && v->next_cp < v->ncps)
         fail(v, v->range.size,
              "the log ends at %llu entries but a checkpoint was signed at size %llu: entries "

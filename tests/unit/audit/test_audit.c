@@ -1877,6 +1877,49 @@ static void test_checkpoint_parse_garbage(void **state)
     buf_release(&note);
 }
 
+/* Appending a complete subtree equals appending its leaves one by one. */
+static void test_range_append_subtree(void **state)
+{
+    struct audit_range a, b;
+    unsigned char leaf[AUDIT_HASH_BYTES], sub[8][AUDIT_HASH_BYTES], ra[AUDIT_HASH_BYTES],
+        rb[AUDIT_HASH_BYTES];
+    unsigned i, j;
+
+    (void)state;
+    audit_range_init(&a);
+    audit_range_init(&b);
+    /* 3 single leaves, then a 1-leaf "subtree", then subtrees of 4 and 8 at
+     * aligned positions (size 4 -> 8 -> 16), checking roots as we go */
+    for (i = 0; i < 16; i++) {
+        memset(leaf, (int)i + 1, sizeof(leaf));
+        audit_range_append(&a, leaf, NULL, NULL);
+    }
+    for (i = 0; i < 4; i++) {
+        memset(leaf, (int)i + 1, sizeof(leaf));
+        audit_range_append_subtree(&b, 0, leaf, NULL, NULL);
+    }
+    for (j = 0; j < 4; j++)
+        memset(sub[j], (int)(j + 5), AUDIT_HASH_BYTES);
+    audit_node_hash(sub[0], sub[1], sub[4]);
+    audit_node_hash(sub[2], sub[3], sub[5]);
+    audit_node_hash(sub[4], sub[5], sub[6]);
+    audit_range_append_subtree(&b, 2, sub[6], NULL, NULL);
+    assert_int_equal(b.size, 8);
+    for (j = 0; j < 8; j++)
+        memset(sub[j], (int)(j + 9), AUDIT_HASH_BYTES);
+    for (j = 0; j < 4; j++)
+        audit_node_hash(sub[2 * j], sub[2 * j + 1], sub[j]);
+    audit_node_hash(sub[0], sub[1], sub[0]);
+    audit_node_hash(sub[2], sub[3], sub[1]);
+    audit_node_hash(sub[0], sub[1], sub[0]);
+    audit_range_append_subtree(&b, 3, sub[0], NULL, NULL);
+    assert_int_equal(b.size, 16);
+    assert_int_equal(b.nhashes, a.nhashes);
+    audit_range_root(&a, ra);
+    audit_range_root(&b, rb);
+    assert_memory_equal(ra, rb, AUDIT_HASH_BYTES);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1890,6 +1933,7 @@ int main(void)
         cmocka_unit_test(test_hash_primitives),
         cmocka_unit_test(test_ct_vectors),
         cmocka_unit_test(test_range_layout),
+        cmocka_unit_test(test_range_append_subtree),
         cmocka_unit_test(test_exhaustive_1_to_300),
         cmocka_unit_test(test_verifier_edge_cases),
         cmocka_unit_test(test_proof_store_errors),
