@@ -30,7 +30,8 @@ check: build build-san
 
 # Benchmarks (not part of check); results go in BENCHMARKS.md by hand.
 bench: build
-	bench/import/run.sh $(BUILD)/custodian
+	bench/import/run.sh $(BUILD)
+	bench/audit/run.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

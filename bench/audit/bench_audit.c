@@ -3,13 +3,15 @@
  * concurrent writers; also the crash test's load generator.
  *
  *   bench-audit DATA_DIR THREADS COUNT [--print]
+ *   bench-audit DATA_DIR --proofs N
  *
  * THREADS threads append COUNT entries in all (reveal-like entries: actor,
  * role, store, a customer pseudonym, fields, a reason), each waiting for its
  * entry to be durable, as a server's request threads would.  With --print,
  * every answered leaf index is printed on stdout as soon as it is answered
  * (the crash test kills the process and checks that each printed index
- * survived).  Prints a JSON summary on stderr.
+ * survived).  Prints a JSON summary on stderr.  --proofs times N inclusion
+ * and N consistency proofs against the whole log, served from the tiles.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 
 #include "audit/audit.h"
 #include "service/service.h"
+#include "store/store.h"
 #include "vault/vault.h"
 
 struct worker {
@@ -68,6 +71,43 @@ static void *work(void *arg)
     return NULL;
 }
 
+static int bench_proofs(struct service *svc, uint64_t n)
+{
+    uint64_t size = 0, i, state = 7;
+    json_t *out;
+    char *err = NULL;
+    double t0, ti, tc;
+
+    if (store_audit_size(svc->store, &size, &err) != CU_OK || size < 2) {
+        fprintf(stderr, "bench-audit: the log needs entries\n");
+        return 1;
+    }
+    t0 = cu_monotonic();
+    for (i = 0; i < n; i++) {
+        if (service_audit_inclusion(svc, (state = state * 6364136223846793005ULL + 1) % size, size,
+                                    &out, &err) != CU_OK)
+            goto fail;
+        json_decref(out);
+    }
+    ti = cu_monotonic() - t0;
+    t0 = cu_monotonic();
+    for (i = 0; i < n; i++) {
+        if (service_audit_consistency(svc,
+                                      1 + (state = state * 6364136223846793005ULL + 1) % (size - 1),
+                                      size, &out, &err) != CU_OK)
+            goto fail;
+        json_decref(out);
+    }
+    tc = cu_monotonic() - t0;
+    fprintf(stderr, "{\"tree_size\": %llu, \"inclusion_us\": %.1f, \"consistency_us\": %.1f}\n",
+            (unsigned long long)size, ti * 1e6 / (double)n, tc * 1e6 / (double)n);
+    return 0;
+fail:
+    fprintf(stderr, "bench-audit: %s\n", err);
+    free(err);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     struct service *svc = NULL;
@@ -79,8 +119,18 @@ int main(int argc, char **argv)
     double t0, secs;
 
     if (argc < 4) {
-        fprintf(stderr, "usage: bench-audit DATA_DIR THREADS COUNT [--print]\n");
+        fprintf(stderr, "usage: bench-audit DATA_DIR THREADS COUNT [--print]\n"
+                        "       bench-audit DATA_DIR --proofs N\n");
         return 2;
+    }
+    if (strcmp(argv[2], "--proofs") == 0) {
+        if (vault_global_init() != CU_OK || service_open(&svc, argv[1], &err) != CU_OK) {
+            fprintf(stderr, "bench-audit: %s\n", err ? err : "cannot start");
+            return 1;
+        }
+        i = bench_proofs(svc, strtoull(argv[3], NULL, 10));
+        service_free(svc);
+        return i;
     }
     threads = atoi(argv[2]);
     count = strtoull(argv[3], NULL, 10);

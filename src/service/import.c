@@ -11,8 +11,11 @@
  * Batches circulate between a free list and a full queue, so memory is
  * bounded by IMPORT_BATCHES x IMPORT_BATCH customers whatever the file size.
  *
- * All or nothing: without --skip-invalid a first pass validates the whole
- * file (printing every bad row) and the import pass runs only if it is clean.
+ * All or nothing: without --skip-invalid a validation pass reads the whole
+ * file on a third thread (printing every bad row) while the import pass
+ * runs; the writer commits nothing until validation has finished clean, and
+ * rolls back if it did not.  The first commit comes 250,000 customers in,
+ * long after validation of such a file is done, so the check costs no time.
  * Customers commit in transactions of IMPORT_COMMIT, so a killed import
  * leaves whole customers only, and re-running the file completes it (an existing customer is
  * replaced, a customer met twice in one run is merged).
@@ -208,6 +211,7 @@ struct import {
     struct buf cur_raw_meta; /* rejects: per row (offset, length, line) */
 
     /* errors */
+    int quiet; /* count bad customers but do not print them (the validator does) */
     uint64_t errors_shown;
     FILE *rejects;
 
@@ -222,6 +226,13 @@ struct import {
     struct store_customer existing; /* writer: the stored customer */
     struct model_customer old;      /* writer: ... opened */
     struct model_customer fresh;    /* writer: the incoming one, opened again */
+
+    /* validation on its own thread (strict mode): guarded by q.lock */
+    struct import *val;
+    pthread_t validator;
+    int validating; /* a validator runs: the writer waits for it before committing */
+    int validated;
+    int valid;
     double last_progress;
 };
 
@@ -407,6 +418,38 @@ out:
     return rc;
 }
 
+/* Writer: before a commit, waits for the validator (if any); CU_OK when
+ * the file is valid, CU_ERR_INVALID (commit nothing) when it is not. */
+static int wait_validated(struct import *im)
+{
+    int ok;
+
+    if (!im->validating)
+        return CU_OK;
+    pthread_mutex_lock(&im->q.lock);
+    while (!im->validated)
+        pthread_cond_wait(&im->q.cond, &im->q.lock);
+    ok = im->valid;
+    pthread_mutex_unlock(&im->q.lock);
+    return ok ? CU_OK : CU_ERR_INVALID;
+}
+
+static int run_pass(struct import *im, int validate_only, char **errmsg);
+
+static void *validator_main(void *arg)
+{
+    struct import *im = arg, *val = im->val;
+    int rc = run_pass(val, 1, &val->reader_err);
+
+    pthread_mutex_lock(&im->q.lock);
+    im->validated = 1;
+    im->valid = rc == CU_OK && val->res->rejected == 0;
+    val->writer_rc = rc; /* the validator's own result */
+    pthread_cond_broadcast(&im->q.cond);
+    pthread_mutex_unlock(&im->q.lock);
+    return NULL;
+}
+
 static void *writer_main(void *arg)
 {
     struct import *im = arg;
@@ -435,7 +478,9 @@ static void *writer_main(void *arg)
         }
         in_txn += b->n;
         if (rc == CU_OK && in_txn >= IMPORT_COMMIT) {
-            rc = store_commit(store, &im->writer_err);
+            rc = wait_validated(im);
+            if (rc == CU_OK)
+                rc = store_commit(store, &im->writer_err);
             in_txn = 0;
         }
         if (rc != CU_OK && in_txn > 0) {
@@ -446,8 +491,11 @@ static void *writer_main(void *arg)
             store_customer_reset(&b->items[i].s);
         queue_give_free(&im->q, b, rc != CU_OK);
     }
-    if (rc == CU_OK && in_txn > 0)
-        rc = store_commit(store, &im->writer_err);
+    if (rc == CU_OK && in_txn > 0) {
+        rc = wait_validated(im);
+        if (rc == CU_OK)
+            rc = store_commit(store, &im->writer_err);
+    }
     if (rc != CU_OK)
         store_rollback(store);
     im->writer_rc = rc;
@@ -472,7 +520,7 @@ static void report_error(struct import *im, uint64_t line, const char *field, co
 
     im->res->rejected++;
     im->res->rejected_rows += im->cur_rows ? im->cur_rows : 1;
-    if (out != NULL && im->errors_shown < im->opts->max_errors_shown) {
+    if (out != NULL && !im->quiet && im->errors_shown < im->opts->max_errors_shown) {
         fprintf(out, "%s:%llu: %s: %s\n", im->opts->path, (unsigned long long)line, field, reason);
         im->errors_shown++;
     }
@@ -968,7 +1016,9 @@ static int next_run(struct service *svc, int64_t *run, char **errmsg)
 int service_import(struct service *svc, const struct service_import_opts *opts,
                    struct service_import_result *res, char **errmsg)
 {
-    struct import *im = xcalloc(1, sizeof(*im));
+    struct import *im = xcalloc(1, sizeof(*im)), *val = NULL;
+    struct service_import_opts val_opts;
+    struct service_import_result vres = {0};
     double start = cu_monotonic();
     int rc, wrc;
 
@@ -990,30 +1040,31 @@ int service_import(struct service *svc, const struct service_import_opts *opts,
             goto out;
         }
     }
-    if (!opts->skip_invalid) {
-        rc = run_pass(im, 1, errmsg);
-        if (rc != CU_OK)
-            goto out;
-        if (res->rejected > 0) {
-            if (opts->errors != NULL && res->rejected > im->errors_shown)
-                fprintf(opts->errors, "%s: ... and %llu more invalid customers\n", opts->path,
-                        (unsigned long long)(res->rejected - im->errors_shown));
-            rc = cu_errf(errmsg, CU_ERR_INVALID,
-                         "'%s' has %llu invalid customers (%llu rows); nothing was imported "
-                         "(use --skip-invalid --rejects FILE to import the valid ones)",
-                         opts->path, (unsigned long long)res->rejected,
-                         (unsigned long long)res->rejected_rows);
-            goto out;
-        }
-    }
     rc = next_run(svc, &im->run, errmsg);
     if (rc != CU_OK)
         goto out;
     queue_init(&im->q);
+    if (!opts->skip_invalid) {
+        /* The validator: its own reader state and counters, no progress. */
+        val = xcalloc(1, sizeof(*val));
+        val_opts = *opts;
+        val_opts.progress = NULL;
+        val->svc = svc;
+        val->opts = &val_opts;
+        val->res = &vres;
+        val->format = im->format;
+        model_customer_init(&val->cur);
+        im->val = val;
+        im->validating = 1;
+        im->quiet = 1;
+        if (pthread_create(&im->validator, NULL, validator_main, im) != 0) {
+            cu_log("import: cannot start the validation thread");
+            abort();
+        }
+    }
     if (pthread_create(&im->writer, NULL, writer_main, im) != 0) {
-        rc = cu_errf(errmsg, CU_ERR_INTERNAL, "cannot start the writer thread");
-        queue_release(&im->q);
-        goto out;
+        cu_log("import: cannot start the writer thread");
+        abort();
     }
     rc = run_pass(im, 0, errmsg);
     if (rc != CU_OK && im->reader_err != NULL)
@@ -1030,9 +1081,34 @@ int service_import(struct service *svc, const struct service_import_opts *opts,
     pthread_cond_broadcast(&im->q.cond);
     pthread_mutex_unlock(&im->q.lock);
     pthread_join(im->writer, NULL);
+    if (val != NULL)
+        pthread_join(im->validator, NULL);
     queue_release(&im->q);
     wrc = im->writer_rc;
-    if (wrc != CU_OK) {
+    if (val != NULL && !im->valid) {
+        /* Nothing was committed; the validator's account is the one to give. */
+        if (errmsg != NULL) {
+            free(*errmsg);
+            *errmsg = NULL;
+        }
+        res->inserted = res->updated = res->merged = 0;
+        res->rows = vres.rows;
+        res->rejected = vres.rejected;
+        res->rejected_rows = vres.rejected_rows;
+        if (val->writer_rc != CU_OK) {
+            rc = cu_errf(errmsg, val->writer_rc, "%s",
+                         val->reader_err ? val->reader_err : "the file cannot be read");
+        } else {
+            if (opts->errors != NULL && vres.rejected > val->errors_shown)
+                fprintf(opts->errors, "%s: ... and %llu more invalid customers\n", opts->path,
+                        (unsigned long long)(vres.rejected - val->errors_shown));
+            rc = cu_errf(errmsg, CU_ERR_INVALID,
+                         "'%s' has %llu invalid customers (%llu rows); nothing was imported "
+                         "(use --skip-invalid --rejects FILE to import the valid ones)",
+                         opts->path, (unsigned long long)vres.rejected,
+                         (unsigned long long)vres.rejected_rows);
+        }
+    } else if (wrc != CU_OK) {
         /* The writer's error is the cause; the reader only saw it stop. */
         if (errmsg != NULL) {
             free(*errmsg);
@@ -1063,6 +1139,13 @@ out:
     buf_release(&im->header_raw);
     free(im->writer_err);
     free(im->reader_err);
+    if (val != NULL) {
+        model_customer_release(&val->cur);
+        buf_release_wipe(&val->cur_raw);
+        buf_release(&val->cur_raw_meta);
+        free(val->reader_err);
+        free(val);
+    }
     free(im);
     return rc;
 }

@@ -134,18 +134,37 @@ contains "a line that is not JSON named" "$err" "bad.jsonl:2:"
 # Killed half-way, the store is consistent and a re-run completes it.
 BIG=200000
 "$CUSTODIAN" gen customers $BIG --seed 3 >"$TMP/big.csv"
+
+# A bad row at the very end of a large file: validation runs beside the
+# import, and the writer must commit nothing until it has finished.
+cp "$TMP/big.csv" "$TMP/big-bad.csv"
+printf 'Z9,z@example.com,Zed,+8613812345678,z@example.com,,,490154203237519,,,,\n' \
+    >>"$TMP/big-bad.csv"
+"$CUSTODIAN" --data "$TMP/bb" init >/dev/null
+expect "a large file with one bad row at the end is refused" 1 \
+    "$CUSTODIAN" --data "$TMP/bb" import "$TMP/big-bad.csv"
+check "the bad row is reported once" test "$(printf '%s\n' "$err" | grep -c 'imei: check digit')" -eq 1
+check "and none of the $BIG good customers was committed" test "$(count "$TMP/bb")" -eq 0
+"$CUSTODIAN" gen customers $BIG --seed 3 --start $BIG >"$TMP/big2.csv"
+tail -n +2 "$TMP/big2.csv" >>"$TMP/big.csv" # 400,000 customers: more than one commit
+BIG=$((2 * BIG))
 "$CUSTODIAN" --data "$TMP/k" init >/dev/null
 "$CUSTODIAN" --data "$TMP/k" import "$TMP/big.csv" >/dev/null 2>&1 &
 pid=$!
-sleep 2
+# kill it once the first transaction is committed, mid-way through the file
+for _ in $(seq 1 120); do
+    [ "$(count "$TMP/k")" -gt 0 ] && break
+    sleep 0.25
+done
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 partial=$(count "$TMP/k")
 echo "# killed with $partial of $BIG customers committed"
+check "the kill came mid-way (some, not all, committed)" test "$partial" -gt 0 -a "$partial" -lt $BIG
 expect "after kill -9 the store opens and re-import succeeds" 0 \
     "$CUSTODIAN" --data "$TMP/k" import "$TMP/big.csv"
 check "and holds every customer once" test "$(count "$TMP/k")" -eq $BIG
-run "$CUSTODIAN" --data "$TMP/k" lookup --customer-id C00200000
-contains "the last customer is there" "$out" "customer C00200000"
+run "$CUSTODIAN" --data "$TMP/k" lookup --customer-id C00400000
+contains "the last customer is there" "$out" "customer C00400000"
 
 done_testing
