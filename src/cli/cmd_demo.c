@@ -106,7 +106,7 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
     /* Example look-ups on the first synthetic customer (demo data only). */
     model_customer_init(&c);
     synth_customer(seed, 0, &c);
-    printf("\ntry (masked views; full reveal comes with the audit log):\n");
+    printf("\ntry (every look-up and reveal is recorded in the audit log):\n");
     if (c.ndevices > 0)
         printf("  custodian --data %s lookup --imei %s\n", cli->data_dir, c.devices[0].imei);
     if (c.nphones > 0)
@@ -114,6 +114,11 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
     if (c.email != NULL)
         printf("  custodian --data %s lookup --email %s\n", cli->data_dir, c.email);
     printf("  custodian --data %s lookup --customer-id %s --json\n", cli->data_dir, c.customer_id);
+    printf("  custodian --data %s lookup --customer-id %s --reveal name,phone --reason "
+           "\"support call\"\n",
+           cli->data_dir, c.customer_id);
+    printf("  custodian --data %s audit show --customer-id %s\n", cli->data_dir, c.customer_id);
+    printf("  custodian --data %s audit verify\n", cli->data_dir);
     printf("  custodian --data %s keys list\n", cli->data_dir);
     model_customer_release(&c);
     return CLI_OK;
