@@ -149,6 +149,23 @@ static int audit_access(struct service *svc, const struct service_actor *who, in
     return audit_log_append(svc->audit, &e, index ? index : &ignored, errmsg);
 }
 
+int service_audit_note(struct service *svc, const struct service_actor *who, int action,
+                       int allowed, const char *detail, char **errmsg)
+{
+    struct audit_entry e = {0};
+    uint64_t index;
+    int rc;
+
+    rc = service_audit_open(svc, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    entry_actor(&e, who);
+    e.action = action;
+    e.decision = allowed ? AUDIT_ALLOW : AUDIT_DENY;
+    e.detail = detail;
+    return audit_log_append(svc->audit, &e, &index, errmsg);
+}
+
 /*
  * Finds the customers an identifier names and opens them: calls `found`
  * for each (with the opened record and the matching device or -1) and

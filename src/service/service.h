@@ -141,6 +141,15 @@ int service_reveal(struct service *svc, const struct service_actor *who, int kin
                    const char *value, const char *fields, const char *reason, json_t **out,
                    char **errmsg) CU_WUR;
 
+/*
+ * Records an operator event that touches no single customer (import, key
+ * rotation, key retirement ...): one audit entry with `action` (enum
+ * audit_action), decision allow or deny, and a non-personal `detail`, durable
+ * when this returns.
+ */
+int service_audit_note(struct service *svc, const struct service_actor *who, int action,
+                       int allowed, const char *detail, char **errmsg) CU_WUR;
+
 /* Opens the audit writer if it is not open yet (service_free closes it). */
 int service_audit_open(struct service *svc, char **errmsg) CU_WUR;
 

@@ -11,15 +11,18 @@ cu init >/dev/null
 cu import "$TMP/c.jsonl" >/dev/null
 
 size() { cu audit entries --start 0 --end 100000 | grep -c '"index"'; }
-check "a fresh log is empty" test "$(size)" -eq 0
+check "the import is the first entry" test "$(size)" -eq 1
+run cu audit entries --start 0 --end 1
+contains "an import entry" "$out" '"action": "import"'
+contains "with counts only" "$out" "300 new"
 
 imei=$(jfield "$TMP/c.jsonl" 4 imei)
 name=$(jfield "$TMP/c.jsonl" 4 name)
 phone=$(jphone "$TMP/c.jsonl" 4)
 email=$(jfield "$TMP/c.jsonl" 4 email)
 expect "a masked look-up" 0 cu lookup --imei "$imei"
-check "writes one entry" test "$(size)" -eq 1
-run cu audit entries --start 0 --end 1
+check "writes one entry" test "$(size)" -eq 2
+run cu audit entries --start 1 --end 2
 contains "a lookup entry" "$out" '"action": "lookup"'
 contains "by the operator" "$out" "\"actor\": \"operator:$(id -un)\""
 contains "with the customer's pseudonym" "$out" '"subject": "'
@@ -29,8 +32,8 @@ expect "a reveal with a reason" 0 cu lookup --customer-id C00000004 --reveal nam
 contains "shows the full name" "$out" "$name"
 contains "shows the full phone" "$out" "$phone"
 lacks "but not a field it was not asked for" "$out" "$email"
-check "a reveal writes exactly one entry" test "$(size)" -eq 2
-run cu audit entries --start 1 --end 2
+check "a reveal writes exactly one entry" test "$(size)" -eq 3
+run cu audit entries --start 2 --end 3
 contains "a reveal entry" "$out" '"action": "reveal"'
 contains "naming the fields" "$out" '"name",'
 contains "with the reason" "$out" "support call, case 17"
@@ -41,11 +44,11 @@ lacks "no revealed phone in the log" "$export_all" "$phone"
 lacks "no phone digits in the log" "$export_all" "${phone:3}"
 lacks "no IMEI in the log" "$export_all" "$imei"
 lacks "no customer id in the log (pseudonyms only)" "$export_all" "C00000004"
-check "export: one JSON object a line" test "$(printf '%s\n' "$export_all" | wc -l)" -eq 2
+check "export: one JSON object a line" test "$(printf '%s\n' "$export_all" | wc -l)" -eq 3
 
 expect "a reason holding the customer's name is refused" 1 \
     cu lookup --customer-id C00000004 --reveal phone --reason "called by $name"
-check "and writes no entry" test "$(size)" -eq 2
+check "and writes no entry" test "$(size)" -eq 3
 expect "--reveal without --reason is a usage error" 2 cu lookup --customer-id C00000004 --reveal name
 expect "an unknown field is refused" 1 cu lookup --customer-id C00000004 --reveal salary \
     --reason "support call"
@@ -59,7 +62,8 @@ contains "audit show --staff, newest first" "$out" '"action": "reveal"'
 # More entries, then checkpoints and proofs.
 for k in $(seq 10 40); do cu lookup --customer-id "$(printf 'C%08d' $k)" >/dev/null; done
 expect "audit verify passes" 0 cu audit verify
-contains "and says how much it checked" "$out" "33 entries"
+N=$(size)
+contains "and says how much it checked" "$out" "$N entries"
 
 run cu audit key
 vkey=$out
@@ -67,12 +71,12 @@ check "audit key is a C2SP vkey" bash -c "[[ '$vkey' =~ ^[^+]+\+[0-9a-f]{8}\+[A-
 cu audit checkpoint >"$TMP/cp.txt"
 run cat "$TMP/cp.txt"
 check "checkpoint: origin, size, root, blank line, signature" \
-    test "$(sed -n 2p "$TMP/cp.txt")" = 33 -a -z "$(sed -n 4p "$TMP/cp.txt")"
+    test "$(sed -n 2p "$TMP/cp.txt")" = "$N" -a -z "$(sed -n 4p "$TMP/cp.txt")"
 contains "signature line starts with an em dash" "$(sed -n 5p "$TMP/cp.txt")" "— "
 expect "the checkpoint verifies with the vkey (independent verifier)" 0 \
     "$TLOG" note "$vkey" "$TMP/cp.txt"
 root=$(printf '%s' "$out" | sed -n 's/.*root=\([0-9a-f]*\).*/\1/p')
-sed 's/^33$/34/' "$TMP/cp.txt" >"$TMP/cp-bad.txt"
+sed "s/^$N\$/$((N + 1))/" "$TMP/cp.txt" >"$TMP/cp-bad.txt"
 expect "an altered checkpoint does not verify" 1 "$TLOG" note "$vkey" "$TMP/cp-bad.txt"
 
 cu audit export | sed 's/.*"leaf_input": *"\([^"]*\)".*/\1/' >"$TMP/leaves"
@@ -80,21 +84,21 @@ run "$TLOG" root "$TMP/leaves"
 check "the checkpoint root is the RFC 9162 root of the exported entries" test "$out" = "$root"
 
 ok_proofs=1
-for i in 0 1 7 16 31 32; do
+for i in 0 1 7 16 31 $((N - 1)); do
     leaf=$(sed -n "$((i + 1))p" "$TMP/leaves")
-    cu audit proof --index $i --size 33 >"$TMP/p.json"
-    "$TLOG" inclusion "$root" 33 $i "$leaf" "$TMP/p.json" || ok_proofs=0
+    cu audit proof --index $i --size $N >"$TMP/p.json"
+    "$TLOG" inclusion "$root" $N $i "$leaf" "$TMP/p.json" || ok_proofs=0
 done
 check "inclusion proofs verify independently" test $ok_proofs -eq 1
 
 cu lookup --customer-id C00000050 >/dev/null
 cu audit checkpoint >"$TMP/cp2.txt"
 root2=$("$TLOG" note "$vkey" "$TMP/cp2.txt" | sed -n 's/.*root=\([0-9a-f]*\).*/\1/p')
-cu audit proof --first 33 --second 34 >"$TMP/c.json"
-expect "consistency proof 33 -> 34 verifies independently" 0 \
-    "$TLOG" consistency "$root" 33 "$root2" 34 "$TMP/c.json"
+cu audit proof --first $N --second $((N + 1)) >"$TMP/c.json"
+expect "consistency proof N -> N+1 verifies independently" 0 \
+    "$TLOG" consistency "$root" $N "$root2" $((N + 1)) "$TMP/c.json"
 expect "and not against a wrong old root" 1 \
-    "$TLOG" consistency "$root2" 33 "$root2" 34 "$TMP/c.json"
+    "$TLOG" consistency "$root2" $N "$root2" $((N + 1)) "$TMP/c.json"
 
 # Fail closed: the audit write fails, the reveal shows nothing.
 db="$DATA/custodian.db"
@@ -134,8 +138,8 @@ tamper "an entry changed together with its stored hash" 0 \
     "UPDATE audit_entries SET leaf = replace(leaf, 'lookup', 'lookuP') WHERE idx = 12;
      DELETE FROM audit_tiles"
 cp "$TMP/clean.db" "$db"
-sqlite3 "$db" "UPDATE audit_checkpoints SET note = replace(note, char(10) || '33' || char(10),
-               char(10) || '32' || char(10)) WHERE size = 33"
+sqlite3 "$db" "UPDATE audit_checkpoints SET note = replace(note, char(10) || '$N' || char(10),
+               char(10) || '$((N - 1))' || char(10)) WHERE size = $N"
 expect "an altered stored checkpoint is caught" 1 cu audit verify
 contains "as a bad signature or mismatch" "$err" "checkpoint"
 cp "$TMP/clean.db" "$db"
