@@ -47,6 +47,13 @@ int cli_usage_error(const struct cli *cli, const char *fmt, ...) CU_PRINTF(2, 3)
 /* Prints an error from a service call (errmsg, or the code's name) and frees errmsg. */
 int cli_fail_rc(int rc, char *errmsg);
 
+/*
+ * Records an operator event in the audit log (service_audit_note) as the
+ * local operator.  If that fails it says so and turns a success in *rc into
+ * CU_ERR_STORE: an event that cannot be recorded is not reported done.
+ */
+void cli_audit_note(struct service *svc, int action, int *rc, const char *detail);
+
 /* Opens the data folder; on failure prints why and returns NULL. */
 struct service *cli_open(const struct cli *cli);
 

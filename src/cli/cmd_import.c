@@ -31,7 +31,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
     struct cli_progress prog;
     struct service *svc;
     uint64_t max_errors = 50;
-    char *err = NULL, n1[32], n2[32], n3[32];
+    char *err = NULL, n1[32], n2[32], n3[32], detail[200];
     int opt, rc;
 
     io.errors = stderr;
@@ -74,23 +74,12 @@ int cmd_import(struct cli *cli, int argc, char **argv)
         return CLI_FAIL;
     rc = service_import(svc, &io, &res, &err);
     cli_progress_done(&prog);
-    {
-        /* Operator events are audited too (counts only, never values). */
-        struct service_actor who;
-        char name[96], detail[200], *aerr = NULL;
-
-        service_operator(&who, name, sizeof(name));
-        snprintf(detail, sizeof(detail), "%s: %llu new, %llu updated, %llu merged, %llu rejected",
-                 rc == CU_OK ? "imported" : "import failed", (unsigned long long)res.inserted,
-                 (unsigned long long)res.updated, (unsigned long long)res.merged,
-                 (unsigned long long)res.rejected);
-        if (service_audit_note(svc, &who, AUDIT_IMPORT, rc == CU_OK, detail, &aerr) != CU_OK) {
-            cli_fail("cannot record the import in the audit log: %s", aerr ? aerr : "");
-            free(aerr);
-            if (rc == CU_OK)
-                rc = CU_ERR_STORE;
-        }
-    }
+    /* Operator events are audited too (counts only, never values). */
+    snprintf(detail, sizeof(detail), "%s: %llu new, %llu updated, %llu merged, %llu rejected",
+             rc == CU_OK ? "imported" : "import failed", (unsigned long long)res.inserted,
+             (unsigned long long)res.updated, (unsigned long long)res.merged,
+             (unsigned long long)res.rejected);
+    cli_audit_note(svc, AUDIT_IMPORT, &rc, detail);
     service_free(svc);
     if (rc != CU_OK)
         return cli_fail_rc(rc, err);

@@ -91,6 +91,20 @@ int cli_fail_rc(int rc, char *errmsg)
     return CLI_FAIL;
 }
 
+void cli_audit_note(struct service *svc, int action, int *rc, const char *detail)
+{
+    struct service_actor who;
+    char name[96], *err = NULL;
+
+    service_operator(&who, name, sizeof(name));
+    if (service_audit_note(svc, &who, action, *rc == CU_OK, detail, &err) != CU_OK) {
+        cli_fail("cannot record this in the audit log: %s", err ? err : "unknown error");
+        if (*rc == CU_OK)
+            *rc = CU_ERR_STORE;
+    }
+    free(err);
+}
+
 struct service *cli_open(const struct cli *cli)
 {
     struct service *svc = NULL;

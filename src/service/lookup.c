@@ -127,8 +127,8 @@ static void entry_actor(struct audit_entry *e, const struct service_actor *who)
 /* Writes one audit entry for `customer_id` (NULL: no subject) and waits
  * until it is durable. */
 static int audit_access(struct service *svc, const struct service_actor *who, int action,
-                        const char *customer_id, const char *fields, const char *detail,
-                        uint64_t *index, char **errmsg)
+                        int decision, const char *customer_id, const char *fields,
+                        const char *detail, uint64_t *index, char **errmsg)
 {
     struct audit_entry e = {0};
     uint64_t ignored;
@@ -139,7 +139,7 @@ static int audit_access(struct service *svc, const struct service_actor *who, in
         return rc;
     entry_actor(&e, who);
     e.action = action;
-    e.decision = AUDIT_ALLOW;
+    e.decision = decision;
     if (customer_id != NULL) {
         e.has_subject = 1;
         vault_pseudonym(svc->vault, customer_id, e.subject);
@@ -152,18 +152,8 @@ static int audit_access(struct service *svc, const struct service_actor *who, in
 int service_audit_note(struct service *svc, const struct service_actor *who, int action,
                        int allowed, const char *detail, char **errmsg)
 {
-    struct audit_entry e = {0};
-    uint64_t index;
-    int rc;
-
-    rc = service_audit_open(svc, errmsg);
-    if (rc != CU_OK)
-        return rc;
-    entry_actor(&e, who);
-    e.action = action;
-    e.decision = allowed ? AUDIT_ALLOW : AUDIT_DENY;
-    e.detail = detail;
-    return audit_log_append(svc->audit, &e, &index, errmsg);
+    return audit_access(svc, who, action, allowed ? AUDIT_ALLOW : AUDIT_DENY, NULL, NULL, detail,
+                        NULL, errmsg);
 }
 
 /*
@@ -268,13 +258,13 @@ int service_lookup(struct service *svc, const struct service_actor *who, int kin
     /* Audit before anything leaves: one entry per customer shown. */
     snprintf(detail, sizeof(detail), "by %s%s", kind_label(kind), n == 0 ? ", no match" : "");
     if (rc == CU_OK && n == 0)
-        rc = audit_access(svc, who, AUDIT_LOOKUP, NULL, NULL, detail, NULL, errmsg);
+        rc = audit_access(svc, who, AUDIT_LOOKUP, AUDIT_ALLOW, NULL, NULL, detail, NULL, errmsg);
     json_array_foreach(ctx.ids, i, id)
     {
         if (rc != CU_OK)
             break;
-        rc =
-            audit_access(svc, who, AUDIT_LOOKUP, json_string_value(id), NULL, detail, NULL, errmsg);
+        rc = audit_access(svc, who, AUDIT_LOOKUP, AUDIT_ALLOW, json_string_value(id), NULL, detail,
+                          NULL, errmsg);
     }
     if (rc == CU_OK)
         *out = json_pack("{s:o}", "customers", ctx.views);
@@ -460,8 +450,8 @@ int service_reveal(struct service *svc, const struct service_actor *who, int kin
     }
     /* The audit entry first; nothing is built until it is durable. */
     buf_addf(&detail, "reason: %s", reason);
-    rc = audit_access(svc, who, AUDIT_REVEAL, ctx.m.customer_id, canon.data, detail.data, &index,
-                      errmsg);
+    rc = audit_access(svc, who, AUDIT_REVEAL, AUDIT_ALLOW, ctx.m.customer_id, canon.data,
+                      detail.data, &index, errmsg);
     if (rc != CU_OK)
         goto out;
     vals = json_object();
