@@ -50,7 +50,8 @@
  *   9       audit checkpoint signing: the Ed25519 seed
  *   10      reserved: canary key
  *   11      reserved: staff reference key
- *   12..16  unassigned
+ *   12      bearer-token hashing key (sessions are stored as keyed hashes)
+ *   13..16  unassigned
  *   17..31  blind-index key of identifier kind k = id - 16 (kinds 1..15,
  *           the MODEL_ID_* values: 17 = IMEI, 18 = serial, 19 = phone,
  *           20 = e-mail, 21 = account)
@@ -59,6 +60,7 @@
 #define KDF_ID_KEK_WRAP   1
 #define KDF_ID_PSEUDONYM  8
 #define KDF_ID_AUDIT_SIGN 9
+#define KDF_ID_TOKEN      12
 #define KDF_ID_BLIND_BASE 16
 #define BLIND_KINDS       15
 
@@ -70,6 +72,7 @@ struct vault_subkeys {
     unsigned char kek_wrap[VAULT_KEY_BYTES];
     unsigned char pseudonym[VAULT_KEY_BYTES];
     unsigned char blind[BLIND_KINDS][VAULT_KEY_BYTES]; /* [k - 1] for kind k */
+    unsigned char token[VAULT_KEY_BYTES];
     unsigned char audit_pk[crypto_sign_PUBLICKEYBYTES];
     unsigned char audit_sk[crypto_sign_SECRETKEYBYTES];
 };
@@ -492,6 +495,7 @@ int vault_new(struct vault **out, const char *master_key_path, char **errmsg)
     }
     derive(v->sub->kek_wrap, KDF_ID_KEK_WRAP, master);
     derive(v->sub->pseudonym, KDF_ID_PSEUDONYM, master);
+    derive(v->sub->token, KDF_ID_TOKEN, master);
     for (k = 1; k <= BLIND_KINDS; k++)
         derive(v->sub->blind[k - 1], KDF_ID_BLIND_BASE + (uint64_t)k, master);
     {
@@ -799,4 +803,62 @@ int vault_ed25519_verify(const unsigned char pk[32], const void *msg, size_t len
                          const unsigned char sig[64])
 {
     return crypto_sign_verify_detached(sig, msg, len, pk) == 0 ? CU_OK : CU_ERR_INTEGRITY;
+}
+
+/* ------------------------------------------------------------------ */
+/* Secrets for staff authentication                                    */
+/* ------------------------------------------------------------------ */
+
+void vault_random(void *out, size_t len)
+{
+    rand_take(out, len);
+}
+
+uint32_t vault_random_uniform(uint32_t upper)
+{
+    uint32_t r, min;
+
+    if (upper < 2)
+        return 0;
+    /* Rejection sampling: drop the values that would bias the remainder. */
+    min = (uint32_t)(-upper) % upper;
+    do
+        rand_take(&r, sizeof(r));
+    while (r < min);
+    return r % upper;
+}
+
+int vault_password_hash(const char *password, char out[VAULT_PASSWORD_HASH_BYTES], int strong)
+{
+    _Static_assert(VAULT_PASSWORD_HASH_BYTES >= crypto_pwhash_STRBYTES, "hash buffer");
+    if (crypto_pwhash_str_alg(out, password, strlen(password),
+                              strong ? crypto_pwhash_OPSLIMIT_MODERATE
+                                     : crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              strong ? crypto_pwhash_MEMLIMIT_MODERATE
+                                     : crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                              crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return CU_ERR_INTERNAL; /* out of memory for Argon2 */
+    return CU_OK;
+}
+
+int vault_password_verify(const char *stored, const char *password)
+{
+    return crypto_pwhash_str_verify(stored, password, strlen(password)) == 0 ? CU_OK
+                                                                              : CU_ERR_INTEGRITY;
+}
+
+int vault_password_needs_rehash(const char *stored)
+{
+    return crypto_pwhash_str_needs_rehash(stored, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0;
+}
+
+void vault_token_hash(const struct vault *v, const void *token, size_t len, unsigned char out[32])
+{
+    crypto_generichash(out, 32, token, len, v->sub->token, sizeof(v->sub->token));
+}
+
+int vault_equal(const void *a, const void *b, size_t len)
+{
+    return sodium_memcmp(a, b, len) == 0;
 }

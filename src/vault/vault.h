@@ -152,4 +152,35 @@ void vault_audit_sign(const struct vault *v, const void *msg, size_t len, unsign
 int vault_ed25519_verify(const unsigned char pk[32], const void *msg, size_t len,
                          const unsigned char sig[64]) CU_WUR;
 
+/*
+ * Random bytes for secrets that are not keys of the hierarchy (session
+ * tokens, one-time codes, TOTP secrets, initial passwords): from the same
+ * per-thread pool as nonces.
+ */
+void vault_random(void *out, size_t len);
+/* A uniformly random number in [0, upper) (upper > 0), for one-time codes. */
+uint32_t vault_random_uniform(uint32_t upper);
+
+/*
+ * Staff passwords: Argon2id (crypto_pwhash_str, libsodium's interactive
+ * limits unless `strong`), the result a self-describing string that the
+ * caller stores.  vault_password_verify() is constant-time in the hash
+ * comparison: CU_OK or CU_ERR_INTEGRITY.  vault_password_needs_rehash()
+ * is true when the stored hash uses weaker parameters than today's.
+ */
+#define VAULT_PASSWORD_HASH_BYTES 128
+int vault_password_hash(const char *password, char out[VAULT_PASSWORD_HASH_BYTES],
+                        int strong) CU_WUR;
+int vault_password_verify(const char *stored, const char *password) CU_WUR;
+int vault_password_needs_rehash(const char *stored);
+
+/*
+ * Keyed hash of a bearer token for storage (BLAKE2b-256 under a key derived
+ * from the master key, subkey id 12): a stolen database holds no usable
+ * token.  Compare stored hashes with vault_equal().
+ */
+void vault_token_hash(const struct vault *v, const void *token, size_t len, unsigned char out[32]);
+/* Constant-time comparison of two byte strings of length len: 1 if equal. */
+int vault_equal(const void *a, const void *b, size_t len);
+
 #endif

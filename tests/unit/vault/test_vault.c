@@ -672,6 +672,56 @@ static void test_known_answers(void **state)
     free(path);
 }
 
+static void test_passwords(void **state)
+{
+    char hash[VAULT_PASSWORD_HASH_BYTES], hash2[VAULT_PASSWORD_HASH_BYTES];
+
+    (void)state;
+    assert_int_equal(vault_password_hash("correct horse battery", hash, 0), CU_OK);
+    assert_non_null(strstr(hash, "$argon2id$"));
+    assert_null(strstr(hash, "correct horse"));
+    assert_int_equal(vault_password_verify(hash, "correct horse battery"), CU_OK);
+    assert_int_equal(vault_password_verify(hash, "correct horse batterY"), CU_ERR_INTEGRITY);
+    assert_int_equal(vault_password_verify(hash, ""), CU_ERR_INTEGRITY);
+    assert_int_equal(vault_password_verify("not a hash", "x"), CU_ERR_INTEGRITY);
+    assert_false(vault_password_needs_rehash(hash));
+    /* salted: the same password hashes differently */
+    assert_int_equal(vault_password_hash("correct horse battery", hash2, 0), CU_OK);
+    assert_string_not_equal(hash, hash2);
+}
+
+static void test_tokens_and_random(void **state)
+{
+    struct vault *v1, *v2;
+    unsigned char a[32], b[32], c[32], tok[32];
+    unsigned counts[10] = {0}, i;
+
+    (void)state;
+    v1 = new_vault(NULL);
+    v2 = new_vault(NULL);
+    vault_random(tok, sizeof(tok));
+    vault_token_hash(v1, tok, sizeof(tok), a);
+    vault_token_hash(v1, tok, sizeof(tok), b);
+    vault_token_hash(v2, tok, sizeof(tok), c);
+    assert_true(vault_equal(a, b, 32));
+    assert_false(vault_equal(a, c, 32)); /* keyed by the master key */
+    assert_false(vault_equal(a, tok, 32));
+    tok[0] ^= 1;
+    vault_token_hash(v1, tok, sizeof(tok), b);
+    assert_false(vault_equal(a, b, 32));
+    for (i = 0; i < 10000; i++) {
+        uint32_t r = vault_random_uniform(10);
+
+        assert_true(r < 10);
+        counts[r]++;
+    }
+    for (i = 0; i < 10; i++) /* 1,000 expected each; far outside is a broken generator */
+        assert_true(counts[i] > 800 && counts[i] < 1200);
+    assert_int_equal(vault_random_uniform(1), 0);
+    vault_free(v1);
+    vault_free(v2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -691,6 +741,8 @@ int main(void)
         cmocka_unit_test(test_blind_index),
         cmocka_unit_test(test_pseudonym),
         cmocka_unit_test(test_known_answers),
+        cmocka_unit_test(test_passwords),
+        cmocka_unit_test(test_tokens_and_random),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
