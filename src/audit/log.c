@@ -47,6 +47,7 @@
 
 struct request {
     struct buf leaf;
+    unsigned char hash[AUDIT_HASH_BYTES]; /* leaf hash, computed by the caller */
     int64_t time_ms;
     const char *actor;
     const unsigned char *subject;
@@ -254,7 +255,6 @@ static int commit_batch(struct audit_log *log, struct request *batch, char **err
     struct store_audit_row rows[256];
     struct audit_range saved_range = log->range;
     struct tile_state *saved_tiles = NULL;
-    unsigned char lh[AUDIT_HASH_BYTES];
     struct request *r, *chunk;
     size_t n;
     int rc, checkpoint;
@@ -274,8 +274,7 @@ static int commit_batch(struct audit_log *log, struct request *batch, char **err
             rows[n].subject_len = r->subject ? AUDIT_PSEUDONYM_BYTES : 0;
             rows[n].leaf = r->leaf.data;
             rows[n].len = r->leaf.len;
-            audit_leaf_hash(r->leaf.data, r->leaf.len, lh);
-            audit_range_append(&log->range, lh, subtree_done, log);
+            audit_range_append(&log->range, r->hash, subtree_done, log);
         }
         rc = store_audit_append(log->store, rows, n, errmsg);
         chunk = r;
@@ -442,6 +441,8 @@ int audit_log_append(struct audit_log *log, const struct audit_entry *e, uint64_
         buf_release(&req.leaf);
         return cu_errf(errmsg, rc, "audit: entry cannot be encoded (a field is too long)");
     }
+    /* Hashed here, on the caller's thread: the writer is the serial part. */
+    audit_leaf_hash(req.leaf.data, req.leaf.len, req.hash);
     req.time_ms = e->time_ms;
     req.actor = e->actor;
     req.subject = e->has_subject ? e->subject : NULL;
