@@ -831,12 +831,11 @@ uint32_t vault_random_uniform(uint32_t upper)
 int vault_password_hash(const char *password, char out[VAULT_PASSWORD_HASH_BYTES], int strong)
 {
     _Static_assert(VAULT_PASSWORD_HASH_BYTES >= crypto_pwhash_STRBYTES, "hash buffer");
-    if (crypto_pwhash_str_alg(out, password, strlen(password),
-                              strong ? crypto_pwhash_OPSLIMIT_MODERATE
-                                     : crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                              strong ? crypto_pwhash_MEMLIMIT_MODERATE
-                                     : crypto_pwhash_MEMLIMIT_INTERACTIVE,
-                              crypto_pwhash_ALG_ARGON2ID13) != 0)
+    if (crypto_pwhash_str_alg(
+            out, password, strlen(password),
+            strong ? crypto_pwhash_OPSLIMIT_MODERATE : crypto_pwhash_OPSLIMIT_INTERACTIVE,
+            strong ? crypto_pwhash_MEMLIMIT_MODERATE : crypto_pwhash_MEMLIMIT_INTERACTIVE,
+            crypto_pwhash_ALG_ARGON2ID13) != 0)
         return CU_ERR_INTERNAL; /* out of memory for Argon2 */
     return CU_OK;
 }
@@ -844,7 +843,7 @@ int vault_password_hash(const char *password, char out[VAULT_PASSWORD_HASH_BYTES
 int vault_password_verify(const char *stored, const char *password)
 {
     return crypto_pwhash_str_verify(stored, password, strlen(password)) == 0 ? CU_OK
-                                                                              : CU_ERR_INTEGRITY;
+                                                                             : CU_ERR_INTEGRITY;
 }
 
 int vault_password_needs_rehash(const char *stored)
