@@ -253,7 +253,8 @@ static double now_mono(void)
 static int commit_batch(struct audit_log *log, struct request *batch, char **errmsg)
 {
     struct store_audit_row rows[256];
-    struct audit_range saved_range = log->range;
+    struct audit_range saved_range;
+    uint64_t stored = 0;
     struct tile_state *saved_tiles = NULL;
     struct request *r, *chunk;
     size_t n;
@@ -262,6 +263,17 @@ static int commit_batch(struct audit_log *log, struct request *batch, char **err
     rc = store_begin(log->store, errmsg);
     if (rc != CU_OK)
         return rc;
+    /* Another process (a second server, a CLI command) may have appended
+     * since our last batch: inside the write transaction, catch up with
+     * what the store holds before numbering our entries. */
+    rc = store_audit_size(log->store, &stored, errmsg);
+    if (rc == CU_OK && stored != log->range.size)
+        rc = load_state(log, errmsg);
+    if (rc != CU_OK) {
+        store_rollback(log->store);
+        return rc;
+    }
+    saved_range = log->range;
     saved_tiles = xmalloc(sizeof(log->tiles));
     memcpy(saved_tiles, log->tiles, sizeof(log->tiles));
     for (chunk = batch; rc == CU_OK && chunk != NULL;) {

@@ -38,4 +38,20 @@ check "no answered entry lost in $RUNS kills under load" test "$lost" -eq 0
 check "audit verify passes after every kill" test "$verified" -eq "$RUNS"
 check "the load was real (entries were answered)" test "$answered_total" -gt 1000
 
+# Two processes appending at once (a server and a CLI command, or two
+# servers on one database): each catches up with the other's entries inside
+# its write transaction, so both succeed and the log stays one valid tree.
+"$LOAD" "$DATA" 8 4000 2>/dev/null &
+p1=$!
+"$LOAD" "$DATA" 8 4000 2>/dev/null &
+p2=$!
+wait $p1
+r1=$?
+wait $p2
+r2=$?
+check "two processes appending concurrently both succeed" test $r1 -eq 0 -a $r2 -eq 0
+expect "and the log verifies" 0 cu audit verify
+size2=$(sqlite3 "$DATA/custodian.db" "SELECT count(*) FROM audit_entries")
+check "with every entry of both" test "$size2" -ge $((size + 8000))
+
 done_testing
