@@ -365,3 +365,37 @@ int store_blind_decode(struct store_customer *c, const void *data, size_t len)
     }
     return CU_OK;
 }
+
+void store_staff_init(struct store_staff *st)
+{
+    memset(st, 0, sizeof(*st));
+    buf_init(&st->totp_sealed);
+    st->totp_last_step = -1;
+}
+
+void store_staff_release(struct store_staff *st)
+{
+    free(st->username);
+    free(st->role);
+    free(st->store);
+    if (st->password_hash != NULL)
+        cu_wipe(st->password_hash, strlen(st->password_hash));
+    free(st->password_hash);
+    buf_release_wipe(&st->totp_sealed);
+    store_staff_init(st);
+}
+
+int store_staff_put(struct store *s, const struct store_staff *st, int create, char **errmsg)
+{
+    return s->ops->staff_put(s, st, create, errmsg);
+}
+
+int store_staff_get(struct store *s, const char *username, struct store_staff *out, char **errmsg)
+{
+    return s->ops->staff_get(s, username, out, errmsg);
+}
+
+int store_staff_list(struct store *s, store_staff_cb cb, void *ctx, char **errmsg)
+{
+    return s->ops->staff_list(s, cb, ctx, errmsg);
+}

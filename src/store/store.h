@@ -230,4 +230,38 @@ int store_checkpoint_latest(struct store *s, uint64_t *size, char **note, char *
 typedef int (*store_checkpoint_cb)(void *ctx, uint64_t size, const char *note);
 int store_checkpoint_scan(struct store *s, store_checkpoint_cb cb, void *ctx, char **errmsg) CU_WUR;
 
+/*
+ * --- Staff accounts ------------------------------------------------------
+ *
+ * The password is an Argon2id hash string (vault_password_hash); the TOTP
+ * secret is sealed by the vault (vault_secret_seal).  Strings and buffers
+ * are owned by the struct.
+ */
+struct store_staff {
+    char *username;
+    char *role;
+    char *store;
+    char *password_hash;
+    struct buf totp_sealed;
+    int64_t totp_last_step; /* -1: no code used yet */
+    int must_change_password;
+    int suspended;
+    int failed_logins;
+    int64_t locked_until;
+    int64_t created_at;
+    int64_t updated_at;
+};
+void store_staff_init(struct store_staff *st);
+void store_staff_release(struct store_staff *st);
+/* create: insert, CU_ERR_CONFLICT if the username exists; otherwise update
+ * every column of the existing account, CU_ERR_NOT_FOUND if there is none. */
+int store_staff_put(struct store *s, const struct store_staff *st, int create,
+                    char **errmsg) CU_WUR;
+/* Reads an account into `out` (released first); CU_ERR_NOT_FOUND. */
+int store_staff_get(struct store *s, const char *username, struct store_staff *out,
+                    char **errmsg) CU_WUR;
+/* Calls cb for every account in username order; a non-zero return stops. */
+typedef int (*store_staff_cb)(void *ctx, const struct store_staff *st);
+int store_staff_list(struct store *s, store_staff_cb cb, void *ctx, char **errmsg) CU_WUR;
+
 #endif

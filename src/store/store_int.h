@@ -48,6 +48,9 @@ struct store_ops {
     int (*checkpoint_put)(struct store *s, uint64_t size, const char *note, char **errmsg);
     int (*checkpoint_latest)(struct store *s, uint64_t *size, char **note, char **errmsg);
     int (*checkpoint_scan)(struct store *s, store_checkpoint_cb cb, void *ctx, char **errmsg);
+    int (*staff_put)(struct store *s, const struct store_staff *st, int create, char **errmsg);
+    int (*staff_get)(struct store *s, const char *username, struct store_staff *out, char **errmsg);
+    int (*staff_list)(struct store *s, store_staff_cb cb, void *ctx, char **errmsg);
 };
 
 struct store {

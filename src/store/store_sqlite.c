@@ -82,6 +82,9 @@ _Static_assert(MODEL_F__COUNT == 7, "the customers table has one column per mode
 /* The columns of an audit entry, in struct store_audit_row order
  * (audit_rows). */
 #define AUDIT_COLS "idx, time_ms, actor, subject, leaf"
+#define STAFF_COLS                                                                                 \
+    "username, role, store, password, totp, totp_last_step, must_change, suspended,"               \
+    " failed_logins, locked_until, created_at, updated_at"
 
 /*
  * Migrations, oldest first: migrations[i] takes the schema from version i
@@ -129,6 +132,11 @@ static const char *const migrations[] = {
     " WHERE subject IS NOT NULL;"
     "INSERT OR REPLACE INTO meta(key, value) VALUES('audit_indexed',"
     " (SELECT coalesce(max(idx) + 1, 0) FROM audit_entries));",
+    /* 4: staff accounts (password: Argon2id string; TOTP secret sealed) */
+    "CREATE TABLE staff(username TEXT PRIMARY KEY, role TEXT NOT NULL, store TEXT NOT NULL,"
+    " password TEXT NOT NULL, totp BLOB NOT NULL, totp_last_step INTEGER NOT NULL,"
+    " must_change INTEGER NOT NULL, suspended INTEGER NOT NULL, failed_logins INTEGER NOT NULL,"
+    " locked_until INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);",
 };
 _Static_assert(SQLITE_APP_ID == 1129665364, "application_id in migration 1");
 #define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
@@ -171,6 +179,10 @@ enum stmt_id {
     ST_CHECKPOINT_GET,
     ST_CHECKPOINT_LATEST,
     ST_CHECKPOINT_SCAN,
+    ST_STAFF_INSERT,
+    ST_STAFF_UPDATE,
+    ST_STAFF_GET,
+    ST_STAFF_LIST,
     ST__COUNT
 };
 
@@ -250,6 +262,15 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_CHECKPOINT_GET] = "SELECT note FROM audit_checkpoints WHERE size = ?1",
     [ST_CHECKPOINT_LATEST] = "SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
     [ST_CHECKPOINT_SCAN] = "SELECT size, note FROM audit_checkpoints ORDER BY size",
+    /* staff: ?1 username ... ?12 updated_at, in STAFF_COLS order */
+    [ST_STAFF_INSERT] = "INSERT INTO staff(" STAFF_COLS ")"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [ST_STAFF_UPDATE] = "UPDATE staff SET role = ?2, store = ?3, password = ?4, totp = ?5,"
+                        " totp_last_step = ?6, must_change = ?7, suspended = ?8,"
+                        " failed_logins = ?9, locked_until = ?10, updated_at = ?12"
+                        " WHERE username = ?1",
+    [ST_STAFF_GET] = "SELECT " STAFF_COLS " FROM staff WHERE username = ?1",
+    [ST_STAFF_LIST] = "SELECT " STAFF_COLS " FROM staff ORDER BY username",
 };
 
 /* A blind row waiting to be inserted, in the blind table's key order. */
@@ -1659,6 +1680,117 @@ static int sq_checkpoint_scan(struct store *s, store_checkpoint_cb cb, void *ctx
     return rc;
 }
 
+/* ---- staff accounts ---- */
+
+static int sq_staff_put(struct store *s, const struct store_staff *st, int create, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = create ? "add staff account" : "update staff account";
+    int64_t now = cu_now();
+    sqlite3_stmt *q;
+    int rc, src;
+
+    rc = stmt_get(h, create ? ST_STAFF_INSERT : ST_STAFF_UPDATE, &q, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, st->username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, st->role, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, st->store, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, st->password_hash, -1, SQLITE_STATIC);
+    bind_buf(q, 5, &st->totp_sealed, 1);
+    sqlite3_bind_int64(q, 6, st->totp_last_step);
+    sqlite3_bind_int(q, 7, st->must_change_password != 0);
+    sqlite3_bind_int(q, 8, st->suspended != 0);
+    sqlite3_bind_int(q, 9, st->failed_logins);
+    sqlite3_bind_int64(q, 10, st->locked_until);
+    sqlite3_bind_int64(q, 11, st->created_at ? st->created_at : now);
+    sqlite3_bind_int64(q, 12, now);
+    src = sqlite3_step(q);
+    if ((src & 0xff) == SQLITE_CONSTRAINT && create)
+        rc = cu_errf(errmsg, CU_ERR_CONFLICT, "staff account '%s' exists already", st->username);
+    else if (src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    else if (!create && sqlite3_changes(h->db) == 0)
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no staff account '%s'", st->username);
+    sqlite3_reset(q);
+    return rc;
+}
+
+static char *col_text(sqlite3_stmt *q, int i)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+
+    return xstrdup(t ? (const char *)t : "");
+}
+
+static void staff_row(sqlite3_stmt *q, struct store_staff *st)
+{
+    const void *p;
+
+    store_staff_release(st);
+    st->username = col_text(q, 0);
+    st->role = col_text(q, 1);
+    st->store = col_text(q, 2);
+    st->password_hash = col_text(q, 3);
+    p = sqlite3_column_blob(q, 4);
+    buf_add(&st->totp_sealed, p, p ? (size_t)sqlite3_column_bytes(q, 4) : 0);
+    st->totp_last_step = sqlite3_column_int64(q, 5);
+    st->must_change_password = sqlite3_column_int(q, 6);
+    st->suspended = sqlite3_column_int(q, 7);
+    st->failed_logins = sqlite3_column_int(q, 8);
+    st->locked_until = sqlite3_column_int64(q, 9);
+    st->created_at = sqlite3_column_int64(q, 10);
+    st->updated_at = sqlite3_column_int64(q, 11);
+}
+
+static int sq_staff_get(struct store *s, const char *username, struct store_staff *out,
+                        char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read staff account";
+    sqlite3_stmt *q;
+    int rc, src;
+
+    rc = stmt_get(h, ST_STAFF_GET, &q, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, username, -1, SQLITE_STATIC);
+    src = sqlite3_step(q);
+    if (src == SQLITE_ROW)
+        staff_row(q, out);
+    else if (src == SQLITE_DONE)
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no staff account '%.64s'", username);
+    else
+        rc = db_fail(h, errmsg, what);
+    sqlite3_reset(q);
+    return rc;
+}
+
+static int sq_staff_list(struct store *s, store_staff_cb cb, void *ctx, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "list staff accounts";
+    struct store_staff st;
+    sqlite3_stmt *q;
+    int rc, src, own;
+
+    rc = scan_stmt_get(h, ST_STAFF_LIST, &q, &own, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    store_staff_init(&st);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        staff_row(q, &st);
+        rc = cb(ctx, &st);
+        if (rc != 0)
+            break;
+    }
+    if (rc == CU_OK && src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    store_staff_release(&st);
+    scan_stmt_put(q, own);
+    return rc;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .free = sq_free,
@@ -1683,6 +1815,9 @@ static const struct store_ops sqlite_ops = {
     .audit_scan = sq_audit_scan,
     .audit_find = sq_audit_find,
     .audit_index = sq_audit_index,
+    .staff_put = sq_staff_put,
+    .staff_get = sq_staff_get,
+    .staff_list = sq_staff_list,
     .tile_put = sq_tile_put,
     .tile_get = sq_tile_get,
     .checkpoint_put = sq_checkpoint_put,

@@ -51,7 +51,8 @@
  *   10      reserved: canary key
  *   11      reserved: staff reference key
  *   12      bearer-token hashing key (sessions are stored as keyed hashes)
- *   13..16  unassigned
+ *   13      staff secrets key (TOTP secrets)
+ *   14..16  unassigned
  *   17..31  blind-index key of identifier kind k = id - 16 (kinds 1..15,
  *           the MODEL_ID_* values: 17 = IMEI, 18 = serial, 19 = phone,
  *           20 = e-mail, 21 = account)
@@ -61,6 +62,7 @@
 #define KDF_ID_PSEUDONYM  8
 #define KDF_ID_AUDIT_SIGN 9
 #define KDF_ID_TOKEN      12
+#define KDF_ID_STAFF      13
 #define KDF_ID_BLIND_BASE 16
 #define BLIND_KINDS       15
 
@@ -73,6 +75,7 @@ struct vault_subkeys {
     unsigned char pseudonym[VAULT_KEY_BYTES];
     unsigned char blind[BLIND_KINDS][VAULT_KEY_BYTES]; /* [k - 1] for kind k */
     unsigned char token[VAULT_KEY_BYTES];
+    unsigned char staff[VAULT_KEY_BYTES];
     unsigned char audit_pk[crypto_sign_PUBLICKEYBYTES];
     unsigned char audit_sk[crypto_sign_SECRETKEYBYTES];
 };
@@ -496,6 +499,7 @@ int vault_new(struct vault **out, const char *master_key_path, char **errmsg)
     derive(v->sub->kek_wrap, KDF_ID_KEK_WRAP, master);
     derive(v->sub->pseudonym, KDF_ID_PSEUDONYM, master);
     derive(v->sub->token, KDF_ID_TOKEN, master);
+    derive(v->sub->staff, KDF_ID_STAFF, master);
     for (k = 1; k <= BLIND_KINDS; k++)
         derive(v->sub->blind[k - 1], KDF_ID_BLIND_BASE + (uint64_t)k, master);
     {
@@ -860,4 +864,41 @@ void vault_token_hash(const struct vault *v, const void *token, size_t len, unsi
 int vault_equal(const void *a, const void *b, size_t len)
 {
     return sodium_memcmp(a, b, len) == 0;
+}
+
+void vault_secret_seal(const struct vault *v, const char *context, const void *plain, size_t len,
+                       struct buf *out)
+{
+    unsigned char *p;
+    unsigned long long clen;
+
+    buf_grow(out, len + VAULT_SEAL_OVERHEAD);
+    p = (unsigned char *)out->data + out->len;
+    rand_take(p, VAULT_NONCE_BYTES);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(p + VAULT_NONCE_BYTES, &clen, plain, len,
+                                               (const unsigned char *)context, strlen(context),
+                                               NULL, p, v->sub->staff);
+    out->len += VAULT_NONCE_BYTES + (size_t)clen;
+    out->data[out->len] = '\0';
+}
+
+int vault_secret_open(const struct vault *v, const char *context, const void *sealed, size_t len,
+                      struct buf *out, char **errmsg)
+{
+    const unsigned char *s = sealed;
+    unsigned long long plen;
+
+    if (len < VAULT_SEAL_OVERHEAD)
+        return cu_errf(errmsg, CU_ERR_INTEGRITY, "integrity check failed for secret '%.64s'",
+                       context);
+    buf_grow(out, len - VAULT_SEAL_OVERHEAD);
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            (unsigned char *)out->data + out->len, &plen, NULL, s + VAULT_NONCE_BYTES,
+            len - VAULT_NONCE_BYTES, (const unsigned char *)context, strlen(context), s,
+            v->sub->staff) != 0)
+        return cu_errf(errmsg, CU_ERR_INTEGRITY, "integrity check failed for secret '%.64s'",
+                       context);
+    out->len += (size_t)plen;
+    out->data[out->len] = '\0';
+    return CU_OK;
 }

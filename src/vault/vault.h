@@ -183,4 +183,15 @@ void vault_token_hash(const struct vault *v, const void *token, size_t len, unsi
 /* Constant-time comparison of two byte strings of length len: 1 if equal. */
 int vault_equal(const void *a, const void *b, size_t len);
 
+/*
+ * Secrets that belong to no customer (staff TOTP secrets): sealed with
+ * XChaCha20-Poly1305 under a master-derived key (subkey id 13), with
+ * `context` (e.g. "totp|alice") as associated data, so a secret moved to
+ * another account fails to open.  Same blob format and errors as fields.
+ */
+void vault_secret_seal(const struct vault *v, const char *context, const void *plain, size_t len,
+                       struct buf *out);
+int vault_secret_open(const struct vault *v, const char *context, const void *sealed, size_t len,
+                      struct buf *out, char **errmsg) CU_WUR;
+
 #endif

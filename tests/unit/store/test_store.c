@@ -20,7 +20,7 @@
 #include "store/store_int.h"
 
 /* The schema version this code migrates to. */
-#define SCHEMA_NOW 3
+#define SCHEMA_NOW 4
 
 struct fx {
     char dir[64];
@@ -225,15 +225,15 @@ static void test_newer_schema_refused(void **state)
 
     store_free(fx->s);
     fx->s = NULL;
-    raw_int(fx->path, "PRAGMA user_version = 4");
+    raw_int(fx->path, "PRAGMA user_version = 5");
     assert_int_equal(store_open(&s2, fx->path, &err), CU_ERR_STORE);
     assert_null(s2);
     assert_non_null(err);
-    assert_non_null(strstr(err, "schema version 4"));
+    assert_non_null(strstr(err, "schema version 5"));
     assert_non_null(strstr(err, "newer"));
     free(err);
     /* refused without being touched */
-    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 5);
 }
 
 static void test_foreign_files_refused(void **state)
@@ -1028,7 +1028,7 @@ static void test_migrate_v1_to_now(void **state)
     fx->s = NULL;
     /* take it back to what migration 1 alone creates */
     raw_exec(fx->path, "DROP TABLE audit_entries; DROP TABLE audit_tiles;"
-                       " DROP TABLE audit_checkpoints; DROP TABLE audit_index;"
+                       " DROP TABLE audit_checkpoints; DROP TABLE audit_index; DROP TABLE staff;"
                        " DELETE FROM meta WHERE key = 'audit_indexed'; PRAGMA user_version = 1");
     assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
                                        "'audit%'"),
@@ -1544,6 +1544,63 @@ static void test_checkpoints(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+static int count_staff(void *ctx, const struct store_staff *st)
+{
+    int *n = ctx;
+
+    assert_non_null(st->username);
+    (*n)++;
+    return 0;
+}
+
+static void test_staff(void **state)
+{
+    struct fx *fx = *state;
+    struct store_staff a, b;
+    char *err = NULL;
+    int n = 0;
+
+    store_staff_init(&a);
+    store_staff_init(&b);
+    a.username = xstrdup("alice");
+    a.role = xstrdup("clerk");
+    a.store = xstrdup("SZ-014");
+    a.password_hash = xstrdup("$argon2id$v=19$stub-for-the-store");
+    buf_add(&a.totp_sealed, "sealed-secret", 13);
+    a.must_change_password = 1;
+    assert_int_equal(store_staff_put(fx->s, &a, 1, NULL), CU_OK);
+    assert_int_equal(store_staff_put(fx->s, &a, 1, &err), CU_ERR_CONFLICT);
+    assert_non_null(strstr(err, "alice"));
+    free(err);
+    assert_int_equal(store_staff_get(fx->s, "alice", &b, NULL), CU_OK);
+    assert_string_equal(b.role, "clerk");
+    assert_string_equal(b.store, "SZ-014");
+    assert_int_equal(b.totp_sealed.len, 13);
+    assert_int_equal(b.totp_last_step, -1);
+    assert_int_equal(b.must_change_password, 1);
+    assert_int_equal(b.suspended, 0);
+    assert_true(b.created_at > 0);
+    /* update every column */
+    b.suspended = 1;
+    b.totp_last_step = 12345;
+    b.failed_logins = 3;
+    assert_int_equal(store_staff_put(fx->s, &b, 0, NULL), CU_OK);
+    store_staff_release(&b);
+    assert_int_equal(store_staff_get(fx->s, "alice", &b, NULL), CU_OK);
+    assert_int_equal(b.suspended, 1);
+    assert_int_equal(b.totp_last_step, 12345);
+    assert_int_equal(b.failed_logins, 3);
+    free(a.username);
+    a.username = xstrdup("bob");
+    assert_int_equal(store_staff_put(fx->s, &a, 0, NULL), CU_ERR_NOT_FOUND);
+    assert_int_equal(store_staff_put(fx->s, &a, 1, NULL), CU_OK);
+    assert_int_equal(store_staff_get(fx->s, "carol", &b, NULL), CU_ERR_NOT_FOUND);
+    assert_int_equal(store_staff_list(fx->s, count_staff, &n, NULL), CU_OK);
+    assert_int_equal(n, 2);
+    store_staff_release(&a);
+    store_staff_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1576,6 +1633,7 @@ int main(void)
         T(test_audit_scan_stop),
         T(test_tiles),
         T(test_checkpoints),
+        T(test_staff),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -722,6 +722,38 @@ static void test_tokens_and_random(void **state)
     vault_free(v2);
 }
 
+static void test_staff_secrets(void **state)
+{
+    struct vault *v = new_vault(NULL), *w = new_vault(NULL);
+    struct buf sealed = BUF_INIT, plain = BUF_INIT;
+    char *err = NULL;
+
+    (void)state;
+    vault_secret_seal(v, "totp|alice", "0123456789abcdefghij", 20, &sealed);
+    assert_int_equal(sealed.len, 20 + VAULT_SEAL_OVERHEAD);
+    assert_null(memmem(sealed.data, sealed.len, "0123456789", 10));
+    assert_int_equal(vault_secret_open(v, "totp|alice", sealed.data, sealed.len, &plain, NULL),
+                     CU_OK);
+    assert_int_equal(plain.len, 20);
+    assert_memory_equal(plain.data, "0123456789abcdefghij", 20);
+    buf_reset(&plain);
+    /* another account, another master key, a flipped byte: all refused */
+    assert_int_equal(vault_secret_open(v, "totp|bob", sealed.data, sealed.len, &plain, &err),
+                     CU_ERR_INTEGRITY);
+    assert_non_null(strstr(err, "totp|bob"));
+    free(err);
+    assert_int_equal(vault_secret_open(w, "totp|alice", sealed.data, sealed.len, &plain, NULL),
+                     CU_ERR_INTEGRITY);
+    sealed.data[30] ^= 1;
+    assert_int_equal(vault_secret_open(v, "totp|alice", sealed.data, sealed.len, &plain, NULL),
+                     CU_ERR_INTEGRITY);
+    assert_int_equal(plain.len, 0);
+    buf_release(&sealed);
+    buf_release(&plain);
+    vault_free(v);
+    vault_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -743,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_known_answers),
         cmocka_unit_test(test_passwords),
         cmocka_unit_test(test_tokens_and_random),
+        cmocka_unit_test(test_staff_secrets),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
