@@ -84,5 +84,6 @@ int cmd_lookup(struct cli *cli, int argc, char **argv);
 int cmd_keys(struct cli *cli, int argc, char **argv);
 int cmd_demo(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
+int cmd_staff(struct cli *cli, int argc, char **argv);
 
 #endif

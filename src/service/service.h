@@ -205,4 +205,23 @@ int service_keys_retire(struct service *svc, uint32_t version, char **errmsg) CU
 /* {"keys":[{"version","state","customers","created_at"}...]} */
 int service_keys_list(struct service *svc, json_t **out, char **errmsg) CU_WUR;
 
+/*
+ * Staff accounts.  add and reset create fresh credentials and return them
+ * once, as {"username","password","totp_secret","otpauth_uri"}: a random
+ * one-time password (Argon2id-hashed in the store; must be changed at the
+ * first log-in) and a TOTP secret (sealed in the store).  Usernames are 2 to
+ * 32 of [a-z0-9._-] starting with a letter or digit; roles are clerk, agent,
+ * supervisor, security and admin; store codes 1 to 16 of [A-Z0-9-].  Every
+ * change is audited as the actor.  CU_ERR_INVALID (bad name, role, store),
+ * CU_ERR_CONFLICT (exists), CU_ERR_NOT_FOUND.
+ */
+int service_staff_add(struct service *svc, const struct service_actor *who, const char *username,
+                      const char *role, const char *store, json_t **out, char **errmsg) CU_WUR;
+int service_staff_reset(struct service *svc, const struct service_actor *who, const char *username,
+                        json_t **out, char **errmsg) CU_WUR;
+int service_staff_set_suspended(struct service *svc, const struct service_actor *who,
+                                const char *username, int suspended, char **errmsg) CU_WUR;
+/* {"staff":[{"username","role","store","status","must_change_password","created_at"}]} */
+int service_staff_list(struct service *svc, json_t **out, char **errmsg) CU_WUR;
+
 #endif
