@@ -24,6 +24,14 @@ const char *cu_err_name(int rc)
         return "io";
     case CU_ERR_STORE:
         return "store";
+    case CU_ERR_AUTH:
+        return "unauthorized";
+    case CU_ERR_FORBIDDEN:
+        return "forbidden";
+    case CU_ERR_SUSPENDED:
+        return "account-suspended";
+    case CU_ERR_LIMIT:
+        return "limit-reached";
     default:
         return "internal";
     }

@@ -27,6 +27,10 @@ enum cu_err {
     CU_ERR_IO,        /* file system or operating-system failure */
     CU_ERR_STORE,     /* the database failed */
     CU_ERR_INTERNAL,  /* a bug: an invariant did not hold */
+    CU_ERR_AUTH,      /* not authenticated: bad credentials, no or expired session */
+    CU_ERR_FORBIDDEN, /* authenticated, but policy says no */
+    CU_ERR_SUSPENDED, /* the staff account is suspended */
+    CU_ERR_LIMIT,     /* a limit was reached: throttled, locked out, quota */
 };
 
 #define CU_WUR          __attribute__((warn_unused_result))

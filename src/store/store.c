@@ -399,3 +399,48 @@ int store_staff_list(struct store *s, store_staff_cb cb, void *ctx, char **errms
 {
     return s->ops->staff_list(s, cb, ctx, errmsg);
 }
+
+void store_session_release(struct store_session *ss)
+{
+    free(ss->username);
+    memset(ss, 0, sizeof(*ss));
+}
+
+int store_session_put(struct store *s, const struct store_session *ss, char **errmsg)
+{
+    return s->ops->session_put(s, ss, errmsg);
+}
+
+int store_session_get(struct store *s, const unsigned char token_hash[32],
+                      struct store_session *out, char **errmsg)
+{
+    return s->ops->session_get(s, token_hash, out, errmsg);
+}
+
+int store_session_touch(struct store *s, const unsigned char token_hash[32], int64_t last_seen,
+                        char **errmsg)
+{
+    return s->ops->session_touch(s, token_hash, last_seen, errmsg);
+}
+
+int store_session_delete(struct store *s, const unsigned char token_hash[32], char **errmsg)
+{
+    return s->ops->session_delete(s, token_hash, errmsg);
+}
+
+int store_session_delete_user(struct store *s, const char *username, char **errmsg)
+{
+    return s->ops->session_delete_user(s, username, errmsg);
+}
+
+int store_throttle_get(struct store *s, const char *client, int64_t *failures,
+                       int64_t *window_start, int64_t *locked_until, char **errmsg)
+{
+    return s->ops->throttle_get(s, client, failures, window_start, locked_until, errmsg);
+}
+
+int store_throttle_put(struct store *s, const char *client, int64_t failures, int64_t window_start,
+                       int64_t locked_until, char **errmsg)
+{
+    return s->ops->throttle_put(s, client, failures, window_start, locked_until, errmsg);
+}

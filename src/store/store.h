@@ -264,4 +264,35 @@ int store_staff_get(struct store *s, const char *username, struct store_staff *o
 typedef int (*store_staff_cb)(void *ctx, const struct store_staff *st);
 int store_staff_list(struct store *s, store_staff_cb cb, void *ctx, char **errmsg) CU_WUR;
 
+/*
+ * --- Sessions and log-in throttling ---------------------------------------
+ *
+ * A session is stored under the keyed hash of its bearer token (the token
+ * itself is never stored).  Times are Unix seconds.
+ */
+struct store_session {
+    unsigned char token_hash[32];
+    char *username;
+    int64_t created_at;
+    int64_t last_seen;
+    int64_t expires_at; /* absolute expiry */
+};
+void store_session_release(struct store_session *ss);
+int store_session_put(struct store *s, const struct store_session *ss, char **errmsg) CU_WUR;
+/* CU_ERR_NOT_FOUND when there is no such session; `out` is released first. */
+int store_session_get(struct store *s, const unsigned char token_hash[32],
+                      struct store_session *out, char **errmsg) CU_WUR;
+int store_session_touch(struct store *s, const unsigned char token_hash[32], int64_t last_seen,
+                        char **errmsg) CU_WUR;
+int store_session_delete(struct store *s, const unsigned char token_hash[32], char **errmsg) CU_WUR;
+/* Revokes every session of a staff member (suspension, credential reset). */
+int store_session_delete_user(struct store *s, const char *username, char **errmsg) CU_WUR;
+
+/* Failed log-ins per client address: count in the current window and a
+ * lock-out end.  get: zeros when unknown. */
+int store_throttle_get(struct store *s, const char *client, int64_t *failures,
+                       int64_t *window_start, int64_t *locked_until, char **errmsg) CU_WUR;
+int store_throttle_put(struct store *s, const char *client, int64_t failures, int64_t window_start,
+                       int64_t locked_until, char **errmsg) CU_WUR;
+
 #endif

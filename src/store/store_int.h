@@ -51,6 +51,17 @@ struct store_ops {
     int (*staff_put)(struct store *s, const struct store_staff *st, int create, char **errmsg);
     int (*staff_get)(struct store *s, const char *username, struct store_staff *out, char **errmsg);
     int (*staff_list)(struct store *s, store_staff_cb cb, void *ctx, char **errmsg);
+    int (*session_put)(struct store *s, const struct store_session *ss, char **errmsg);
+    int (*session_get)(struct store *s, const unsigned char token_hash[32],
+                       struct store_session *out, char **errmsg);
+    int (*session_touch)(struct store *s, const unsigned char token_hash[32], int64_t last_seen,
+                         char **errmsg);
+    int (*session_delete)(struct store *s, const unsigned char token_hash[32], char **errmsg);
+    int (*session_delete_user)(struct store *s, const char *username, char **errmsg);
+    int (*throttle_get)(struct store *s, const char *client, int64_t *failures,
+                        int64_t *window_start, int64_t *locked_until, char **errmsg);
+    int (*throttle_put)(struct store *s, const char *client, int64_t failures, int64_t window_start,
+                        int64_t locked_until, char **errmsg);
 };
 
 struct store {

@@ -137,6 +137,13 @@ static const char *const migrations[] = {
     " password TEXT NOT NULL, totp BLOB NOT NULL, totp_last_step INTEGER NOT NULL,"
     " must_change INTEGER NOT NULL, suspended INTEGER NOT NULL, failed_logins INTEGER NOT NULL,"
     " locked_until INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);",
+    /* 5: sessions (under the keyed hash of the token) and log-in throttling */
+    "CREATE TABLE sessions(token_hash BLOB PRIMARY KEY, username TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL, expires_at INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE INDEX sessions_by_user ON sessions(username);"
+    "CREATE TABLE login_throttle(client TEXT PRIMARY KEY, failures INTEGER NOT NULL,"
+    " window_start INTEGER NOT NULL, locked_until INTEGER NOT NULL);",
 };
 _Static_assert(SQLITE_APP_ID == 1129665364, "application_id in migration 1");
 #define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
@@ -183,6 +190,13 @@ enum stmt_id {
     ST_STAFF_UPDATE,
     ST_STAFF_GET,
     ST_STAFF_LIST,
+    ST_SESSION_PUT,
+    ST_SESSION_GET,
+    ST_SESSION_TOUCH,
+    ST_SESSION_DELETE,
+    ST_SESSION_DELETE_USER,
+    ST_THROTTLE_GET,
+    ST_THROTTLE_PUT,
     ST__COUNT
 };
 
@@ -271,6 +285,17 @@ static const char *const stmt_sql[ST__COUNT] = {
                         " WHERE username = ?1",
     [ST_STAFF_GET] = "SELECT " STAFF_COLS " FROM staff WHERE username = ?1",
     [ST_STAFF_LIST] = "SELECT " STAFF_COLS " FROM staff ORDER BY username",
+    [ST_SESSION_PUT] = "INSERT INTO sessions(token_hash, username, created_at, last_seen,"
+                       " expires_at) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_SESSION_GET] = "SELECT username, created_at, last_seen, expires_at FROM sessions"
+                       " WHERE token_hash = ?1",
+    [ST_SESSION_TOUCH] = "UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1",
+    [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?1",
+    [ST_SESSION_DELETE_USER] = "DELETE FROM sessions WHERE username = ?1",
+    [ST_THROTTLE_GET] = "SELECT failures, window_start, locked_until FROM login_throttle"
+                        " WHERE client = ?1",
+    [ST_THROTTLE_PUT] = "INSERT OR REPLACE INTO login_throttle(client, failures, window_start,"
+                        " locked_until) VALUES(?1, ?2, ?3, ?4)",
 };
 
 /* A blind row waiting to be inserted, in the blind table's key order. */
@@ -1791,6 +1816,129 @@ static int sq_staff_list(struct store *s, store_staff_cb cb, void *ctx, char **e
     return rc;
 }
 
+/* ---- sessions and throttling ---- */
+
+static int sq_session_put(struct store *s, const struct store_session *ss, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "add session";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_SESSION_PUT, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_blob(q, 1, ss->token_hash, 32, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, ss->username, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, ss->created_at);
+    sqlite3_bind_int64(q, 4, ss->last_seen);
+    sqlite3_bind_int64(q, 5, ss->expires_at);
+    return stmt_run(h, q, what, errmsg);
+}
+
+static int sq_session_get(struct store *s, const unsigned char token_hash[32],
+                          struct store_session *out, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read session";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_SESSION_GET, &q, what, errmsg), src;
+
+    if (rc != CU_OK)
+        return rc;
+    store_session_release(out);
+    sqlite3_bind_blob(q, 1, token_hash, 32, SQLITE_STATIC);
+    src = sqlite3_step(q);
+    if (src == SQLITE_ROW) {
+        memcpy(out->token_hash, token_hash, 32);
+        out->username = col_text(q, 0);
+        out->created_at = sqlite3_column_int64(q, 1);
+        out->last_seen = sqlite3_column_int64(q, 2);
+        out->expires_at = sqlite3_column_int64(q, 3);
+    } else if (src == SQLITE_DONE) {
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no such session");
+    } else {
+        rc = db_fail(h, errmsg, what);
+    }
+    sqlite3_reset(q);
+    return rc;
+}
+
+/* Runs a session statement bound with (?1 blob or text, ?2 int). */
+static int session_exec(struct store *s, enum stmt_id id, const void *key, int key_is_text,
+                        int64_t value, const char *what, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, id, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    if (key_is_text)
+        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_blob(q, 1, key, 32, SQLITE_STATIC);
+    if (id == ST_SESSION_TOUCH)
+        sqlite3_bind_int64(q, 2, value);
+    return stmt_run(h, q, what, errmsg);
+}
+
+static int sq_session_touch(struct store *s, const unsigned char token_hash[32], int64_t last_seen,
+                            char **errmsg)
+{
+    return session_exec(s, ST_SESSION_TOUCH, token_hash, 0, last_seen, "touch session", errmsg);
+}
+
+static int sq_session_delete(struct store *s, const unsigned char token_hash[32], char **errmsg)
+{
+    return session_exec(s, ST_SESSION_DELETE, token_hash, 0, 0, "delete session", errmsg);
+}
+
+static int sq_session_delete_user(struct store *s, const char *username, char **errmsg)
+{
+    return session_exec(s, ST_SESSION_DELETE_USER, username, 1, 0, "revoke sessions", errmsg);
+}
+
+static int sq_throttle_get(struct store *s, const char *client, int64_t *failures,
+                           int64_t *window_start, int64_t *locked_until, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read log-in throttle";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_THROTTLE_GET, &q, what, errmsg), src;
+
+    if (rc != CU_OK)
+        return rc;
+    *failures = *window_start = *locked_until = 0;
+    sqlite3_bind_text(q, 1, client, -1, SQLITE_STATIC);
+    src = sqlite3_step(q);
+    if (src == SQLITE_ROW) {
+        *failures = sqlite3_column_int64(q, 0);
+        *window_start = sqlite3_column_int64(q, 1);
+        *locked_until = sqlite3_column_int64(q, 2);
+    } else if (src != SQLITE_DONE) {
+        rc = db_fail(h, errmsg, what);
+    }
+    sqlite3_reset(q);
+    return rc;
+}
+
+static int sq_throttle_put(struct store *s, const char *client, int64_t failures,
+                           int64_t window_start, int64_t locked_until, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "write log-in throttle";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_THROTTLE_PUT, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, client, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, failures);
+    sqlite3_bind_int64(q, 3, window_start);
+    sqlite3_bind_int64(q, 4, locked_until);
+    return stmt_run(h, q, what, errmsg);
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .free = sq_free,
@@ -1818,6 +1966,13 @@ static const struct store_ops sqlite_ops = {
     .staff_put = sq_staff_put,
     .staff_get = sq_staff_get,
     .staff_list = sq_staff_list,
+    .session_put = sq_session_put,
+    .session_get = sq_session_get,
+    .session_touch = sq_session_touch,
+    .session_delete = sq_session_delete,
+    .session_delete_user = sq_session_delete_user,
+    .throttle_get = sq_throttle_get,
+    .throttle_put = sq_throttle_put,
     .tile_put = sq_tile_put,
     .tile_get = sq_tile_get,
     .checkpoint_put = sq_checkpoint_put,

@@ -20,7 +20,7 @@
 #include "store/store_int.h"
 
 /* The schema version this code migrates to. */
-#define SCHEMA_NOW 4
+#define SCHEMA_NOW 5
 
 struct fx {
     char dir[64];
@@ -225,15 +225,15 @@ static void test_newer_schema_refused(void **state)
 
     store_free(fx->s);
     fx->s = NULL;
-    raw_int(fx->path, "PRAGMA user_version = 5");
+    raw_int(fx->path, "PRAGMA user_version = 6");
     assert_int_equal(store_open(&s2, fx->path, &err), CU_ERR_STORE);
     assert_null(s2);
     assert_non_null(err);
-    assert_non_null(strstr(err, "schema version 5"));
+    assert_non_null(strstr(err, "schema version 6"));
     assert_non_null(strstr(err, "newer"));
     free(err);
     /* refused without being touched */
-    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 5);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 6);
 }
 
 static void test_foreign_files_refused(void **state)
@@ -1029,6 +1029,7 @@ static void test_migrate_v1_to_now(void **state)
     /* take it back to what migration 1 alone creates */
     raw_exec(fx->path, "DROP TABLE audit_entries; DROP TABLE audit_tiles;"
                        " DROP TABLE audit_checkpoints; DROP TABLE audit_index; DROP TABLE staff;"
+                       " DROP TABLE sessions; DROP TABLE login_throttle;"
                        " DELETE FROM meta WHERE key = 'audit_indexed'; PRAGMA user_version = 1");
     assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
                                        "'audit%'"),
@@ -1601,6 +1602,40 @@ static void test_staff(void **state)
     store_staff_release(&b);
 }
 
+static void test_sessions_and_throttle(void **state)
+{
+    struct fx *fx = *state;
+    struct store_session a = {0}, b = {0};
+    int64_t f, w, l;
+
+    memset(a.token_hash, 7, 32);
+    a.username = "alice";
+    a.created_at = a.last_seen = 100;
+    a.expires_at = 200;
+    assert_int_equal(store_session_put(fx->s, &a, NULL), CU_OK);
+    assert_int_equal(store_session_get(fx->s, a.token_hash, &b, NULL), CU_OK);
+    assert_string_equal(b.username, "alice");
+    assert_int_equal(b.expires_at, 200);
+    assert_int_equal(store_session_touch(fx->s, a.token_hash, 150, NULL), CU_OK);
+    assert_int_equal(store_session_get(fx->s, a.token_hash, &b, NULL), CU_OK);
+    assert_int_equal(b.last_seen, 150);
+    memset(a.token_hash, 8, 32);
+    assert_int_equal(store_session_put(fx->s, &a, NULL), CU_OK);
+    assert_int_equal(store_session_delete_user(fx->s, "alice", NULL), CU_OK);
+    assert_int_equal(store_session_get(fx->s, a.token_hash, &b, NULL), CU_ERR_NOT_FOUND);
+    memset(a.token_hash, 7, 32);
+    assert_int_equal(store_session_get(fx->s, a.token_hash, &b, NULL), CU_ERR_NOT_FOUND);
+    store_session_release(&b);
+
+    assert_int_equal(store_throttle_get(fx->s, "10.0.0.1", &f, &w, &l, NULL), CU_OK);
+    assert_int_equal(f + w + l, 0);
+    assert_int_equal(store_throttle_put(fx->s, "10.0.0.1", 3, 1000, 2000, NULL), CU_OK);
+    assert_int_equal(store_throttle_get(fx->s, "10.0.0.1", &f, &w, &l, NULL), CU_OK);
+    assert_int_equal(f, 3);
+    assert_int_equal(w, 1000);
+    assert_int_equal(l, 2000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1634,6 +1669,7 @@ int main(void)
         T(test_tiles),
         T(test_checkpoints),
         T(test_staff),
+        T(test_sessions_and_throttle),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

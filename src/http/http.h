@@ -1,0 +1,188 @@
+/*
+ * HTTP transport for `custodian serve`: a libmicrohttpd server (epoll, thread
+ * pool sized to the cores) with a small route table, JSON request bodies
+ * parsed with jansson, RFC 9457 problem+json errors, security headers on
+ * every response, /healthz and /metrics built in, and a process-wide metrics
+ * registry in Prometheus text format.
+ *
+ * The server knows nothing about the business: the caller registers routes
+ * `{method, pattern, handler}` in `struct http_config` and the handlers call
+ * the service layer.  A pattern is a literal path that may contain at most one
+ * `{name}` segment matching one non-empty path segment ("/v1/cases/{id}/reveal").
+ *
+ * Threads: handlers run on the server's pool threads, several at once; `app`
+ * is shared between them, so it must be thread-safe.
+ */
+#ifndef CU_HTTP_H
+#define CU_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/common.h"
+
+/* Base of every problem `type` URI; the slug is appended. */
+#define HTTP_PROBLEM_BASE       "https://custodian.invalid/problems/"
+#define HTTP_DEFAULT_LISTEN     "127.0.0.1:8080"
+#define HTTP_DEFAULT_BODY_LIMIT ((size_t)64 * 1024)
+#define HTTP_DEFAULT_TIMEOUT_S  30u
+#define HTTP_DEFAULT_CONN_LIMIT 1024u
+#define HTTP_DEFAULT_GRACE_S    10u
+
+struct MHD_Connection;
+struct http_server;
+
+/*
+ * One request as a handler sees it.  Every pointer is borrowed and valid only
+ * during the handler call.
+ */
+struct http_request {
+    const char *method;      /* "GET", "POST", ... */
+    const char *path;        /* percent-decoded path, without the query */
+    const char *route;       /* the matched route pattern ("/v1/cases/{id}") */
+    const char *param;       /* value of the {param} segment, or NULL */
+    const char *client_addr; /* numeric client address ("127.0.0.1", "::1") */
+    const char *request_id;  /* 32 random hex digits, also sent as X-Request-Id */
+    json_t *body;            /* parsed JSON body, or NULL when the body was empty */
+    struct MHD_Connection *conn; /* internal */
+};
+
+/* Extra response header; internal to the server, set with http_response_header. */
+struct http_header {
+    char *name;
+    char *value;
+};
+
+/*
+ * What a handler answers.  Handlers use the functions below rather than the
+ * fields.  A handler that sets nothing and returns CU_OK answers 204; one
+ * that returns an error code without setting a status answers 500
+ * `internal` (the code is logged, never sent).
+ */
+struct http_response {
+    int status;
+    json_t *json;         /* owned */
+    char *text;           /* owned, used when json is NULL */
+    size_t text_len;
+    char *content_type;   /* owned */
+    struct http_header *headers; /* owned */
+    size_t n_headers;
+};
+
+/* Request handler: returns CU_OK or an enum cu_err (see struct http_response). */
+typedef int (*http_handler_fn)(void *app, struct http_request *req, struct http_response *res);
+
+struct http_route {
+    const char *method;  /* "GET", "POST", ... (exact match) */
+    const char *pattern; /* "/v1/cases/{id}/verify" */
+    http_handler_fn handler;
+};
+
+/*
+ * Server settings; zero fields take the defaults above.  `routes` is copied
+ * by http_server_start, so the table may be temporary.  GET /healthz and
+ * GET /metrics are always served and cannot be overridden.
+ */
+struct http_config {
+    const char *listen;  /* "127.0.0.1:8080", "[::1]:8080", ":8080"; port 0 picks a free one */
+    unsigned threads;    /* thread pool size; 0: sysconf(_SC_NPROCESSORS_ONLN) */
+    unsigned timeout_s;  /* idle connection timeout */
+    unsigned conn_limit; /* concurrent connections */
+    unsigned grace_s;    /* how long http_server_stop waits for in-flight requests */
+    size_t body_limit;   /* largest accepted request body in bytes (413 above) */
+    const struct http_route *routes;
+    size_t n_routes;
+    void *app; /* passed to every handler, not owned */
+};
+
+/*
+ * Starts the server and stores it in *out.  Fails with CU_ERR_INVALID on a
+ * bad listen address or route table and CU_ERR_IO when the address cannot be
+ * bound; *errmsg then says why.
+ */
+int http_server_start(const struct http_config *cfg, struct http_server **out,
+                      char **errmsg) CU_WUR;
+
+/* The bound TCP port (useful after listening on port 0). */
+uint16_t http_server_port(const struct http_server *srv);
+
+/*
+ * Graceful stop: stops accepting connections, lets in-flight requests finish
+ * (up to grace_s), then stops the threads and frees the server.  NULL is a
+ * no-op.
+ */
+void http_server_stop(struct http_server *srv);
+
+/* ---- requests ---------------------------------------------------------- */
+
+/* Query parameter `name` (decoded), or NULL.  Borrowed. */
+const char *http_query(const struct http_request *req, const char *name);
+
+/* Request header `name` (case-insensitive), or NULL.  Borrowed. */
+const char *http_header(const struct http_request *req, const char *name);
+
+/*
+ * The token of an `Authorization: Bearer TOKEN` header, or NULL when the
+ * header is missing, uses another scheme or is empty.  Borrowed.  Never log
+ * or echo it.
+ */
+const char *http_bearer_token(const struct http_request *req);
+
+/* ---- responses --------------------------------------------------------- */
+
+/* Answers `status` with a JSON body; takes ownership of json (NULL: no body). */
+void http_json(struct http_response *res, int status, json_t *json);
+
+/* Answers `status` with text bytes (copied) of the given content type. */
+void http_text(struct http_response *res, int status, const char *content_type,
+               const char *text, size_t len);
+
+/* Adds a response header (both strings copied). */
+void http_response_header(struct http_response *res, const char *name, const char *value);
+
+/*
+ * Answers an RFC 9457 application/problem+json error:
+ * {"type": HTTP_PROBLEM_BASE slug, "title": from the slug table, "status",
+ * "detail"}.  detail may be NULL; it must never hold a personal value, a
+ * token or request content.  Known slugs: invalid-input, invalid-json,
+ * unauthorized, forbidden, not-found, method-not-allowed, conflict,
+ * payload-too-large, account-suspended, limit-reached, case-not-verified,
+ * case-expired, case-closed, audit-unavailable, internal.
+ */
+void http_problem(struct http_response *res, int status, const char *slug, const char *detail);
+
+/* Title for a problem slug, or NULL when the slug is unknown. */
+const char *http_problem_title(const char *slug);
+
+/* ---- metrics (process-wide, thread-safe) -------------------------------- */
+
+/*
+ * A metric is a name plus a label set written the Prometheus way without
+ * braces (`route="/v1/me",status="200"`, NULL for none; values must already
+ * be escaped, see http_metric_escape).  The first use of a name fixes its
+ * type; a use of another type for that name is ignored.
+ */
+void http_metric_inc(const char *name, const char *labels);                /* counter += 1 */
+void http_metric_add(const char *name, const char *labels, double v);      /* counter += v */
+void http_metric_set(const char *name, const char *labels, double v);      /* gauge = v */
+void http_metric_observe(const char *name, const char *labels, double s);  /* histogram */
+
+/* Histogram buckets in seconds (le bounds, +Inf implied). */
+extern const double http_metric_buckets[];
+extern const size_t http_metric_n_buckets;
+
+/* Current value (counter, gauge) or observation count (histogram); 0 if unknown. */
+double http_metric_value(const char *name, const char *labels);
+
+/* Appends every metric in Prometheus text format 0.0.4 to out. */
+void http_metrics_render(struct buf *out);
+
+/* Appends a label value escaped for Prometheus (\\, \", \n) to out. */
+void http_metric_escape(struct buf *out, const char *value);
+
+/* Forgets every metric (tests). */
+void http_metrics_reset(void);
+
+#endif
