@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="gcc make meson ninja-build pkg-config
 libsodium-dev libsqlite3-dev libjansson-dev libcsv-dev libcmocka-dev
-liboath-dev libqrencode-dev
+liboath-dev libqrencode-dev libmicrohttpd-dev
 sqlite3 clang-format"
 
 missing=""

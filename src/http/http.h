@@ -39,13 +39,13 @@ struct http_server;
  * during the handler call.
  */
 struct http_request {
-    const char *method;      /* "GET", "POST", ... */
-    const char *path;        /* percent-decoded path, without the query */
-    const char *route;       /* the matched route pattern ("/v1/cases/{id}") */
-    const char *param;       /* value of the {param} segment, or NULL */
-    const char *client_addr; /* numeric client address ("127.0.0.1", "::1") */
-    const char *request_id;  /* 32 random hex digits, also sent as X-Request-Id */
-    json_t *body;            /* parsed JSON body, or NULL when the body was empty */
+    const char *method;          /* "GET", "POST", ... */
+    const char *path;            /* percent-decoded path, without the query */
+    const char *route;           /* the matched route pattern ("/v1/cases/{id}") */
+    const char *param;           /* value of the {param} segment, or NULL */
+    const char *client_addr;     /* numeric client address ("127.0.0.1", "::1") */
+    const char *request_id;      /* 32 random hex digits, also sent as X-Request-Id */
+    json_t *body;                /* parsed JSON body, or NULL when the body was empty */
     struct MHD_Connection *conn; /* internal */
 };
 
@@ -63,10 +63,10 @@ struct http_header {
  */
 struct http_response {
     int status;
-    json_t *json;         /* owned */
-    char *text;           /* owned, used when json is NULL */
+    json_t *json; /* owned */
+    char *text;   /* owned, used when json is NULL */
     size_t text_len;
-    char *content_type;   /* owned */
+    char *content_type;          /* owned */
     struct http_header *headers; /* owned */
     size_t n_headers;
 };
@@ -75,7 +75,7 @@ struct http_response {
 typedef int (*http_handler_fn)(void *app, struct http_request *req, struct http_response *res);
 
 struct http_route {
-    const char *method;  /* "GET", "POST", ... (exact match) */
+    const char *method;  /* "GET", "POST", ... (exact match; GET routes also answer HEAD) */
     const char *pattern; /* "/v1/cases/{id}/verify" */
     http_handler_fn handler;
 };
@@ -136,8 +136,8 @@ const char *http_bearer_token(const struct http_request *req);
 void http_json(struct http_response *res, int status, json_t *json);
 
 /* Answers `status` with text bytes (copied) of the given content type. */
-void http_text(struct http_response *res, int status, const char *content_type,
-               const char *text, size_t len);
+void http_text(struct http_response *res, int status, const char *content_type, const char *text,
+               size_t len);
 
 /* Adds a response header (both strings copied). */
 void http_response_header(struct http_response *res, const char *name, const char *value);
@@ -164,10 +164,10 @@ const char *http_problem_title(const char *slug);
  * be escaped, see http_metric_escape).  The first use of a name fixes its
  * type; a use of another type for that name is ignored.
  */
-void http_metric_inc(const char *name, const char *labels);                /* counter += 1 */
-void http_metric_add(const char *name, const char *labels, double v);      /* counter += v */
-void http_metric_set(const char *name, const char *labels, double v);      /* gauge = v */
-void http_metric_observe(const char *name, const char *labels, double s);  /* histogram */
+void http_metric_inc(const char *name, const char *labels);               /* counter += 1 */
+void http_metric_add(const char *name, const char *labels, double v);     /* counter += v */
+void http_metric_set(const char *name, const char *labels, double v);     /* gauge = v */
+void http_metric_observe(const char *name, const char *labels, double s); /* histogram */
 
 /* Histogram buckets in seconds (le bounds, +Inf implied). */
 extern const double http_metric_buckets[];

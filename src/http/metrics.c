@@ -73,8 +73,7 @@ static struct series *series_get(const char *name, const char *labels, enum metr
     return s;
 }
 
-static void metric_update(const char *name, const char *labels, enum metric_type type,
-                          double v)
+static void metric_update(const char *name, const char *labels, enum metric_type type, double v)
 {
     struct series *s;
 
@@ -175,6 +174,17 @@ static void add_series_name(struct buf *out, const char *name, const char *suffi
              extra != NULL ? extra : "");
 }
 
+/* Appends " value\n" with the shortest decimal form that reads back exactly. */
+static void add_value(struct buf *out, double v)
+{
+    char text[40];
+
+    snprintf(text, sizeof(text), "%.15g", v);
+    if (strtod(text, NULL) != v)
+        snprintf(text, sizeof(text), "%.17g", v);
+    buf_addf(out, " %s\n", text);
+}
+
 static const char *const type_names[] = {"counter", "gauge", "histogram"};
 
 void http_metrics_render(struct buf *out)
@@ -201,7 +211,7 @@ void http_metrics_render(struct buf *out)
             buf_addf(out, "# TYPE %s %s\n", s->name, type_names[s->type]);
         if (s->type != METRIC_HISTOGRAM) {
             add_series_name(out, s->name, "", s->labels, NULL);
-            buf_addf(out, " %.17g\n", s->value);
+            add_value(out, s->value);
             continue;
         }
         uint64_t cum = 0;
@@ -216,7 +226,7 @@ void http_metrics_render(struct buf *out)
         add_series_name(out, s->name, "_bucket", s->labels, "le=\"+Inf\"");
         buf_addf(out, " %llu\n", (unsigned long long)s->count);
         add_series_name(out, s->name, "_sum", s->labels, NULL);
-        buf_addf(out, " %.17g\n", s->value);
+        add_value(out, s->value);
         add_series_name(out, s->name, "_count", s->labels, NULL);
         buf_addf(out, " %llu\n", (unsigned long long)s->count);
     }

@@ -224,4 +224,48 @@ int service_staff_set_suspended(struct service *svc, const struct service_actor 
 /* {"staff":[{"username","role","store","status","must_change_password","created_at"}]} */
 int service_staff_list(struct service *svc, json_t **out, char **errmsg) CU_WUR;
 
+/*
+ * Staff log-in and sessions.
+ *
+ * service_login(): password (Argon2id) and a TOTP code (±1 step, each code
+ * usable once) for `username`, from `client`.  On success *out is
+ * {"token","expires_at","must_change_password"}: the token (shown once; the
+ * store keeps its keyed hash) is valid until `expires_at` (12 hours) and
+ * ends after 30 minutes without use.  Failures: CU_ERR_AUTH for any wrong
+ * credential (the same message whether the account exists or not);
+ * CU_ERR_SUSPENDED for a suspended account (only said once the credentials
+ * are right); CU_ERR_LIMIT while the account (5 failures: 15 minutes) or
+ * the client address (20 failures in 10 minutes: 15 minutes) is locked out.
+ * Every attempt is audited ("login" or "login_failed" with a reason code).
+ */
+int service_login(struct service *svc, const char *username, const char *password, const char *totp,
+                  const char *client, json_t **out, char **errmsg) CU_WUR;
+
+/* Who a session belongs to; strings owned by the struct. */
+struct service_session {
+    char *username;
+    char *role;
+    char *store;
+    int must_change_password;
+    int64_t expires_at;
+};
+void service_session_release(struct service_session *ss);
+/*
+ * Checks a bearer token: CU_OK and *out filled, or CU_ERR_AUTH (unknown,
+ * expired, idle too long) or CU_ERR_SUSPENDED (the account was suspended:
+ * its sessions end at once).
+ */
+int service_session(struct service *svc, const char *token, struct service_session *out,
+                    char **errmsg) CU_WUR;
+/* Ends the session of `token` (unknown tokens are fine). */
+int service_logout(struct service *svc, const char *token, char **errmsg) CU_WUR;
+/*
+ * Changes the password of the session's account: `old` must be right
+ * (CU_ERR_AUTH), `new_password` 12 to 200 characters and different
+ * (CU_ERR_INVALID).  Clears must_change_password; other sessions of the
+ * account are ended.  Audited.
+ */
+int service_password_change(struct service *svc, const char *token, const char *old,
+                            const char *new_password, char **errmsg) CU_WUR;
+
 #endif

@@ -157,6 +157,8 @@ int service_staff_reset(struct service *svc, const struct service_actor *who, co
         rc = new_credentials(svc, &st, out, errmsg);
     if (rc == CU_OK)
         rc = store_staff_put(svc->store, &st, 0, errmsg);
+    if (rc == CU_OK) /* new credentials: old sessions end */
+        rc = store_session_delete_user(svc->store, username, errmsg);
     r = audit_staff(svc, who, AUDIT_STAFF_RESET, rc == CU_OK, username, NULL,
                     rc == CU_OK ? errmsg : NULL);
     if (rc == CU_OK)
@@ -185,6 +187,9 @@ int service_staff_set_suspended(struct service *svc, const struct service_actor 
         }
         rc = store_staff_put(svc->store, &st, 0, errmsg);
     }
+    /* A suspension ends every live session at once. */
+    if (rc == CU_OK && suspended)
+        rc = store_session_delete_user(svc->store, username, errmsg);
     r = audit_staff(svc, who, suspended ? AUDIT_STAFF_SUSPEND : AUDIT_STAFF_RESUME, rc == CU_OK,
                     username, NULL, rc == CU_OK ? errmsg : NULL);
     if (rc == CU_OK)

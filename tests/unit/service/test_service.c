@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "service/service_int.h"
+#include "auth/totp.h"
 #include "synth/synth.h"
 
 static const struct service_actor test_who = {"operator:test", "operator", NULL, "local", NULL};
@@ -306,6 +307,125 @@ static void test_rotation_rewraps_and_retires(void **state)
     assert_int_equal(v, 3);
 }
 
+/* A staff account for the log-in tests: its password and TOTP secret. */
+static void make_staff(struct fixture *f, const char *user, const char *role, char *password,
+                       unsigned char *secret, size_t *secret_len)
+{
+    json_t *cred = NULL;
+    char *err = NULL;
+
+    assert_int_equal(service_staff_add(f->svc, &test_who, user, role, "SZ-014", &cred, &err),
+                     CU_OK);
+    strcpy(password, json_string_value(json_object_get(cred, "password")));
+    *secret_len = 20;
+    assert_int_equal(
+        totp_secret_from_base32(json_string_value(json_object_get(cred, "totp_secret")), secret,
+                                secret_len),
+        CU_OK);
+    json_decref(cred);
+}
+
+static char *login(struct fixture *f, const char *user, const char *password,
+                   const unsigned char *secret, size_t len, int64_t when, int *rc)
+{
+    char code[7], *err = NULL, *token = NULL;
+    json_t *out = NULL;
+
+    assert_int_equal(totp_code(secret, len, when, code), CU_OK);
+    *rc = service_login(f->svc, user, password, code, "127.0.0.1", &out, &err);
+    if (*rc == CU_OK)
+        token = xstrdup(json_string_value(json_object_get(out, "token")));
+    json_decref(out);
+    free(err);
+    return token;
+}
+
+static void test_login_sessions(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char secret[20];
+    size_t len;
+    char pw[64], *token, *token2, *err = NULL;
+    struct service_session ss = {0};
+    int64_t now = cu_now();
+    int rc;
+
+    make_staff(f, "alice", "clerk", pw, secret, &len);
+    /* right password and code: a session */
+    token = login(f, "alice", pw, secret, len, now, &rc);
+    assert_int_equal(rc, CU_OK);
+    assert_non_null(token);
+    assert_int_equal(service_session(f->svc, token, &ss, NULL), CU_OK);
+    assert_string_equal(ss.username, "alice");
+    assert_string_equal(ss.role, "clerk");
+    assert_int_equal(ss.must_change_password, 1);
+    service_session_release(&ss);
+    /* the same code again is refused (each code once) */
+    assert_null(login(f, "alice", pw, secret, len, now, &rc));
+    assert_int_equal(rc, CU_ERR_AUTH);
+    /* wrong password, unknown account: the same answer */
+    assert_null(login(f, "alice", "wrong-password", secret, len, now + 30, &rc));
+    assert_int_equal(rc, CU_ERR_AUTH);
+    assert_null(login(f, "nobody", pw, secret, len, now + 30, &rc));
+    assert_int_equal(rc, CU_ERR_AUTH);
+    /* a forged token is no session */
+    assert_int_equal(
+        service_session(f->svc, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &ss, NULL),
+        CU_ERR_AUTH);
+    /* password change: wrong old, too short, then right */
+    assert_int_equal(service_password_change(f->svc, token, "nope", "a-long-new-password", NULL),
+                     CU_ERR_AUTH);
+    assert_int_equal(service_password_change(f->svc, token, pw, "short", NULL), CU_ERR_INVALID);
+    assert_int_equal(service_password_change(f->svc, token, pw, "a-long-new-password", &err),
+                     CU_OK);
+    assert_int_equal(service_session(f->svc, token, &ss, NULL), CU_OK);
+    assert_int_equal(ss.must_change_password, 0);
+    service_session_release(&ss);
+    /* the next step's code with the new password works once more */
+    token2 = login(f, "alice", "a-long-new-password", secret, len, now + 30, &rc);
+    assert_int_equal(rc, CU_OK);
+    /* suspension ends both live sessions at once */
+    assert_int_equal(service_staff_set_suspended(f->svc, &test_who, "alice", 1, NULL), CU_OK);
+    assert_int_equal(service_session(f->svc, token, &ss, NULL), CU_ERR_AUTH);
+    assert_int_equal(service_session(f->svc, token2, &ss, NULL), CU_ERR_AUTH);
+    /* logout ends a session */
+    assert_int_equal(service_staff_set_suspended(f->svc, &test_who, "alice", 0, NULL), CU_OK);
+    free(token);
+    free(token2);
+    make_staff(f, "carol", "agent", pw, secret, &len);
+    token = login(f, "carol", pw, secret, len, now, &rc);
+    assert_int_equal(rc, CU_OK);
+    assert_int_equal(service_logout(f->svc, token, NULL), CU_OK);
+    assert_int_equal(service_session(f->svc, token, &ss, NULL), CU_ERR_AUTH);
+    free(token);
+    free(err);
+}
+
+static void test_login_lockout_and_suspension(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char secret[20];
+    size_t len;
+    char pw[64], *token;
+    int64_t now = cu_now();
+    int rc, i;
+
+    make_staff(f, "bob", "agent", pw, secret, &len);
+    /* a suspended account with the right credentials is told so */
+    assert_int_equal(service_staff_set_suspended(f->svc, &test_who, "bob", 1, NULL), CU_OK);
+    assert_null(login(f, "bob", pw, secret, len, now, &rc));
+    assert_int_equal(rc, CU_ERR_SUSPENDED);
+    assert_int_equal(service_staff_set_suspended(f->svc, &test_who, "bob", 0, NULL), CU_OK);
+    /* five wrong passwords lock the account, even against the right ones */
+    for (i = 0; i < 5; i++) {
+        assert_null(login(f, "bob", "wrong", secret, len, now, &rc));
+        assert_int_equal(rc, CU_ERR_AUTH);
+    }
+    token = login(f, "bob", pw, secret, len, now + 30, &rc);
+    assert_null(token);
+    assert_int_equal(rc, CU_ERR_LIMIT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +436,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_file_imports_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reimport_replaces_and_merges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation_rewraps_and_retires, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_login_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_login_lockout_and_suspension, setup, teardown),
     };
 
     if (vault_global_init() != CU_OK)

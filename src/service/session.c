@@ -1,0 +1,322 @@
+/*
+ * Staff log-in, sessions, password change.
+ *
+ * Tokens are 32 random bytes, base64url; only their keyed hash is stored,
+ * so a copy of the database holds no usable session.  Failed log-ins lock
+ * the account (5 in a row: 15 minutes) and the client address (20 in 10
+ * minutes: 15 minutes).  An unknown username costs the same Argon2id work
+ * as a known one and gets the same answer.
+ */
+#include "service_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "../audit/audit.h"
+#include "../auth/totp.h"
+
+#define SESSION_TTL      (12 * 3600)
+#define SESSION_IDLE     (30 * 60)
+#define TOUCH_EVERY      60
+#define ACCOUNT_FAILURES 5
+#define ACCOUNT_LOCK     (15 * 60)
+#define CLIENT_FAILURES  20
+#define CLIENT_WINDOW    (10 * 60)
+#define CLIENT_LOCK      (15 * 60)
+#define TOKEN_BYTES      32
+#define MIN_PASSWORD     12
+#define MAX_PASSWORD     200
+
+/* An Argon2id hash of a random password, verified against when the account
+ * does not exist, so that the time taken does not say whether it does. */
+static const char *dummy_hash(void)
+{
+    static char hash[VAULT_PASSWORD_HASH_BYTES];
+    static int ready;
+
+    if (!ready) {
+        char pw[24];
+
+        vault_random(pw, sizeof(pw) - 1);
+        pw[sizeof(pw) - 1] = '\0';
+        if (vault_password_hash(pw, hash, 0) != CU_OK)
+            strcpy(hash, "$argon2id$invalid");
+        ready = 1;
+    }
+    return hash;
+}
+
+static int audit_login(struct service *svc, const char *username, const char *role,
+                       const char *store, const char *client, int ok, const char *reason)
+{
+    struct service_actor who = {username, role, store, client, NULL};
+    char detail[64];
+
+    snprintf(detail, sizeof(detail), "%s", reason ? reason : "");
+    return service_audit_note(svc, &who, ok ? AUDIT_LOGIN : AUDIT_LOGIN_FAILED, ok,
+                              reason ? detail : NULL, NULL);
+}
+
+/* Records a failure against the client address. */
+static void client_failed(struct service *svc, const char *client, int64_t now)
+{
+    int64_t failures = 0, start = 0, locked = 0;
+
+    if (store_throttle_get(svc->store, client, &failures, &start, &locked, NULL) != CU_OK)
+        return;
+    if (now - start > CLIENT_WINDOW) {
+        failures = 0;
+        start = now;
+    }
+    failures++;
+    if (failures >= CLIENT_FAILURES)
+        locked = now + CLIENT_LOCK;
+    if (store_throttle_put(svc->store, client, failures, start, locked, NULL) != CU_OK)
+        cu_log("login: cannot record a failed log-in for a client");
+}
+
+/* Checks the TOTP code against the account's sealed secret. */
+static int check_totp(struct service *svc, struct store_staff *st, const char *code, int64_t now,
+                      int64_t *step)
+{
+    struct buf secret = BUF_INIT;
+    char *ctx = xasprintf("totp|%s", st->username);
+    int rc;
+
+    rc = vault_secret_open(svc->vault, ctx, st->totp_sealed.data, st->totp_sealed.len, &secret,
+                           NULL);
+    if (rc == CU_OK)
+        rc = totp_check((const unsigned char *)secret.data, secret.len, code, now,
+                        st->totp_last_step, step);
+    buf_release_wipe(&secret);
+    free(ctx);
+    return rc;
+}
+
+int service_login(struct service *svc, const char *username, const char *password, const char *totp,
+                  const char *client, json_t **out, char **errmsg)
+{
+    struct store_staff st;
+    struct store_session ss = {0};
+    unsigned char token[TOKEN_BYTES];
+    char text[sodium_base64_ENCODED_LEN(TOKEN_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    int64_t now = cu_now(), failures = 0, start = 0, locked = 0, step = -1;
+    const char *reason = NULL;
+    int rc, exists;
+
+    *out = NULL;
+    store_staff_init(&st);
+    if (client == NULL)
+        client = "unknown";
+    rc = store_throttle_get(svc->store, client, &failures, &start, &locked, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    if (locked > now) {
+        rc = cu_errf(errmsg, CU_ERR_LIMIT,
+                     "too many failed log-ins from this address; try again in %lld minutes",
+                     (long long)((locked - now + 59) / 60));
+        reason = "client_locked";
+        goto failed_quietly;
+    }
+    rc = store_staff_get(svc->store, username ? username : "", &st, NULL);
+    exists = rc == CU_OK;
+    if (rc != CU_OK && rc != CU_ERR_NOT_FOUND)
+        goto out;
+    if (exists && st.locked_until > now) {
+        rc = cu_errf(errmsg, CU_ERR_LIMIT,
+                     "too many failed log-ins for this account; try again in %lld minutes",
+                     (long long)((st.locked_until - now + 59) / 60));
+        reason = "account_locked";
+        goto failed_quietly;
+    }
+    /* Argon2id always runs, known account or not. */
+    rc = vault_password_verify(exists ? st.password_hash : dummy_hash(), password ? password : "");
+    if (rc != CU_OK || !exists) {
+        reason = exists ? "bad_password" : "unknown_account";
+        goto failed;
+    }
+    rc = check_totp(svc, &st, totp ? totp : "", now, &step);
+    if (rc != CU_OK) {
+        reason = rc == CU_ERR_CONFLICT ? "totp_reused" : "bad_totp";
+        goto failed;
+    }
+    if (st.suspended) {
+        rc = cu_errf(errmsg, CU_ERR_SUSPENDED, "account '%s' is suspended", st.username);
+        reason = "suspended";
+        goto failed_quietly;
+    }
+    st.totp_last_step = step;
+    st.failed_logins = 0;
+    rc = store_staff_put(svc->store, &st, 0, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    vault_random(token, sizeof(token));
+    sodium_bin2base64(text, sizeof(text), token, sizeof(token),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    vault_token_hash(svc->vault, text, strlen(text), ss.token_hash);
+    ss.username = st.username;
+    ss.created_at = ss.last_seen = now;
+    ss.expires_at = now + SESSION_TTL;
+    rc = store_session_put(svc->store, &ss, errmsg);
+    /* The log-in is recorded before the token is handed out. */
+    if (rc == CU_OK)
+        rc = audit_login(svc, st.username, st.role, st.store, client, 1, NULL);
+    if (rc == CU_OK)
+        *out = json_pack("{s:s, s:I, s:b}", "token", text, "expires_at", (json_int_t)ss.expires_at,
+                         "must_change_password", st.must_change_password);
+    else
+        cu_errf(errmsg, rc, "cannot record the log-in in the audit log");
+    cu_wipe(text, sizeof(text));
+    cu_wipe(token, sizeof(token));
+    goto out;
+
+failed:
+    rc = cu_errf(errmsg, CU_ERR_AUTH, "wrong username, password or code");
+    client_failed(svc, client, now);
+    if (exists) {
+        st.failed_logins++;
+        if (st.failed_logins >= ACCOUNT_FAILURES) {
+            st.locked_until = now + ACCOUNT_LOCK;
+            st.failed_logins = 0;
+        }
+        if (store_staff_put(svc->store, &st, 0, NULL) != CU_OK)
+            cu_log("login: cannot record a failed log-in");
+    }
+failed_quietly:
+    if (audit_login(svc, exists ? st.username : "(unknown)", exists ? st.role : NULL,
+                    exists ? st.store : NULL, client, 0, reason) != CU_OK)
+        cu_log("login: cannot record a refused log-in in the audit log");
+out:
+    store_staff_release(&st);
+    return rc;
+}
+
+void service_session_release(struct service_session *ss)
+{
+    free(ss->username);
+    free(ss->role);
+    free(ss->store);
+    memset(ss, 0, sizeof(*ss));
+}
+
+/* Finds the session of `token` and its account. */
+static int lookup_session(struct service *svc, const char *token, struct store_session *ss,
+                          struct store_staff *st, char **errmsg)
+{
+    unsigned char hash[32];
+    int64_t now = cu_now();
+    int rc;
+
+    if (token == NULL || token[0] == '\0' || strlen(token) > 128)
+        return cu_errf(errmsg, CU_ERR_AUTH, "no session");
+    vault_token_hash(svc->vault, token, strlen(token), hash);
+    rc = store_session_get(svc->store, hash, ss, NULL);
+    if (rc == CU_ERR_NOT_FOUND)
+        return cu_errf(errmsg, CU_ERR_AUTH, "no session (log in again)");
+    if (rc != CU_OK)
+        return cu_errf(errmsg, rc, "cannot read the session");
+    if (ss->expires_at <= now || now - ss->last_seen > SESSION_IDLE) {
+        if (store_session_delete(svc->store, hash, NULL) != CU_OK)
+            cu_log("session: cannot delete an expired session");
+        return cu_errf(errmsg, CU_ERR_AUTH, "the session has expired (log in again)");
+    }
+    rc = store_staff_get(svc->store, ss->username, st, NULL);
+    if (rc == CU_ERR_NOT_FOUND)
+        return cu_errf(errmsg, CU_ERR_AUTH, "no session (log in again)");
+    if (rc != CU_OK)
+        return cu_errf(errmsg, rc, "cannot read the account");
+    if (st->suspended) {
+        if (store_session_delete_user(svc->store, st->username, NULL) != CU_OK)
+            cu_log("session: cannot revoke the sessions of a suspended account");
+        return cu_errf(errmsg, CU_ERR_SUSPENDED, "account '%s' is suspended", st->username);
+    }
+    if (now - ss->last_seen >= TOUCH_EVERY &&
+        store_session_touch(svc->store, hash, now, NULL) != CU_OK)
+        cu_log("session: cannot record activity");
+    return CU_OK;
+}
+
+int service_session(struct service *svc, const char *token, struct service_session *out,
+                    char **errmsg)
+{
+    struct store_session ss = {0};
+    struct store_staff st;
+    int rc;
+
+    store_staff_init(&st);
+    rc = lookup_session(svc, token, &ss, &st, errmsg);
+    if (rc == CU_OK) {
+        out->username = xstrdup(st.username);
+        out->role = xstrdup(st.role);
+        out->store = xstrdup(st.store);
+        out->must_change_password = st.must_change_password;
+        out->expires_at = ss.expires_at;
+    }
+    store_session_release(&ss);
+    store_staff_release(&st);
+    return rc;
+}
+
+int service_logout(struct service *svc, const char *token, char **errmsg)
+{
+    unsigned char hash[32];
+
+    if (token == NULL || token[0] == '\0')
+        return CU_OK;
+    vault_token_hash(svc->vault, token, strlen(token), hash);
+    return store_session_delete(svc->store, hash, errmsg);
+}
+
+int service_password_change(struct service *svc, const char *token, const char *old,
+                            const char *new_password, char **errmsg)
+{
+    struct store_session ss = {0};
+    struct store_staff st;
+    struct service_actor who = {0};
+    char hash[VAULT_PASSWORD_HASH_BYTES];
+    size_t n = new_password ? strlen(new_password) : 0;
+    int rc;
+
+    store_staff_init(&st);
+    rc = lookup_session(svc, token, &ss, &st, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    if (vault_password_verify(st.password_hash, old ? old : "") != CU_OK) {
+        rc = cu_errf(errmsg, CU_ERR_AUTH, "the current password is wrong");
+        goto out;
+    }
+    if (n < MIN_PASSWORD || n > MAX_PASSWORD || strcmp(new_password, old) == 0) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID,
+                     "the new password must be %d to %d characters and differ from the old one",
+                     MIN_PASSWORD, MAX_PASSWORD);
+        goto out;
+    }
+    rc = vault_password_hash(new_password, hash, 0);
+    if (rc != CU_OK) {
+        rc = cu_errf(errmsg, rc, "cannot hash the password");
+        goto out;
+    }
+    free(st.password_hash);
+    st.password_hash = xstrdup(hash);
+    cu_wipe(hash, sizeof(hash));
+    st.must_change_password = 0;
+    rc = store_staff_put(svc->store, &st, 0, errmsg);
+    /* Other sessions end; this one goes on. */
+    if (rc == CU_OK)
+        rc = store_session_delete_user(svc->store, st.username, errmsg);
+    if (rc == CU_OK) {
+        ss.last_seen = cu_now();
+        rc = store_session_put(svc->store, &ss, errmsg);
+    }
+    who.username = st.username;
+    who.role = st.role;
+    who.store = st.store;
+    if (rc == CU_OK)
+        rc = service_audit_note(svc, &who, AUDIT_PASSWORD_CHANGE, 1, NULL, errmsg);
+out:
+    store_session_release(&ss);
+    store_staff_release(&st);
+    return rc;
+}
