@@ -6,7 +6,7 @@ set -eu
 PACKAGES="gcc make meson ninja-build pkg-config
 libsodium-dev libsqlite3-dev libjansson-dev libcsv-dev libcmocka-dev
 liboath-dev libqrencode-dev libmicrohttpd-dev
-sqlite3 clang-format"
+sqlite3 clang-format curl oathtool"
 
 missing=""
 for p in $PACKAGES; do

@@ -21,6 +21,7 @@ static const struct command {
     {"import", cmd_import, "import customers from CSV or JSON Lines"},
     {"lookup", cmd_lookup, "look a customer up by an identifier (masked view)"},
     {"keys", cmd_keys, "rotate, list and retire key-encryption keys"},
+    {"serve", cmd_serve, "run the HTTP API"},
     {"staff", cmd_staff, "add, list, suspend, resume and reset staff accounts"},
     {"audit", cmd_audit, "verify the audit log, checkpoints, proofs, entries, export"},
     {"demo", cmd_demo, "make a demo vault with synthetic customers"},

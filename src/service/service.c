@@ -229,17 +229,46 @@ void service_free(struct service *svc)
 {
     if (svc == NULL)
         return;
-    audit_log_close(svc->audit);
+    if (!svc->borrowed) {
+        audit_log_close(svc->audit);
+        if (svc->vault != NULL)
+            vault_free(svc->vault);
+    }
     if (svc->store != NULL)
         store_free(svc->store);
-    if (svc->vault != NULL)
-        vault_free(svc->vault);
     free(svc->data_dir);
     free(svc->store_url);
     free(svc->default_country);
     free(svc->master_key_path);
     free(svc->audit_origin);
     free(svc);
+}
+
+int service_worker_new(struct service *parent, struct service **out, char **errmsg)
+{
+    struct service *w;
+    int rc;
+
+    *out = NULL;
+    rc = service_audit_open(parent, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    w = xcalloc(1, sizeof(*w));
+    w->borrowed = 1;
+    w->data_dir = xstrdup(parent->data_dir);
+    w->store_url = xstrdup(parent->store_url);
+    w->default_country = xstrdup(parent->default_country);
+    w->master_key_path = xstrdup(parent->master_key_path);
+    w->audit_origin = xstrdup(parent->audit_origin);
+    w->vault = parent->vault;
+    w->audit = parent->audit;
+    rc = store_open(&w->store, w->store_url, errmsg);
+    if (rc != CU_OK) {
+        service_free(w);
+        return rc;
+    }
+    *out = w;
+    return CU_OK;
 }
 
 int service_audit_open(struct service *svc, char **errmsg)

@@ -30,7 +30,16 @@ struct service {
     struct vault *vault;
     struct store *store;
     struct audit_log *audit; /* the audit writer, opened on first use */
+    int borrowed;            /* a worker: vault and audit belong to the parent */
 };
+
+/*
+ * A handle for another thread (an HTTP worker): its own store connection,
+ * sharing the parent's vault and audit writer (opened on the parent by
+ * this call, so all appends share one group commit).  The parent must
+ * outlive it; service_free() on it releases only what it owns.
+ */
+int service_worker_new(struct service *parent, struct service **out, char **errmsg) CU_WUR;
 
 /*
  * Who is asking: every use case that touches customer data names its actor,
@@ -221,6 +230,10 @@ int service_staff_reset(struct service *svc, const struct service_actor *who, co
                         json_t **out, char **errmsg) CU_WUR;
 int service_staff_set_suspended(struct service *svc, const struct service_actor *who,
                                 const char *username, int suspended, char **errmsg) CU_WUR;
+/* Today's (UTC) use by a staff member, from the audit log:
+ * {"lookups_today","reveals_today"}. */
+int service_staff_usage(struct service *svc, const char *username, json_t **out,
+                        char **errmsg) CU_WUR;
 /* {"staff":[{"username","role","store","status","must_change_password","created_at"}]} */
 int service_staff_list(struct service *svc, json_t **out, char **errmsg) CU_WUR;
 

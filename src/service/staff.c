@@ -222,3 +222,43 @@ int service_staff_list(struct service *svc, json_t **out, char **errmsg)
     *out = json_pack("{s:o}", "staff", list);
     return CU_OK;
 }
+
+struct usage {
+    int64_t since_ms;
+    json_int_t lookups, reveals;
+    struct buf scratch;
+};
+
+static int count_usage(void *ctx, const struct store_audit_row *row)
+{
+    struct usage *u = ctx;
+    struct audit_entry e;
+
+    if (row->time_ms < u->since_ms)
+        return 1; /* newest first: the rest is older */
+    if (audit_entry_decode(row->leaf, row->len, &e, &u->scratch) != CU_OK)
+        return 0;
+    if (e.action == AUDIT_LOOKUP)
+        u->lookups++;
+    else if (e.action == AUDIT_REVEAL && e.decision == AUDIT_ALLOW)
+        u->reveals++;
+    return 0;
+}
+
+int service_staff_usage(struct service *svc, const char *username, json_t **out, char **errmsg)
+{
+    struct usage u = {0};
+    int64_t now = cu_now();
+    int rc;
+
+    *out = NULL;
+    u.since_ms = (now - now % 86400) * 1000;
+    buf_init(&u.scratch);
+    rc = store_audit_find(svc->store, username, NULL, 0, 1000000, count_usage, &u, errmsg);
+    if (rc == 1)
+        rc = CU_OK;
+    buf_release(&u.scratch);
+    if (rc == CU_OK)
+        *out = json_pack("{s:I, s:I}", "lookups_today", u.lookups, "reveals_today", u.reveals);
+    return rc;
+}

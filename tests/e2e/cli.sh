@@ -6,7 +6,7 @@ expect "custodian --help exits 0" 0 "$CUSTODIAN" --help
 contains "--help lists the commands" "$out" "import"
 expect "no command is a usage error" 2 "$CUSTODIAN"
 expect "unknown command is a usage error" 2 "$CUSTODIAN" frobnicate
-for c in init gen import lookup keys demo audit staff; do
+for c in init gen import lookup keys demo audit staff serve; do
     expect "custodian $c --help exits 0" 0 "$CUSTODIAN" "$c" --help
     contains "custodian $c --help prints usage" "$out" "usage: custodian $c"
 done

@@ -1,0 +1,20 @@
+/*
+ * The JSON API of ../shared/API.md on top of the transport (http.h) and the
+ * service layer: one handler per route, each answering through the service
+ * functions with the caller's session as the actor.
+ */
+#ifndef CU_HTTP_API_H
+#define CU_HTTP_API_H
+
+#include "http.h"
+#include "../service/service.h"
+
+struct api;
+
+/* Makes the API over an open service (not owned; it must outlive the api). */
+struct api *api_new(struct service *svc);
+void api_free(struct api *api);
+/* The route table (static) and its length, for struct http_config. */
+const struct http_route *api_routes(size_t *n);
+
+#endif
