@@ -14,7 +14,6 @@
 
 struct api {
     struct service *root;
-    struct policy *policy; /* the built-in default until the data folder's file is read */
     pthread_key_t key;
     pthread_mutex_t lock;
     struct service **workers;
@@ -26,10 +25,6 @@ struct api *api_new(struct service *svc)
     struct api *api = xcalloc(1, sizeof(*api));
 
     api->root = svc;
-    if (policy_default(&api->policy, NULL) != CU_OK) {
-        cu_log("api: the built-in policy does not parse");
-        abort();
-    }
     pthread_key_create(&api->key, NULL);
     pthread_mutex_init(&api->lock, NULL);
     return api;
@@ -44,7 +39,6 @@ void api_free(struct api *api)
     for (i = 0; i < api->n; i++)
         service_free(api->workers[i]);
     free(api->workers);
-    policy_free(api->policy);
     pthread_key_delete(api->key);
     pthread_mutex_destroy(&api->lock);
     free(api);
@@ -219,8 +213,7 @@ static int h_device(void *app, struct http_request *req, struct http_response *r
         goto out;
     }
     if (policy_role_from_name(ss.role) < 0 ||
-        !policy_may_lookup(((struct api *)app)->policy,
-                           (enum policy_role)policy_role_from_name(ss.role))) {
+        !policy_may_lookup(svc->policy, (enum policy_role)policy_role_from_name(ss.role))) {
         rc = fail(res, CU_ERR_FORBIDDEN, xstrdup("this role may not look customers up"));
         goto out;
     }

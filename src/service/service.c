@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include "../audit/audit.h"
+#include "../policy/policy.h"
 
 #define CONFIG_FILE     "config.json"
+#define POLICY_FILE     "policy.json"
 #define DB_FILE         "custodian.db"
 #define KEY_DIR         "keys"
 #define MASTER_KEY_FILE "keys/master.key"
@@ -143,6 +145,18 @@ int service_init_data(const char *data_dir, const char *store_url, char **errmsg
     if (rc != CU_OK)
         goto out;
 
+    /* The policy, to be edited by the security team (docs/policy.md). */
+    {
+        char *policy_path = xasprintf("%s/%s", data_dir, POLICY_FILE);
+        size_t plen;
+        const char *ptext = policy_default_text(&plen);
+
+        rc = access(policy_path, F_OK) == 0 ? CU_OK : write_file_atomic(policy_path, ptext, errmsg);
+        free(policy_path);
+        if (rc != CU_OK)
+            goto out;
+    }
+
     /* The config is written last: its presence marks a complete init. */
     config = json_pack("{s:i, s:s, s:s}", "version", 1, "store",
                        store_url ? store_url : "sqlite:" DB_FILE, "default_country", "86");
@@ -166,6 +180,33 @@ static char *resolve_store_url(const char *data_dir, const char *url)
     if (strncmp(url, "sqlite:", 7) == 0 && url[7] != '/')
         return xasprintf("sqlite:%s/%s", data_dir, url + 7);
     return xstrdup(url);
+}
+
+/* Reads DIR/policy.json, or takes the built-in default when there is none
+ * (a data folder made before the file existed). */
+static int load_policy(struct service *svc, char **errmsg)
+{
+    char *path = xasprintf("%s/%s", svc->data_dir, POLICY_FILE);
+    FILE *fp = fopen(path, "rb");
+    struct buf text = BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    int rc;
+
+    if (fp == NULL) {
+        rc = policy_default(&svc->policy, errmsg);
+        goto out;
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0 && text.len < (1 << 20))
+        buf_add(&text, chunk, n);
+    fclose(fp);
+    rc = policy_parse(text.data ? text.data : "", text.len, &svc->policy, errmsg);
+    if (rc != CU_OK)
+        cu_errprefix(errmsg, "%s", path);
+out:
+    buf_release(&text);
+    free(path);
+    return rc;
 }
 
 int service_open(struct service **out, const char *data_dir, char **errmsg)
@@ -211,6 +252,9 @@ int service_open(struct service **out, const char *data_dir, char **errmsg)
         goto out;
     vault_audit_public_key(svc->vault, pk);
     svc->audit_origin = origin ? xstrdup(origin) : audit_default_origin(pk);
+    rc = load_policy(svc, errmsg);
+    if (rc != CU_OK)
+        goto out;
     rc = store_open(&svc->store, svc->store_url, errmsg);
     if (rc != CU_OK)
         goto out;
@@ -231,6 +275,7 @@ void service_free(struct service *svc)
         return;
     if (!svc->borrowed) {
         audit_log_close(svc->audit);
+        policy_free(svc->policy);
         if (svc->vault != NULL)
             vault_free(svc->vault);
     }
@@ -262,6 +307,7 @@ int service_worker_new(struct service *parent, struct service **out, char **errm
     w->audit_origin = xstrdup(parent->audit_origin);
     w->vault = parent->vault;
     w->audit = parent->audit;
+    w->policy = parent->policy;
     rc = store_open(&w->store, w->store_url, errmsg);
     if (rc != CU_OK) {
         service_free(w);

@@ -19,6 +19,7 @@
 struct vault;
 struct store;
 struct audit_log;
+struct policy;
 
 /* An open data folder. */
 struct service {
@@ -30,6 +31,7 @@ struct service {
     struct vault *vault;
     struct store *store;
     struct audit_log *audit; /* the audit writer, opened on first use */
+    struct policy *policy;   /* DIR/policy.json (the built-in default if absent) */
     int borrowed;            /* a worker: vault and audit belong to the parent */
 };
 
@@ -60,6 +62,7 @@ void service_operator(struct service_actor *who, char *name, size_t len);
 /*
  * Data folder layout:
  *   DIR/config.json        settings (store URL, default country)
+ *   DIR/policy.json        who may see what (docs/policy.md), written by init
  *   DIR/keys/master.key    the master key (0600; or CUSTODIAN_MASTER_KEY_FILE)
  *   DIR/custodian.db       the SQLite store (+ -wal, -shm)
  *
@@ -70,7 +73,9 @@ void service_operator(struct service_actor *who, char *name, size_t len);
  */
 int service_init_data(const char *data_dir, const char *store_url, char **errmsg) CU_WUR;
 
-/* Opens an initialised data folder; the caller frees it with service_free(). */
+/* Opens an initialised data folder (and reads its policy: CU_ERR_INVALID
+ * naming the file and the JSON path when it is wrong); the caller frees it
+ * with service_free(). */
 int service_open(struct service **out, const char *data_dir, char **errmsg) CU_WUR;
 void service_free(struct service *svc);
 

@@ -12,6 +12,7 @@
 
 #include "service/service_int.h"
 #include "auth/totp.h"
+#include "policy/policy.h"
 #include "synth/synth.h"
 
 static const struct service_actor test_who = {"operator:test", "operator", NULL, "local", NULL};
@@ -426,6 +427,32 @@ static void test_login_lockout_and_suspension(void **state)
     assert_int_equal(rc, CU_ERR_LIMIT);
 }
 
+/* init writes policy.json; open reads it, and refuses a broken one. */
+static void test_policy_file(void **state)
+{
+    struct fixture *f = *state;
+    char *path = xasprintf("%s/policy.json", f->data), *err = NULL, *cmd;
+    struct service *svc = NULL;
+
+    assert_int_equal(access(path, F_OK), 0);
+    assert_true(policy_may_lookup(f->svc->policy, POLICY_ROLE_CLERK));
+    /* clerks may no longer look up: the edit takes effect at the next open */
+    cmd = xasprintf("sed -i '0,/\"lookup\": true/s//\"lookup\": false/' '%s'", path);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    assert_int_equal(service_open(&svc, f->data, &err), CU_OK);
+    assert_false(policy_may_lookup(svc->policy, POLICY_ROLE_CLERK));
+    assert_true(policy_may_lookup(svc->policy, POLICY_ROLE_AGENT));
+    service_free(svc);
+    /* a broken file stops the service from opening, naming the file */
+    write_text(path, "{\"roles\": 7}");
+    assert_int_equal(service_open(&svc, f->data, &err), CU_ERR_INVALID);
+    assert_null(svc);
+    assert_non_null(strstr(err, "policy.json"));
+    free(err);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +465,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotation_rewraps_and_retires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login_lockout_and_suspension, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_file, setup, teardown),
     };
 
     if (vault_global_init() != CU_OK)
