@@ -64,12 +64,20 @@ static struct service *worker(struct api *api, char **errmsg)
     return svc;
 }
 
-/* Answers a service error as problem+json; the detail never holds a secret. */
+/*
+ * Finishes a handler: a service error becomes problem+json (the detail never
+ * holds a secret); CU_OK leaves the response as the handler set it.  Frees
+ * `err` either way.
+ */
 static int fail(struct http_response *res, int rc, char *err)
 {
     int status = 500;
     const char *slug = "internal";
 
+    if (rc == CU_OK) {
+        free(err);
+        return CU_OK;
+    }
     switch (rc) {
     case CU_ERR_INVALID:
         status = 400, slug = "invalid-input";
@@ -106,23 +114,35 @@ static const char *body_str(const struct http_request *req, const char *key)
     return json_string_value(json_object_get(req->body, key));
 }
 
-/* The caller's session, or an answered 401/423. */
-static int session(struct service *svc, struct http_request *req, struct http_response *res,
-                   struct service_session *ss)
+/*
+ * The start of every handler: this thread's service handle and, when `ss`
+ * is not NULL, the caller's session.  NULL when the request is already
+ * answered (503 without a store, 401/423 without a valid session).
+ */
+static struct service *begin(void *app, struct http_request *req, struct http_response *res,
+                             struct service_session *ss)
 {
+    struct service *svc;
     char *err = NULL;
-    int rc = service_session(svc, http_bearer_token(req), ss, &err);
+    int rc;
 
-    if (rc != CU_OK)
-        fail(res, rc, err);
-    else
-        free(err);
-    return rc;
+    svc = worker(app, &err);
+    if (svc == NULL) {
+        fail(res, CU_ERR_STORE, err ? err : xstrdup("the store is unavailable"));
+        return NULL;
+    }
+    free(err);
+    err = NULL;
+    if (ss == NULL)
+        return svc;
+    rc = service_session(svc, http_bearer_token(req), ss, &err);
+    fail(res, rc, err);
+    return rc == CU_OK ? svc : NULL;
 }
 
 static int h_login(void *app, struct http_request *req, struct http_response *res)
 {
-    struct service *svc = worker(app, NULL);
+    struct service *svc = begin(app, req, res, NULL);
     const char *u = body_str(req, "username"), *p = body_str(req, "password"),
                *t = body_str(req, "totp");
     json_t *out = NULL;
@@ -130,58 +150,53 @@ static int h_login(void *app, struct http_request *req, struct http_response *re
     int rc;
 
     if (svc == NULL)
-        return fail(res, CU_ERR_STORE, xstrdup("the store is unavailable"));
+        return CU_OK;
     if (u == NULL || p == NULL || t == NULL)
         return fail(res, CU_ERR_INVALID, xstrdup("username, password and totp are required"));
     rc = service_login(svc, u, p, t, req->client_addr, &out, &err);
-    if (rc != CU_OK)
-        return fail(res, rc, err);
-    http_json(res, 200, out);
-    return CU_OK;
+    if (rc == CU_OK)
+        http_json(res, 200, out);
+    return fail(res, rc, err);
 }
 
 static int h_logout(void *app, struct http_request *req, struct http_response *res)
 {
-    struct service *svc = worker(app, NULL);
     struct service_session ss = {0};
+    struct service *svc = begin(app, req, res, &ss);
     char *err = NULL;
     int rc;
 
     if (svc == NULL)
-        return fail(res, CU_ERR_STORE, xstrdup("the store is unavailable"));
-    if (session(svc, req, res, &ss) != CU_OK)
         return CU_OK;
     service_session_release(&ss);
     rc = service_logout(svc, http_bearer_token(req), &err);
-    return rc == CU_OK ? (free(err), CU_OK) : fail(res, rc, err);
+    return fail(res, rc, err);
 }
 
 static int h_password(void *app, struct http_request *req, struct http_response *res)
 {
-    struct service *svc = worker(app, NULL);
+    struct service *svc = begin(app, req, res, NULL);
     const char *old = body_str(req, "old"), *new_password = body_str(req, "new");
     char *err = NULL;
     int rc;
 
     if (svc == NULL)
-        return fail(res, CU_ERR_STORE, xstrdup("the store is unavailable"));
+        return CU_OK;
     if (old == NULL || new_password == NULL)
         return fail(res, CU_ERR_INVALID, xstrdup("old and new are required"));
     rc = service_password_change(svc, http_bearer_token(req), old, new_password, &err);
-    return rc == CU_OK ? (free(err), CU_OK) : fail(res, rc, err);
+    return fail(res, rc, err);
 }
 
 static int h_me(void *app, struct http_request *req, struct http_response *res)
 {
-    struct service *svc = worker(app, NULL);
     struct service_session ss = {0};
+    struct service *svc = begin(app, req, res, &ss);
     json_t *usage = NULL;
     char *err = NULL;
     int rc;
 
     if (svc == NULL)
-        return fail(res, CU_ERR_STORE, xstrdup("the store is unavailable"));
-    if (session(svc, req, res, &ss) != CU_OK)
         return CU_OK;
     rc = service_staff_usage(svc, ss.username, &usage, &err);
     if (rc == CU_OK)
@@ -190,14 +205,14 @@ static int h_me(void *app, struct http_request *req, struct http_response *res)
                             "store", ss.store, "must_change_password", ss.must_change_password,
                             "usage", usage));
     service_session_release(&ss);
-    return rc == CU_OK ? (free(err), CU_OK) : fail(res, rc, err);
+    return fail(res, rc, err);
 }
 
 /* GET /v1/devices/{imei or serial}: the masked view of the device's owner. */
 static int h_device(void *app, struct http_request *req, struct http_response *res)
 {
-    struct service *svc = worker(app, NULL);
     struct service_session ss = {0};
+    struct service *svc = begin(app, req, res, &ss);
     struct service_actor who = {0};
     const char *id = req->param;
     json_t *out = NULL, *list, *v, *dev, *phones;
@@ -205,8 +220,6 @@ static int h_device(void *app, struct http_request *req, struct http_response *r
     int rc, kind;
 
     if (svc == NULL)
-        return fail(res, CU_ERR_STORE, xstrdup("the store is unavailable"));
-    if (session(svc, req, res, &ss) != CU_OK)
         return CU_OK;
     if (ss.must_change_password) {
         rc = fail(res, CU_ERR_FORBIDDEN, xstrdup("change the one-time password first"));
