@@ -71,6 +71,13 @@ void cli_progress_cb(void *ctx, const char *what, uint64_t done, uint64_t total,
 /* Clears the bar line. */
 void cli_progress_done(struct cli_progress *p);
 
+/*
+ * Writes synthetic customers [start, start + n) of `seed` to `fp` as CSV
+ * (with the header) or JSON Lines.  Returns 0, or -1 when writing failed.
+ * Does not close `fp`.
+ */
+int cli_write_customers(FILE *fp, uint64_t seed, uint64_t start, uint64_t n, int jsonl);
+
 /* Parses a non-negative integer; returns 0 on success. */
 int cli_parse_u64(const char *s, uint64_t *out);
 

@@ -16,28 +16,12 @@ static const char usage[] =
 static int write_demo_file(const char *path, uint64_t seed, uint64_t n)
 {
     FILE *fp = fopen(path, "wb");
-    struct model_customer c;
-    struct buf out = BUF_INIT;
-    uint64_t i;
-    int ok;
+    int rc;
 
     if (fp == NULL)
         return -1;
-    model_csv_header(&out);
-    for (i = 0; i < n; i++) {
-        model_customer_init(&c);
-        synth_customer(seed, i, &c);
-        model_csv_write(&c, &out);
-        model_customer_release(&c);
-        if (out.len >= (1 << 16)) {
-            fwrite(out.data, 1, out.len, fp);
-            buf_reset(&out);
-        }
-    }
-    fwrite(out.data, 1, out.len, fp);
-    buf_release(&out);
-    ok = fflush(fp) == 0 && !ferror(fp);
-    return fclose(fp) == 0 && ok ? 0 : -1;
+    rc = cli_write_customers(fp, seed, 0, n, 0);
+    return fclose(fp) == 0 ? rc : -1;
 }
 
 int cmd_demo(struct cli *cli, int argc, char **argv)

@@ -21,10 +21,8 @@ int cmd_gen(struct cli *cli, int argc, char **argv)
                                          {"start", required_argument, NULL, 'i'},
                                          CLI_COMMON_OPTIONS,
                                          {NULL, 0, NULL, 0}};
-    uint64_t seed = 1, n = 0, start = 0, i;
+    uint64_t seed = 1, n = 0, start = 0;
     int opt, jsonl = 0;
-    struct model_customer c;
-    struct buf out = BUF_INIT;
 
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (cli_common_option(cli, opt, usage))
@@ -46,9 +44,21 @@ int cmd_gen(struct cli *cli, int argc, char **argv)
         return cli_usage_error(cli, "N must be a number up to 99,999,999, not '%s'",
                                argv[optind + 1]);
 
+    if (cli_write_customers(stdout, seed, start, n, jsonl) != 0)
+        return cli_fail("cannot write to standard output");
+    return CLI_OK;
+}
+
+int cli_write_customers(FILE *fp, uint64_t seed, uint64_t start, uint64_t n, int jsonl)
+{
+    struct model_customer c;
+    struct buf out = BUF_INIT;
+    uint64_t i;
+    int ok = 1;
+
     if (!jsonl)
         model_csv_header(&out);
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n && ok; i++) {
         model_customer_init(&c);
         synth_customer(seed, start + i, &c);
         if (jsonl)
@@ -57,14 +67,12 @@ int cmd_gen(struct cli *cli, int argc, char **argv)
             model_csv_write(&c, &out);
         model_customer_release(&c);
         if (out.len >= (1 << 16)) {
-            if (fwrite(out.data, 1, out.len, stdout) != out.len)
-                break;
+            ok = fwrite(out.data, 1, out.len, fp) == out.len;
             buf_reset(&out);
         }
     }
-    fwrite(out.data, 1, out.len, stdout);
+    if (ok)
+        ok = fwrite(out.data, 1, out.len, fp) == out.len;
     buf_release(&out);
-    if (fflush(stdout) != 0 || ferror(stdout))
-        return cli_fail("cannot write to standard output");
-    return CLI_OK;
+    return ok && fflush(fp) == 0 && !ferror(fp) ? 0 : -1;
 }
