@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="gcc make meson ninja-build pkg-config
 libsodium-dev libsqlite3-dev libjansson-dev libcsv-dev libcmocka-dev
-liboath-dev libqrencode-dev libmicrohttpd-dev
+liboath-dev libqrencode-dev libmicrohttpd-dev libcurl4-openssl-dev
 sqlite3 clang-format curl oathtool"
 
 missing=""

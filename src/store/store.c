@@ -444,3 +444,71 @@ int store_throttle_put(struct store *s, const char *client, int64_t failures, in
 {
     return s->ops->throttle_put(s, client, failures, window_start, locked_until, errmsg);
 }
+
+void store_case_init(struct store_case *c)
+{
+    memset(c, 0, sizeof(*c));
+}
+
+void store_case_release(struct store_case *c)
+{
+    free(c->id);
+    free(c->purpose);
+    free(c->customer_id);
+    free(c->requester);
+    free(c->requester_role);
+    free(c->store);
+    free(c->status);
+    free(c->reason);
+    free(c->approver);
+    cu_wipe(c->code_hash, sizeof(c->code_hash));
+    store_case_init(c);
+}
+
+int store_case_put(struct store *s, const struct store_case *c, int create, char **errmsg)
+{
+    return s->ops->case_put(s, c, create, errmsg);
+}
+
+int store_case_get(struct store *s, const char *id, struct store_case *out, char **errmsg)
+{
+    return s->ops->case_get(s, id, out, errmsg);
+}
+
+int store_case_take_try(struct store *s, const char *id, int max, int *tries, char **errmsg)
+{
+    return s->ops->case_take_try(s, id, max, tries, errmsg);
+}
+
+void store_message_init(struct store_message *m)
+{
+    memset(m, 0, sizeof(*m));
+    buf_init(&m->sealed);
+}
+
+void store_message_release(struct store_message *m)
+{
+    free(m->customer_id);
+    free(m->case_id);
+    free(m->channel);
+    buf_release(&m->sealed);
+    free(m->status);
+    free(m->last_error);
+    store_message_init(m);
+}
+
+int store_outbox_add(struct store *s, const struct store_message *m, int64_t *id, char **errmsg)
+{
+    return s->ops->outbox_add(s, m, id, errmsg);
+}
+
+int store_outbox_scan(struct store *s, int64_t after_id, int64_t due, size_t limit,
+                      store_message_cb cb, void *ctx, char **errmsg)
+{
+    return s->ops->outbox_scan(s, after_id, due, limit, cb, ctx, errmsg);
+}
+
+int store_outbox_mark(struct store *s, const struct store_message *m, char **errmsg)
+{
+    return s->ops->outbox_mark(s, m, errmsg);
+}

@@ -295,4 +295,80 @@ int store_throttle_get(struct store *s, const char *client, int64_t *failures,
 int store_throttle_put(struct store *s, const char *client, int64_t failures, int64_t window_start,
                        int64_t locked_until, char **errmsg) CU_WUR;
 
+/*
+ * --- Cases ----------------------------------------------------------------
+ *
+ * A case binds one staff member (the requester) to one customer for one
+ * purpose.  `status` is a stored state name (policy_case_state_name():
+ * awaiting_verification, pending_approval, verified, approved, closed);
+ * expiry is not stored as a state but read from expires_at.  The one-time
+ * code is kept only as a keyed hash.  Strings owned by the struct.
+ */
+struct store_case {
+    char *id;
+    char *purpose;
+    char *customer_id;
+    char *requester;
+    char *requester_role;
+    char *store;
+    char *status;
+    char *reason;   /* investigations: why (never a personal value); may be NULL */
+    char *approver; /* who approved, or NULL */
+    int has_code;
+    unsigned char code_hash[32];
+    int64_t code_expires_at;
+    int code_tries; /* wrong or right codes tried so far */
+    int64_t created_at;
+    int64_t updated_at;
+    int64_t expires_at;
+};
+void store_case_init(struct store_case *c);
+void store_case_release(struct store_case *c);
+/* create: insert (CU_ERR_CONFLICT if the id exists); otherwise update every
+ * mutable column (status, approver, code, tries, updated_at). */
+int store_case_put(struct store *s, const struct store_case *c, int create, char **errmsg) CU_WUR;
+/* CU_ERR_NOT_FOUND when there is no such case; `out` is released first. */
+int store_case_get(struct store *s, const char *id, struct store_case *out, char **errmsg) CU_WUR;
+/*
+ * Takes one code try atomically (two requests at once cannot both take the
+ * last): adds 1 to code_tries if it is below `max` and stores the new count
+ * in *tries.  CU_ERR_LIMIT (tries left as they were) when none is left.
+ */
+int store_case_take_try(struct store *s, const char *id, int max, int *tries, char **errmsg) CU_WUR;
+
+/*
+ * --- Outbox ----------------------------------------------------------------
+ *
+ * Messages to customers.  `sealed` holds the recipient and the text,
+ * sealed by the vault (vault_secret_seal); the rest is not personal.
+ * `status`: "pending" (a transport will deliver it), "sent", "failed".
+ */
+struct store_message {
+    int64_t id;
+    char *customer_id;
+    char *case_id; /* or NULL */
+    char *channel; /* "sms" or "email" */
+    struct buf sealed;
+    char *status;
+    int attempts;
+    int64_t next_attempt_at;
+    char *last_error; /* or NULL */
+    int64_t created_at;
+    int64_t delivered_at; /* 0 until sent */
+};
+void store_message_init(struct store_message *m);
+void store_message_release(struct store_message *m);
+/* Adds a message; its new id goes to *id. */
+int store_outbox_add(struct store *s, const struct store_message *m, int64_t *id,
+                     char **errmsg) CU_WUR;
+typedef int (*store_message_cb)(void *ctx, const struct store_message *m);
+/* Messages with id > after_id in id order, at most `limit`; with `due` > 0,
+ * only pending ones whose next_attempt_at <= due.  A non-zero return from
+ * cb stops. */
+int store_outbox_scan(struct store *s, int64_t after_id, int64_t due, size_t limit,
+                      store_message_cb cb, void *ctx, char **errmsg) CU_WUR;
+/* Records a delivery attempt's outcome: status, attempts, next_attempt_at,
+ * last_error (NULL clears) and delivered_at. */
+int store_outbox_mark(struct store *s, const struct store_message *m, char **errmsg) CU_WUR;
+
 #endif

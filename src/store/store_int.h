@@ -62,6 +62,13 @@ struct store_ops {
                         int64_t *window_start, int64_t *locked_until, char **errmsg);
     int (*throttle_put)(struct store *s, const char *client, int64_t failures, int64_t window_start,
                         int64_t locked_until, char **errmsg);
+    int (*case_put)(struct store *s, const struct store_case *c, int create, char **errmsg);
+    int (*case_get)(struct store *s, const char *id, struct store_case *out, char **errmsg);
+    int (*case_take_try)(struct store *s, const char *id, int max, int *tries, char **errmsg);
+    int (*outbox_add)(struct store *s, const struct store_message *m, int64_t *id, char **errmsg);
+    int (*outbox_scan)(struct store *s, int64_t after_id, int64_t due, size_t limit,
+                       store_message_cb cb, void *ctx, char **errmsg);
+    int (*outbox_mark)(struct store *s, const struct store_message *m, char **errmsg);
 };
 
 struct store {

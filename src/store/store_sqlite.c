@@ -86,6 +86,13 @@ _Static_assert(MODEL_F__COUNT == 7, "the customers table has one column per mode
     "username, role, store, password, totp, totp_last_step, must_change, suspended,"               \
     " failed_logins, locked_until, created_at, updated_at"
 
+#define CASE_COLS                                                                                  \
+    "id, purpose, customer_id, requester, requester_role, store, status, reason, approver,"        \
+    " code_hash, code_expires_at, code_tries, created_at, updated_at, expires_at"
+#define OUTBOX_COLS                                                                                \
+    "id, customer_id, case_id, channel, sealed, status, attempts, next_attempt_at, last_error,"    \
+    " created_at, delivered_at"
+
 /*
  * Migrations, oldest first: migrations[i] takes the schema from version i
  * to i + 1.  Never edit a released step; append a new one.
@@ -144,6 +151,21 @@ static const char *const migrations[] = {
     "CREATE INDEX sessions_by_user ON sessions(username);"
     "CREATE TABLE login_throttle(client TEXT PRIMARY KEY, failures INTEGER NOT NULL,"
     " window_start INTEGER NOT NULL, locked_until INTEGER NOT NULL);",
+    /* 6: cases (the code only as a keyed hash) and the customer outbox
+     * (recipient and text sealed) */
+    "CREATE TABLE cases(id TEXT PRIMARY KEY, purpose TEXT NOT NULL, customer_id TEXT NOT NULL,"
+    " requester TEXT NOT NULL, requester_role TEXT NOT NULL, store TEXT NOT NULL,"
+    " status TEXT NOT NULL, reason TEXT, approver TEXT, code_hash BLOB,"
+    " code_expires_at INTEGER NOT NULL, code_tries INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE INDEX cases_by_customer ON cases(customer_id);"
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY, customer_id TEXT NOT NULL, case_id TEXT,"
+    " channel TEXT NOT NULL, sealed BLOB NOT NULL, status TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, last_error TEXT,"
+    " created_at INTEGER NOT NULL, delivered_at INTEGER NOT NULL);"
+    "CREATE INDEX outbox_by_customer ON outbox(customer_id);"
+    "CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE status = 'pending';",
 };
 _Static_assert(SQLITE_APP_ID == 1129665364, "application_id in migration 1");
 #define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
@@ -197,6 +219,13 @@ enum stmt_id {
     ST_SESSION_DELETE_USER,
     ST_THROTTLE_GET,
     ST_THROTTLE_PUT,
+    ST_CASE_INSERT,
+    ST_CASE_UPDATE,
+    ST_CASE_GET,
+    ST_CASE_TRY,
+    ST_OUTBOX_ADD,
+    ST_OUTBOX_SCAN,
+    ST_OUTBOX_MARK,
     ST__COUNT
 };
 
@@ -296,6 +325,22 @@ static const char *const stmt_sql[ST__COUNT] = {
                         " WHERE client = ?1",
     [ST_THROTTLE_PUT] = "INSERT OR REPLACE INTO login_throttle(client, failures, window_start,"
                         " locked_until) VALUES(?1, ?2, ?3, ?4)",
+    /* cases: ?1 id ... ?15 expires_at, in CASE_COLS order */
+    [ST_CASE_INSERT] = "INSERT INTO cases(" CASE_COLS ")"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    [ST_CASE_UPDATE] = "UPDATE cases SET status = ?7, approver = ?9, code_hash = ?10,"
+                       " code_expires_at = ?11, code_tries = ?12, updated_at = ?14 WHERE id = ?1",
+    [ST_CASE_GET] = "SELECT " CASE_COLS " FROM cases WHERE id = ?1",
+    [ST_CASE_TRY] = "UPDATE cases SET code_tries = code_tries + 1"
+                    " WHERE id = ?1 AND code_tries < ?2 RETURNING code_tries",
+    [ST_OUTBOX_ADD] = "INSERT INTO outbox(" OUTBOX_COLS ")"
+                      " VALUES(NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    /* ?1 after id, ?2 due (0: every message), ?3 limit */
+    [ST_OUTBOX_SCAN] = "SELECT " OUTBOX_COLS " FROM outbox WHERE id > ?1"
+                       " AND (?2 = 0 OR (status = 'pending' AND next_attempt_at <= ?2))"
+                       " ORDER BY id LIMIT ?3",
+    [ST_OUTBOX_MARK] = "UPDATE outbox SET status = ?6, attempts = ?7, next_attempt_at = ?8,"
+                       " last_error = ?9, delivered_at = ?11 WHERE id = ?1",
 };
 
 /* A blind row waiting to be inserted, in the blind table's key order. */
@@ -1939,6 +1984,216 @@ static int sq_throttle_put(struct store *s, const char *client, int64_t failures
     return stmt_run(h, q, what, errmsg);
 }
 
+/* ---- cases ---- */
+
+static void bind_text_or_null(sqlite3_stmt *q, int i, const char *v)
+{
+    if (v == NULL)
+        sqlite3_bind_null(q, i);
+    else
+        sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
+}
+
+static char *col_text_or_null(sqlite3_stmt *q, int i)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+static int sq_case_put(struct store *s, const struct store_case *c, int create, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = create ? "add case" : "update case";
+    sqlite3_stmt *q;
+    int rc, src;
+
+    rc = stmt_get(h, create ? ST_CASE_INSERT : ST_CASE_UPDATE, &q, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, c->id, -1, SQLITE_STATIC);
+    if (create) {
+        sqlite3_bind_text(q, 2, c->purpose, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, c->customer_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 4, c->requester, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 5, c->requester_role, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 6, c->store, -1, SQLITE_STATIC);
+        bind_text_or_null(q, 8, c->reason);
+        sqlite3_bind_int64(q, 13, c->created_at);
+        sqlite3_bind_int64(q, 15, c->expires_at);
+    }
+    sqlite3_bind_text(q, 7, c->status, -1, SQLITE_STATIC);
+    bind_text_or_null(q, 9, c->approver);
+    if (c->has_code)
+        sqlite3_bind_blob(q, 10, c->code_hash, 32, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, 10);
+    sqlite3_bind_int64(q, 11, c->code_expires_at);
+    sqlite3_bind_int(q, 12, c->code_tries);
+    sqlite3_bind_int64(q, 14, c->updated_at);
+    src = sqlite3_step(q);
+    if ((src & 0xff) == SQLITE_CONSTRAINT && create)
+        rc = cu_errf(errmsg, CU_ERR_CONFLICT, "case '%s' exists already", c->id);
+    else if (src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    else if (!create && sqlite3_changes(h->db) == 0)
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no case '%s'", c->id);
+    sqlite3_reset(q);
+    return rc;
+}
+
+static int sq_case_get(struct store *s, const char *id, struct store_case *out, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read case";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_CASE_GET, &q, what, errmsg), src;
+
+    if (rc != CU_OK)
+        return rc;
+    store_case_release(out);
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    src = sqlite3_step(q);
+    if (src == SQLITE_ROW) {
+        out->id = col_text(q, 0);
+        out->purpose = col_text(q, 1);
+        out->customer_id = col_text(q, 2);
+        out->requester = col_text(q, 3);
+        out->requester_role = col_text(q, 4);
+        out->store = col_text(q, 5);
+        out->status = col_text(q, 6);
+        out->reason = col_text_or_null(q, 7);
+        out->approver = col_text_or_null(q, 8);
+        out->has_code = sqlite3_column_bytes(q, 9) == 32;
+        if (out->has_code)
+            memcpy(out->code_hash, sqlite3_column_blob(q, 9), 32);
+        out->code_expires_at = sqlite3_column_int64(q, 10);
+        out->code_tries = sqlite3_column_int(q, 11);
+        out->created_at = sqlite3_column_int64(q, 12);
+        out->updated_at = sqlite3_column_int64(q, 13);
+        out->expires_at = sqlite3_column_int64(q, 14);
+    } else if (src == SQLITE_DONE) {
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no case '%.64s'", id);
+    } else {
+        rc = db_fail(h, errmsg, what);
+    }
+    sqlite3_reset(q);
+    return rc;
+}
+
+static int sq_case_take_try(struct store *s, const char *id, int max, int *tries, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "count a code try";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_CASE_TRY, &q, what, errmsg), src;
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, max);
+    src = sqlite3_step(q);
+    if (src == SQLITE_ROW) {
+        *tries = sqlite3_column_int(q, 0);
+        src = sqlite3_step(q);
+    } else if (src == SQLITE_DONE) {
+        rc = cu_errf(errmsg, CU_ERR_LIMIT, "no code tries left");
+    }
+    if (rc == CU_OK && src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    sqlite3_reset(q);
+    return rc;
+}
+
+/* ---- outbox ---- */
+
+/* Binds ?2..?11 of OUTBOX_COLS (?1, the id, only for mark). */
+static void bind_message(sqlite3_stmt *q, const struct store_message *m)
+{
+    sqlite3_bind_text(q, 2, m->customer_id, -1, SQLITE_STATIC);
+    bind_text_or_null(q, 3, m->case_id);
+    sqlite3_bind_text(q, 4, m->channel, -1, SQLITE_STATIC);
+    bind_buf(q, 5, &m->sealed, 0);
+    sqlite3_bind_text(q, 6, m->status, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 7, m->attempts);
+    sqlite3_bind_int64(q, 8, m->next_attempt_at);
+    bind_text_or_null(q, 9, m->last_error);
+    sqlite3_bind_int64(q, 10, m->created_at);
+    sqlite3_bind_int64(q, 11, m->delivered_at);
+}
+
+static int sq_outbox_add(struct store *s, const struct store_message *m, int64_t *id, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "add an outbox message";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_OUTBOX_ADD, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    bind_message(q, m);
+    rc = stmt_run(h, q, what, errmsg);
+    if (rc == CU_OK)
+        *id = sqlite3_last_insert_rowid(h->db);
+    return rc;
+}
+
+static int sq_outbox_scan(struct store *s, int64_t after_id, int64_t due, size_t limit,
+                          store_message_cb cb, void *ctx, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read the outbox";
+    struct store_message m;
+    sqlite3_stmt *q;
+    const void *p;
+    int rc, src, own;
+
+    rc = scan_stmt_get(h, ST_OUTBOX_SCAN, &q, &own, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(q, 1, after_id);
+    sqlite3_bind_int64(q, 2, due);
+    sqlite3_bind_int64(q, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    store_message_init(&m);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        store_message_release(&m);
+        m.id = sqlite3_column_int64(q, 0);
+        m.customer_id = col_text(q, 1);
+        m.case_id = col_text_or_null(q, 2);
+        m.channel = col_text(q, 3);
+        p = sqlite3_column_blob(q, 4);
+        buf_add(&m.sealed, p, p ? (size_t)sqlite3_column_bytes(q, 4) : 0);
+        m.status = col_text(q, 5);
+        m.attempts = sqlite3_column_int(q, 6);
+        m.next_attempt_at = sqlite3_column_int64(q, 7);
+        m.last_error = col_text_or_null(q, 8);
+        m.created_at = sqlite3_column_int64(q, 9);
+        m.delivered_at = sqlite3_column_int64(q, 10);
+        rc = cb(ctx, &m);
+        if (rc != 0)
+            break;
+    }
+    if (rc == CU_OK && src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    store_message_release(&m);
+    scan_stmt_put(q, own);
+    return rc;
+}
+
+static int sq_outbox_mark(struct store *s, const struct store_message *m, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "record an outbox delivery";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_OUTBOX_MARK, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(q, 1, m->id);
+    bind_message(q, m);
+    return stmt_run(h, q, what, errmsg);
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .free = sq_free,
@@ -1973,6 +2228,12 @@ static const struct store_ops sqlite_ops = {
     .session_delete_user = sq_session_delete_user,
     .throttle_get = sq_throttle_get,
     .throttle_put = sq_throttle_put,
+    .case_put = sq_case_put,
+    .case_get = sq_case_get,
+    .case_take_try = sq_case_take_try,
+    .outbox_add = sq_outbox_add,
+    .outbox_scan = sq_outbox_scan,
+    .outbox_mark = sq_outbox_mark,
     .tile_put = sq_tile_put,
     .tile_get = sq_tile_get,
     .checkpoint_put = sq_checkpoint_put,

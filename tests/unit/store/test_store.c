@@ -20,7 +20,7 @@
 #include "store/store_int.h"
 
 /* The schema version this code migrates to. */
-#define SCHEMA_NOW 5
+#define SCHEMA_NOW 6
 
 struct fx {
     char dir[64];
@@ -225,15 +225,15 @@ static void test_newer_schema_refused(void **state)
 
     store_free(fx->s);
     fx->s = NULL;
-    raw_int(fx->path, "PRAGMA user_version = 6");
+    raw_int(fx->path, "PRAGMA user_version = 7");
     assert_int_equal(store_open(&s2, fx->path, &err), CU_ERR_STORE);
     assert_null(s2);
     assert_non_null(err);
-    assert_non_null(strstr(err, "schema version 6"));
+    assert_non_null(strstr(err, "schema version 7"));
     assert_non_null(strstr(err, "newer"));
     free(err);
     /* refused without being touched */
-    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 6);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 7);
 }
 
 static void test_foreign_files_refused(void **state)
@@ -1030,6 +1030,7 @@ static void test_migrate_v1_to_now(void **state)
     raw_exec(fx->path, "DROP TABLE audit_entries; DROP TABLE audit_tiles;"
                        " DROP TABLE audit_checkpoints; DROP TABLE audit_index; DROP TABLE staff;"
                        " DROP TABLE sessions; DROP TABLE login_throttle;"
+                       " DROP TABLE cases; DROP TABLE outbox;"
                        " DELETE FROM meta WHERE key = 'audit_indexed'; PRAGMA user_version = 1");
     assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
                                        "'audit%'"),
@@ -1636,6 +1637,130 @@ static void test_sessions_and_throttle(void **state)
     assert_int_equal(l, 2000);
 }
 
+static void test_cases(void **state)
+{
+    struct fx *fx = *state;
+    struct store_case c, got;
+    int tries = 0, i;
+
+    store_case_init(&c);
+    store_case_init(&got);
+    c.id = xstrdup("K1");
+    c.purpose = xstrdup("customer_support");
+    c.customer_id = xstrdup("C00000001");
+    c.requester = xstrdup("alice");
+    c.requester_role = xstrdup("clerk");
+    c.store = xstrdup("S001");
+    c.status = xstrdup("awaiting_verification");
+    c.has_code = 1;
+    memset(c.code_hash, 0xab, 32);
+    c.code_expires_at = 700;
+    c.created_at = c.updated_at = 100;
+    c.expires_at = 900;
+    assert_int_equal(store_case_put(fx->s, &c, 1, NULL), CU_OK);
+    assert_int_equal(store_case_put(fx->s, &c, 1, NULL), CU_ERR_CONFLICT);
+    assert_int_equal(store_case_get(fx->s, "K1", &got, NULL), CU_OK);
+    assert_string_equal(got.customer_id, "C00000001");
+    assert_string_equal(got.requester_role, "clerk");
+    assert_null(got.reason);
+    assert_null(got.approver);
+    assert_true(got.has_code);
+    assert_memory_equal(got.code_hash, c.code_hash, 32);
+    assert_int_equal(got.expires_at, 900);
+
+    /* tries are taken one by one up to the limit, and no further */
+    for (i = 1; i <= 5; i++) {
+        assert_int_equal(store_case_take_try(fx->s, "K1", 5, &tries, NULL), CU_OK);
+        assert_int_equal(tries, i);
+    }
+    assert_int_equal(store_case_take_try(fx->s, "K1", 5, &tries, NULL), CU_ERR_LIMIT);
+    assert_int_equal(store_case_take_try(fx->s, "nope", 5, &tries, NULL), CU_ERR_LIMIT);
+
+    /* an update changes the mutable columns only */
+    free(c.status);
+    c.status = xstrdup("verified");
+    c.approver = xstrdup("bob");
+    c.has_code = 0;
+    c.code_tries = 2;
+    c.updated_at = 200;
+    free(c.customer_id);
+    c.customer_id = xstrdup("C00000002");
+    assert_int_equal(store_case_put(fx->s, &c, 0, NULL), CU_OK);
+    assert_int_equal(store_case_get(fx->s, "K1", &got, NULL), CU_OK);
+    assert_string_equal(got.status, "verified");
+    assert_string_equal(got.approver, "bob");
+    assert_false(got.has_code);
+    assert_int_equal(got.code_tries, 2);
+    assert_int_equal(got.updated_at, 200);
+    assert_string_equal(got.customer_id, "C00000001");
+    free(c.id);
+    c.id = xstrdup("K2");
+    assert_int_equal(store_case_put(fx->s, &c, 0, NULL), CU_ERR_NOT_FOUND);
+    assert_int_equal(store_case_get(fx->s, "K2", &got, NULL), CU_ERR_NOT_FOUND);
+    store_case_release(&c);
+    store_case_release(&got);
+}
+
+struct msgs {
+    int64_t ids[8];
+    char status[8][16];
+    size_t n;
+};
+
+static int collect_msg(void *ctx, const struct store_message *m)
+{
+    struct msgs *ms = ctx;
+
+    assert_true(ms->n < 8);
+    ms->ids[ms->n] = m->id;
+    snprintf(ms->status[ms->n], sizeof(ms->status[0]), "%s", m->status);
+    ms->n++;
+    return 0;
+}
+
+static void test_outbox(void **state)
+{
+    struct fx *fx = *state;
+    struct store_message m;
+    struct msgs ms = {0};
+    int64_t id[3];
+    int i;
+
+    store_message_init(&m);
+    m.customer_id = xstrdup("C00000001");
+    m.channel = xstrdup("sms");
+    buf_addstr(&m.sealed, "sealed");
+    m.status = xstrdup("pending");
+    m.created_at = 100;
+    for (i = 0; i < 3; i++) {
+        m.next_attempt_at = 100 + 10 * i;
+        assert_int_equal(store_outbox_add(fx->s, &m, &id[i], NULL), CU_OK);
+    }
+    assert_true(id[0] < id[1] && id[1] < id[2]);
+    assert_int_equal(store_outbox_scan(fx->s, 0, 0, 10, collect_msg, &ms, NULL), CU_OK);
+    assert_int_equal(ms.n, 3);
+    ms.n = 0;
+    /* due at 115: the first two */
+    assert_int_equal(store_outbox_scan(fx->s, 0, 115, 10, collect_msg, &ms, NULL), CU_OK);
+    assert_int_equal(ms.n, 2);
+    /* a sent message is no longer due */
+    m.id = id[0];
+    free(m.status);
+    m.status = xstrdup("sent");
+    m.attempts = 1;
+    m.delivered_at = 120;
+    assert_int_equal(store_outbox_mark(fx->s, &m, NULL), CU_OK);
+    ms.n = 0;
+    assert_int_equal(store_outbox_scan(fx->s, 0, 1000, 10, collect_msg, &ms, NULL), CU_OK);
+    assert_int_equal(ms.n, 2);
+    assert_int_equal(ms.ids[0], id[1]);
+    ms.n = 0;
+    assert_int_equal(store_outbox_scan(fx->s, id[0] - 1, 0, 1, collect_msg, &ms, NULL), CU_OK);
+    assert_int_equal(ms.n, 1);
+    assert_string_equal(ms.status[0], "sent");
+    store_message_release(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1670,6 +1795,8 @@ int main(void)
         T(test_checkpoints),
         T(test_staff),
         T(test_sessions_and_throttle),
+        T(test_cases),
+        T(test_outbox),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
