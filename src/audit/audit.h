@@ -61,6 +61,7 @@ enum audit_action {
     AUDIT_IMPORT,
     AUDIT_SUBJECT_LOGIN,
     AUDIT_SUBJECT_ACCESS,
+    AUDIT_ACCESS_DENIED, /* a role called an endpoint it may not use */
     AUDIT_ACTION__MAX
 };
 

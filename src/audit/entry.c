@@ -38,6 +38,7 @@ static const char *const action_names[AUDIT_ACTION__MAX] = {
     [AUDIT_IMPORT] = "import",
     [AUDIT_SUBJECT_LOGIN] = "subject_login",
     [AUDIT_SUBJECT_ACCESS] = "subject_access",
+    [AUDIT_ACCESS_DENIED] = "access_denied",
 };
 
 /* Indexed by enum audit_decision; entry 0 is unused. */

@@ -1,17 +1,104 @@
 /* custodian serve [--listen ADDR:PORT] */
 #include "cli.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http/api.h"
+#include "notify/notify.h"
+
+#define DELIVER_EVERY_MS 500
+#define DELIVER_BATCH    100
+
+/* The webhook deliverer: its own store handle, polling the outbox. */
+struct deliverer {
+    struct service *svc;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int stop;
+};
+
+static void *deliver_main(void *arg)
+{
+    struct deliverer *d = arg;
+    struct timespec until;
+    size_t sent;
+    char *err = NULL;
+
+    pthread_mutex_lock(&d->lock);
+    while (!d->stop) {
+        pthread_mutex_unlock(&d->lock);
+        if (service_outbox_deliver(d->svc, DELIVER_BATCH, &sent, &err) != CU_OK) {
+            cu_log("outbox: %s", err ? err : "delivery failed");
+            free(err);
+            err = NULL;
+        }
+        pthread_mutex_lock(&d->lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += DELIVER_EVERY_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        if (!d->stop)
+            pthread_cond_timedwait(&d->wake, &d->lock, &until);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return NULL;
+}
+
+/* Starts the deliverer when a webhook is configured; NULL otherwise. */
+static int deliverer_start(struct service *svc, struct deliverer **out, char **errmsg)
+{
+    struct deliverer *d;
+    int rc;
+
+    *out = NULL;
+    if (svc->webhook_url == NULL)
+        return CU_OK;
+    d = xcalloc(1, sizeof(*d));
+    rc = service_worker_new(svc, &d->svc, errmsg);
+    if (rc != CU_OK) {
+        free(d);
+        return rc;
+    }
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->wake, NULL);
+    if (pthread_create(&d->thread, NULL, deliver_main, d) != 0) {
+        pthread_mutex_destroy(&d->lock);
+        pthread_cond_destroy(&d->wake);
+        service_free(d->svc);
+        free(d);
+        return cu_errf(errmsg, CU_ERR_INTERNAL, "cannot start the outbox deliverer");
+    }
+    *out = d;
+    return CU_OK;
+}
+
+static void deliverer_stop(struct deliverer *d)
+{
+    if (d == NULL)
+        return;
+    pthread_mutex_lock(&d->lock);
+    d->stop = 1;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+    pthread_join(d->thread, NULL);
+    pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->wake);
+    service_free(d->svc);
+    free(d);
+}
 
 static const char usage[] =
     "usage: custodian serve [--listen ADDR:PORT]\n\n"
     "Runs the HTTP API (../shared/API.md) on ADDR:PORT (default 127.0.0.1:8080) until\n"
     "SIGTERM or SIGINT; then stops taking connections, lets requests in flight finish and\n"
-    "flushes the audit log.  /healthz and /metrics (Prometheus) are served too.\n";
+    "flushes the audit log.  /healthz and /metrics (Prometheus) are served too.  With a\n"
+    "webhook configured (config.json \"notifier\"), messages to customers are delivered to\n"
+    "it from the outbox, with retries.\n";
 
 int cmd_serve(struct cli *cli, int argc, char **argv)
 {
@@ -19,6 +106,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
     struct http_config cfg = {0};
     struct http_server *srv = NULL;
+    struct deliverer *deliver = NULL;
     struct service *svc;
     struct api *api;
     const char *listen = "127.0.0.1:8080";
@@ -42,7 +130,11 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
     svc = cli_open(cli);
     if (svc == NULL)
         return CLI_FAIL;
-    rc = service_audit_open(svc, &err);
+    rc = notify_global_init();
+    if (rc == CU_OK)
+        rc = service_audit_open(svc, &err);
+    if (rc == CU_OK)
+        rc = deliverer_start(svc, &deliver, &err);
     if (rc != CU_OK) {
         service_free(svc);
         return cli_fail_rc(rc, err);
@@ -53,6 +145,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
     cfg.app = api;
     rc = http_server_start(&cfg, &srv, &err);
     if (rc != CU_OK) {
+        deliverer_stop(deliver);
         api_free(api);
         service_free(svc);
         return cli_fail_rc(rc, err);
@@ -62,6 +155,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
     sigwait(&sigs, &sig);
     printf("custodian: %s: stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_server_stop(srv);
+    deliverer_stop(deliver);
     api_free(api);
     service_free(svc); /* closes the audit writer: pending entries, final checkpoint */
     return CLI_OK;

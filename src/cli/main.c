@@ -24,6 +24,7 @@ static const struct command {
     {"serve", cmd_serve, "run the HTTP API"},
     {"staff", cmd_staff, "add, list, suspend, resume and reset staff accounts"},
     {"audit", cmd_audit, "verify the audit log, checkpoints, proofs, entries, export"},
+    {"outbox", cmd_outbox, "show the messages sent to customers (codes, notices)"},
     {"demo", cmd_demo, "make a demo vault with synthetic customers"},
 };
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../model/model.h"
+#include "../audit/audit.h"
 #include "../policy/policy.h"
 
 struct api {
@@ -69,7 +70,7 @@ static struct service *worker(struct api *api, char **errmsg)
  * holds a secret); CU_OK leaves the response as the handler set it.  Frees
  * `err` either way.
  */
-static int fail(struct http_response *res, int rc, char *err)
+static int fail_why(struct http_response *res, int rc, const char *why, char *err)
 {
     int status = 500;
     const char *slug = "internal";
@@ -104,9 +105,21 @@ static int fail(struct http_response *res, int rc, char *err)
         status = 503, slug = "audit-unavailable";
         break;
     }
+    if (why != NULL) {
+        char labels[96];
+
+        slug = why;
+        snprintf(labels, sizeof(labels), "reason=\"%s\"", why);
+        http_metric_inc("custodian_denials_total", labels);
+    }
     http_problem(res, status, slug, status == 500 ? "internal error" : err);
     free(err);
     return CU_OK;
+}
+
+static int fail(struct http_response *res, int rc, char *err)
+{
+    return fail_why(res, rc, NULL, err);
 }
 
 static const char *body_str(const struct http_request *req, const char *key)
@@ -115,34 +128,100 @@ static const char *body_str(const struct http_request *req, const char *key)
 }
 
 /*
- * The start of every handler: this thread's service handle and, when `ss`
- * is not NULL, the caller's session.  NULL when the request is already
- * answered (503 without a store, 401/423 without a valid session).
+ * Who may call a route.  Every route names its roles in the table at the
+ * end of this file; begin() enforces them before the handler does
+ * anything, so a route cannot forget to.  tests/unit/api checks every
+ * route against every role.
  */
-static struct service *begin(void *app, struct http_request *req, struct http_response *res,
-                             struct service_session *ss)
-{
-    struct service *svc;
-    char *err = NULL;
-    int rc;
+enum {
+    R_CLERK = 1 << POLICY_ROLE_CLERK,
+    R_AGENT = 1 << POLICY_ROLE_AGENT,
+    R_SUPERVISOR = 1 << POLICY_ROLE_SUPERVISOR,
+    R_SECURITY = 1 << POLICY_ROLE_SECURITY,
+    R_ADMIN = 1 << POLICY_ROLE_ADMIN,
+    R_STAFF = R_CLERK | R_AGENT | R_SUPERVISOR | R_SECURITY | R_ADMIN,
+    R_FRONT = R_CLERK | R_AGENT,                /* front-line: look-ups and cases */
+    R_CASES = R_CLERK | R_AGENT | R_SUPERVISOR, /* case work, as the policy allows */
+};
 
-    svc = worker(app, &err);
-    if (svc == NULL) {
+/* A staff request in progress: the session and the actor it makes. */
+struct call {
+    struct service *svc;
+    struct service_session ss;
+    struct service_actor who;
+};
+
+static void call_end(struct call *c)
+{
+    service_session_release(&c->ss);
+}
+
+/* This thread's service handle, or NULL with 503 answered. */
+static struct service *begin_anon(void *app, struct http_response *res)
+{
+    char *err = NULL;
+    struct service *svc = worker(app, &err);
+
+    if (svc == NULL)
         fail(res, CU_ERR_STORE, err ? err : xstrdup("the store is unavailable"));
-        return NULL;
+    else
+        free(err);
+    return svc;
+}
+
+/*
+ * The start of every staff handler: the service handle, the session (401,
+ * 423 when there is none or the account is suspended), the role check
+ * against `roles` (403 role-not-allowed, audited) and, for `data` routes,
+ * the first log-in's password change (403 password-change-required).
+ * 0 when the request is answered already; call_end() in every case.
+ */
+static int begin(void *app, struct http_request *req, struct http_response *res, struct call *c,
+                 unsigned roles, int data)
+{
+    char *err = NULL;
+    int rc, role;
+
+    memset(c, 0, sizeof(*c));
+    c->svc = begin_anon(app, res);
+    if (c->svc == NULL)
+        return 0;
+    rc = service_session(c->svc, http_bearer_token(req), &c->ss, &err);
+    if (rc != CU_OK) {
+        fail(res, rc, err);
+        return 0;
     }
     free(err);
     err = NULL;
-    if (ss == NULL)
-        return svc;
-    rc = service_session(svc, http_bearer_token(req), ss, &err);
-    fail(res, rc, err);
-    return rc == CU_OK ? svc : NULL;
+    c->who.username = c->ss.username;
+    c->who.role = c->ss.role;
+    c->who.store = c->ss.store;
+    c->who.client = req->client_addr;
+    c->who.request_id = req->request_id;
+    role = policy_role_from_name(c->ss.role);
+    if (role < 0 || !(roles & (1u << role))) {
+        char detail[160];
+
+        snprintf(detail, sizeof(detail), "%s %s", req->method, req->route);
+        rc = service_audit_note(c->svc, &c->who, AUDIT_ACCESS_DENIED, 0, detail, &err);
+        if (rc == CU_OK)
+            rc = fail_why(res, CU_ERR_FORBIDDEN, "role-not-allowed",
+                          xasprintf("role %s may not use %s", c->ss.role, req->route));
+        else
+            fail(res, rc, err);
+        return 0;
+    }
+    if (data && c->ss.must_change_password) {
+        fail_why(res, CU_ERR_FORBIDDEN, "password-change-required",
+                 xstrdup("change the one-time password first"));
+        return 0;
+    }
+    return 1;
 }
 
 static int h_login(void *app, struct http_request *req, struct http_response *res)
 {
-    struct service *svc = begin(app, req, res, NULL);
+    struct service *svc = begin_anon(app, res);
     const char *u = body_str(req, "username"), *p = body_str(req, "password"),
                *t = body_str(req, "totp");
     json_t *out = NULL;
@@ -161,21 +240,19 @@ static int h_login(void *app, struct http_request *req, struct http_response *re
 
 static int h_logout(void *app, struct http_request *req, struct http_response *res)
 {
-    struct service_session ss = {0};
-    struct service *svc = begin(app, req, res, &ss);
+    struct call c;
     char *err = NULL;
-    int rc;
+    int rc = CU_OK;
 
-    if (svc == NULL)
-        return CU_OK;
-    service_session_release(&ss);
-    rc = service_logout(svc, http_bearer_token(req), &err);
-    return fail(res, rc, err);
+    if (begin(app, req, res, &c, R_STAFF, 0))
+        rc = fail(res, service_logout(c.svc, http_bearer_token(req), &err), err);
+    call_end(&c);
+    return rc;
 }
 
 static int h_password(void *app, struct http_request *req, struct http_response *res)
 {
-    struct service *svc = begin(app, req, res, NULL);
+    struct service *svc = begin_anon(app, res);
     const char *old = body_str(req, "old"), *new_password = body_str(req, "new");
     char *err = NULL;
     int rc;
@@ -190,84 +267,267 @@ static int h_password(void *app, struct http_request *req, struct http_response 
 
 static int h_me(void *app, struct http_request *req, struct http_response *res)
 {
-    struct service_session ss = {0};
-    struct service *svc = begin(app, req, res, &ss);
+    struct call c;
     json_t *usage = NULL;
     char *err = NULL;
-    int rc;
+    int rc = CU_OK;
 
-    if (svc == NULL)
-        return CU_OK;
-    rc = service_staff_usage(svc, ss.username, &usage, &err);
-    if (rc == CU_OK)
-        http_json(res, 200,
-                  json_pack("{s:s, s:s, s:s, s:b, s:o}", "username", ss.username, "role", ss.role,
-                            "store", ss.store, "must_change_password", ss.must_change_password,
-                            "usage", usage));
-    service_session_release(&ss);
-    return fail(res, rc, err);
+    if (begin(app, req, res, &c, R_STAFF, 0)) {
+        rc = service_staff_usage(c.svc, c.ss.username, &usage, &err);
+        if (rc == CU_OK)
+            http_json(res, 200,
+                      json_pack("{s:s, s:s, s:s, s:b, s:o}", "username", c.ss.username, "role",
+                                c.ss.role, "store", c.ss.store, "must_change_password",
+                                c.ss.must_change_password, "usage", usage));
+        rc = fail(res, rc, err);
+    }
+    call_end(&c);
+    return rc;
+}
+
+/* One customer of a look-up answer: {"customer_id", "device" (the matched
+ * one) or "devices", "owner":{masked name, masked phone}}. */
+static json_t *owner_view(json_t *v)
+{
+    json_t *phones = json_object_get(v, "phones"), *devices = json_object_get(v, "devices");
+    json_t *out = json_pack("{s:O, s:{s:O, s:O}}", "customer_id", json_object_get(v, "customer_id"),
+                            "owner", "name", json_object_get(v, "name"), "phone",
+                            json_array_size(phones) ? json_array_get(phones, 0) : json_null());
+    json_t *matched = json_object_get(v, "matched_device");
+
+    if (matched != NULL)
+        json_object_set(out, "device",
+                        json_array_get(devices, (size_t)json_integer_value(matched)));
+    else
+        json_object_set(out, "devices", devices);
+    return out;
+}
+
+/* Runs a masked look-up; NULL when the request is answered (an error). */
+static json_t *lookup(struct call *c, struct http_response *res, int kind, const char *value)
+{
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc = service_lookup(c->svc, &c->who, kind, value, &out, &err);
+
+    if (rc != CU_OK) {
+        fail(res, rc, err);
+        return NULL;
+    }
+    free(err);
+    return out;
 }
 
 /* GET /v1/devices/{imei or serial}: the masked view of the device's owner. */
 static int h_device(void *app, struct http_request *req, struct http_response *res)
 {
-    struct service_session ss = {0};
-    struct service *svc = begin(app, req, res, &ss);
-    struct service_actor who = {0};
+    struct call c;
     const char *id = req->param;
-    json_t *out = NULL, *list, *v, *dev, *phones;
-    char *err = NULL;
-    int rc, kind;
+    json_t *out, *list;
+    int kind;
 
-    if (svc == NULL)
-        return CU_OK;
-    if (ss.must_change_password) {
-        rc = fail(res, CU_ERR_FORBIDDEN, xstrdup("change the one-time password first"));
+    if (!begin(app, req, res, &c, R_FRONT, 1))
         goto out;
-    }
-    if (policy_role_from_name(ss.role) < 0 ||
-        !policy_may_lookup(svc->policy, (enum policy_role)policy_role_from_name(ss.role))) {
-        rc = fail(res, CU_ERR_FORBIDDEN, xstrdup("this role may not look customers up"));
-        goto out;
-    }
-    who.username = ss.username;
-    who.role = ss.role;
-    who.store = ss.store;
-    who.client = req->client_addr;
-    who.request_id = req->request_id;
     kind = strlen(id) >= 14 && strspn(id, "0123456789 -") == strlen(id) ? MODEL_ID_IMEI
                                                                         : MODEL_ID_SERIAL;
-    rc = service_lookup(svc, &who, kind, id, &out, &err);
-    if (rc != CU_OK) {
-        rc = fail(res, rc, err);
+    out = lookup(&c, res, kind, id);
+    if (out == NULL)
         goto out;
-    }
-    free(err);
     list = json_object_get(out, "customers");
-    if (json_array_size(list) == 0) {
-        rc = fail(res, CU_ERR_NOT_FOUND, xstrdup("no device with that identifier"));
+    if (json_array_size(list) == 0)
+        fail(res, CU_ERR_NOT_FOUND, xstrdup("no device with that identifier"));
+    else
+        http_json(res, 200, owner_view(json_array_get(list, 0)));
+    json_decref(out);
+out:
+    call_end(&c);
+    return CU_OK;
+}
+
+/* GET /v1/customers?phone=|email=|account=: masked views of the matches. */
+static int h_customers(void *app, struct http_request *req, struct http_response *res)
+{
+    static const struct {
+        const char *param;
+        int kind;
+    } by[] = {{"phone", MODEL_ID_PHONE}, {"email", MODEL_ID_EMAIL}, {"account", MODEL_ID_ACCOUNT}};
+    struct call c;
+    const char *value = NULL;
+    json_t *out, *list = json_array(), *v;
+    size_t i, given = 0;
+    int kind = 0;
+
+    if (!begin(app, req, res, &c, R_FRONT, 1))
+        goto out;
+    for (i = 0; i < CU_ARRAY_LEN(by); i++) {
+        const char *q = http_query(req, by[i].param);
+
+        if (q != NULL) {
+            value = q;
+            kind = by[i].kind;
+            given++;
+        }
+    }
+    if (given != 1) {
+        fail(res, CU_ERR_INVALID, xstrdup("give exactly one of phone, email or account"));
         goto out;
     }
-    v = json_array_get(list, 0);
-    dev = json_array_get(json_object_get(v, "devices"),
-                         (size_t)json_integer_value(json_object_get(v, "matched_device")));
-    phones = json_object_get(v, "phones");
-    http_json(res, 200,
-              json_pack("{s:O, s:O, s:{s:O, s:O}}", "customer_id",
-                        json_object_get(v, "customer_id"), "device", dev, "owner", "name",
-                        json_object_get(v, "name"), "phone",
-                        json_array_size(phones) ? json_array_get(phones, 0) : json_null()));
-    rc = CU_OK;
-out:
+    out = lookup(&c, res, kind, value);
+    if (out == NULL)
+        goto out;
+    json_array_foreach(json_object_get(out, "customers"), i, v)
+        json_array_append_new(list, owner_view(v));
+    http_json(res, 200, json_pack("{s:O}", "customers", list));
     json_decref(out);
-    service_session_release(&ss);
-    return rc;
+out:
+    json_decref(list);
+    call_end(&c);
+    return CU_OK;
+}
+
+/* Answers a case call: 200 (or `status`) with the view, or the problem. */
+static int case_answer(struct http_response *res, int rc, int status, json_t *out, const char *why,
+                       char *err)
+{
+    if (rc == CU_OK)
+        http_json(res, status, out);
+    return fail_why(res, rc, why, err);
+}
+
+static int h_case_open(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    json_t *out = NULL;
+    const char *why = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin(app, req, res, &c, R_CASES, 1)) {
+        rc =
+            service_case_open(c.svc, &c.who, body_str(req, "purpose"), body_str(req, "customer_id"),
+                              body_str(req, "reason"), body_str(req, "send_to"), &out, &why, &err);
+        case_answer(res, rc, 201, out, why, err);
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
+static int h_case_get(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    json_t *out = NULL;
+    const char *why = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin(app, req, res, &c, R_CASES, 1)) {
+        rc = service_case_get(c.svc, &c.who, req->param, &out, &why, &err);
+        case_answer(res, rc, 200, out, why, err);
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
+static int h_case_verify(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    json_t *out = NULL;
+    const char *why = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin(app, req, res, &c, R_CASES, 1)) {
+        rc =
+            service_case_verify(c.svc, &c.who, req->param, body_str(req, "code"), &out, &why, &err);
+        case_answer(res, rc, 200, out, why, err);
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
+static int h_case_approve(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    json_t *out = NULL;
+    const char *why = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin(app, req, res, &c, R_CASES, 1)) {
+        rc = service_case_approve(c.svc, &c.who, req->param, &out, &why, &err);
+        case_answer(res, rc, 200, out, why, err);
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
+static int h_case_close(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    json_t *out = NULL;
+    const char *why = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin(app, req, res, &c, R_CASES, 1)) {
+        rc = service_case_close(c.svc, &c.who, req->param, &out, &why, &err);
+        case_answer(res, rc, 200, out, why, err);
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
+/* POST /v1/cases/{id}/reveal {"fields":[...], "customer_id"?} */
+static int h_case_reveal(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    struct buf fields = BUF_INIT;
+    json_t *list = json_object_get(req->body, "fields"), *f, *out = NULL;
+    const char *why = NULL;
+    char *err = NULL;
+    size_t i;
+    int rc;
+
+    if (!begin(app, req, res, &c, R_CASES, 1))
+        goto out;
+    if (!json_is_array(list) || json_array_size(list) == 0) {
+        fail(res, CU_ERR_INVALID, xstrdup("fields: a list of field names is required"));
+        goto out;
+    }
+    json_array_foreach(list, i, f)
+    {
+        const char *name = json_string_value(f);
+
+        if (name == NULL || strpbrk(name, ", ") != NULL) {
+            fail(res, CU_ERR_INVALID, xstrdup("fields: each entry is one field name"));
+            goto out;
+        }
+        buf_addf(&fields, "%s%s", i ? "," : "", name);
+    }
+    rc = service_case_reveal(c.svc, &c.who, req->param, fields.data, body_str(req, "customer_id"),
+                             &out, &why, &err);
+    if (rc == CU_OK)
+        http_metric_inc("custodian_reveals_total", NULL);
+    case_answer(res, rc, 200, out, why, err);
+out:
+    buf_release(&fields);
+    call_end(&c);
+    return CU_OK;
 }
 
 static const struct http_route routes[] = {
-    {"POST", "/v1/login", h_login},        {"POST", "/v1/logout", h_logout},
-    {"POST", "/v1/password", h_password},  {"GET", "/v1/me", h_me},
+    {"POST", "/v1/login", h_login},
+    {"POST", "/v1/logout", h_logout},
+    {"POST", "/v1/password", h_password},
+    {"GET", "/v1/me", h_me},
     {"GET", "/v1/devices/{id}", h_device},
+    {"GET", "/v1/customers", h_customers},
+    {"POST", "/v1/cases", h_case_open},
+    {"GET", "/v1/cases/{id}", h_case_get},
+    {"POST", "/v1/cases/{id}/verify", h_case_verify},
+    {"POST", "/v1/cases/{id}/approve", h_case_approve},
+    {"POST", "/v1/cases/{id}/close", h_case_close},
+    {"POST", "/v1/cases/{id}/reveal", h_case_reveal},
 };
 
 const struct http_route *api_routes(size_t *n)

@@ -26,7 +26,7 @@ static void set_masked(json_t *obj, const char *key, const char *value, char *(*
     free(m);
 }
 
-static json_t *masked_view(const struct model_customer *m, int matched_device)
+json_t *service_masked_view(const struct model_customer *m, int matched_device)
 {
     json_t *view = json_object(), *phones = json_array(), *devices = json_array();
     size_t i;
@@ -124,11 +124,8 @@ static void entry_actor(struct audit_entry *e, const struct service_actor *who)
     e->request_id = who->request_id;
 }
 
-/* Writes one audit entry for `customer_id` (NULL: no subject) and waits
- * until it is durable. */
-static int audit_access(struct service *svc, const struct service_actor *who, int action,
-                        int decision, const char *customer_id, const char *fields,
-                        const char *detail, uint64_t *index, char **errmsg)
+int service_audit_access(struct service *svc, const struct service_actor *who,
+                         const struct service_access *a, uint64_t *index, char **errmsg)
 {
     struct audit_entry e = {0};
     uint64_t ignored;
@@ -138,22 +135,26 @@ static int audit_access(struct service *svc, const struct service_actor *who, in
     if (rc != CU_OK)
         return rc;
     entry_actor(&e, who);
-    e.action = action;
-    e.decision = decision;
-    if (customer_id != NULL) {
+    e.action = a->action;
+    e.decision = a->decision;
+    if (a->customer_id != NULL) {
         e.has_subject = 1;
-        vault_pseudonym(svc->vault, customer_id, e.subject);
+        vault_pseudonym(svc->vault, a->customer_id, e.subject);
     }
-    e.fields = fields;
-    e.detail = detail;
+    e.case_id = a->case_id;
+    e.fields = a->fields;
+    e.reasons = a->reasons;
+    e.detail = a->detail;
     return audit_log_append(svc->audit, &e, index ? index : &ignored, errmsg);
 }
 
 int service_audit_note(struct service *svc, const struct service_actor *who, int action,
                        int allowed, const char *detail, char **errmsg)
 {
-    return audit_access(svc, who, action, allowed ? AUDIT_ALLOW : AUDIT_DENY, NULL, NULL, detail,
-                        NULL, errmsg);
+    struct service_access a = {
+        .action = action, .decision = allowed ? AUDIT_ALLOW : AUDIT_DENY, .detail = detail};
+
+    return service_audit_access(svc, who, &a, NULL, errmsg);
 }
 
 /*
@@ -234,7 +235,7 @@ static int lookup_found(void *arg, const struct model_customer *m, int device)
 {
     struct lookup_ctx *ctx = arg;
 
-    json_array_append_new(ctx->views, masked_view(m, device));
+    json_array_append_new(ctx->views, service_masked_view(m, device));
     json_array_append_new(ctx->ids, json_string(m->customer_id));
     return CU_OK;
 }
@@ -248,9 +249,10 @@ int service_lookup(struct service *svc, const struct service_actor *who, int kin
                    const char *value, json_t **out, char **errmsg)
 {
     struct lookup_ctx ctx = {json_array(), json_array()};
+    char detail[64];
+    struct service_access a = {.action = AUDIT_LOOKUP, .decision = AUDIT_ALLOW, .detail = detail};
     json_t *id;
     size_t n = 0, i;
-    char detail[64];
     int rc;
 
     *out = NULL;
@@ -258,13 +260,13 @@ int service_lookup(struct service *svc, const struct service_actor *who, int kin
     /* Audit before anything leaves: one entry per customer shown. */
     snprintf(detail, sizeof(detail), "by %s%s", kind_label(kind), n == 0 ? ", no match" : "");
     if (rc == CU_OK && n == 0)
-        rc = audit_access(svc, who, AUDIT_LOOKUP, AUDIT_ALLOW, NULL, NULL, detail, NULL, errmsg);
+        rc = service_audit_access(svc, who, &a, NULL, errmsg);
     json_array_foreach(ctx.ids, i, id)
     {
         if (rc != CU_OK)
             break;
-        rc = audit_access(svc, who, AUDIT_LOOKUP, AUDIT_ALLOW, json_string_value(id), NULL, detail,
-                          NULL, errmsg);
+        a.customer_id = json_string_value(id);
+        rc = service_audit_access(svc, who, &a, NULL, errmsg);
     }
     if (rc == CU_OK)
         *out = json_pack("{s:o}", "customers", ctx.views);
@@ -311,7 +313,7 @@ static int reveal_found(void *arg, const struct model_customer *m, int device)
 }
 
 /* Does `text` contain (case-insensitively) a personal value of `m`? */
-static int mentions(const char *text, const struct model_customer *m)
+int service_mentions(const char *text, const struct model_customer *m)
 {
     const char *values[4 + MODEL_MAX_PHONES + 2 * MODEL_MAX_DEVICES];
     size_t n = 0, i;
@@ -348,7 +350,7 @@ static json_t *device_json(const struct model_device *d)
 }
 
 /* The value of one field of `m` in full, as JSON. */
-static json_t *field_json(const struct model_customer *m, int f)
+json_t *service_field_json(const struct model_customer *m, int f)
 {
     json_t *a;
     size_t i;
@@ -378,8 +380,8 @@ static json_t *field_json(const struct model_customer *m, int f)
 }
 
 /* Parses "name,phone" into a set of fields and their canonical list. */
-static int parse_fields(const char *fields, int want[MODEL_F__COUNT], struct buf *canon,
-                        char **errmsg)
+int service_parse_fields(const char *fields, int want[MODEL_F__COUNT], struct buf *canon,
+                         char **errmsg)
 {
     char *copy = xstrdup(fields ? fields : ""), *tok, *save = NULL;
     int f, rc = CU_OK, any = 0;
@@ -414,6 +416,7 @@ int service_reveal(struct service *svc, const struct service_actor *who, int kin
                    char **errmsg)
 {
     struct reveal_ctx ctx;
+    struct service_access a = {.action = AUDIT_REVEAL, .decision = AUDIT_ALLOW};
     struct buf canon = BUF_INIT, detail = BUF_INIT;
     int want[MODEL_F__COUNT], f, rc;
     uint64_t index = 0;
@@ -423,7 +426,7 @@ int service_reveal(struct service *svc, const struct service_actor *who, int kin
     *out = NULL;
     model_customer_init(&ctx.m);
     ctx.device = -1;
-    rc = parse_fields(fields, want, &canon, errmsg);
+    rc = service_parse_fields(fields, want, &canon, errmsg);
     if (rc != CU_OK)
         goto out;
     if (reason == NULL || strlen(reason) < 3 || strlen(reason) > 200) {
@@ -442,7 +445,7 @@ int service_reveal(struct service *svc, const struct service_actor *who, int kin
                      "%zu customers match; reveal by --customer-id instead", n);
         goto out;
     }
-    if (mentions(reason, &ctx.m)) {
+    if (service_mentions(reason, &ctx.m)) {
         rc = cu_errf(errmsg, CU_ERR_INVALID,
                      "the reason contains the customer's personal data; it is kept in the audit "
                      "log, which must not hold any: describe the purpose instead");
@@ -450,14 +453,16 @@ int service_reveal(struct service *svc, const struct service_actor *who, int kin
     }
     /* The audit entry first; nothing is built until it is durable. */
     buf_addf(&detail, "reason: %s", reason);
-    rc = audit_access(svc, who, AUDIT_REVEAL, AUDIT_ALLOW, ctx.m.customer_id, canon.data,
-                      detail.data, &index, errmsg);
+    a.customer_id = ctx.m.customer_id;
+    a.fields = canon.data;
+    a.detail = detail.data;
+    rc = service_audit_access(svc, who, &a, &index, errmsg);
     if (rc != CU_OK)
         goto out;
     vals = json_object();
     for (f = 0; f < MODEL_F__COUNT; f++)
         if (want[f])
-            json_object_set_new(vals, model_field_name(f), field_json(&ctx.m, f));
+            json_object_set_new(vals, model_field_name(f), service_field_json(&ctx.m, f));
     *out = json_pack("{s:s, s:o, s:{s:I}}", "customer_id", ctx.m.customer_id, "fields", vals,
                      "audit", "leaf_index", (json_int_t)index);
 out:

@@ -213,7 +213,8 @@ int service_open(struct service **out, const char *data_dir, char **errmsg)
 {
     char *config_path = xasprintf("%s/%s", data_dir, CONFIG_FILE);
     struct service *svc = xcalloc(1, sizeof(*svc));
-    const char *store = NULL, *cc = NULL, *origin = NULL, *env;
+    const char *store = NULL, *cc = NULL, *origin = NULL, *env, *hook = NULL, *token = NULL;
+    json_int_t case_hours = SERVICE_CASE_HOURS;
     unsigned char pk[32];
     json_error_t jerr;
     json_t *config = NULL;
@@ -230,11 +231,24 @@ int service_open(struct service **out, const char *data_dir, char **errmsg)
             rc = cu_errf(errmsg, CU_ERR_INVALID, "%s:%d: %s", config_path, jerr.line, jerr.text);
         goto out;
     }
-    if (json_unpack_ex(config, &jerr, 0, "{s?s, s?s, s?s}", "store", &store, "default_country", &cc,
-                       "audit_origin", &origin) != 0) {
+    if (json_unpack_ex(config, &jerr, 0, "{s?s, s?s, s?s, s?I, s?{s?s, s?s}}", "store", &store,
+                       "default_country", &cc, "audit_origin", &origin, "case_hours", &case_hours,
+                       "notifier", "webhook", &hook, "token", &token) != 0) {
         rc = cu_errf(errmsg, CU_ERR_INVALID, "%s: %s", config_path, jerr.text);
         goto out;
     }
+    if (case_hours < 1 || case_hours > 72) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID, "%s: case_hours: must be 1 to 72", config_path);
+        goto out;
+    }
+    if (hook != NULL && strncmp(hook, "http://", 7) != 0 && strncmp(hook, "https://", 8) != 0) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID, "%s: notifier.webhook: must be an http(s) URL",
+                     config_path);
+        goto out;
+    }
+    svc->case_ttl_s = (int64_t)case_hours * 3600;
+    svc->webhook_url = hook ? xstrdup(hook) : NULL;
+    svc->webhook_token = token ? xstrdup(token) : NULL;
     env = getenv("CUSTODIAN_STORE");
     if (env != NULL && env[0] != '\0')
         store = env;
@@ -286,6 +300,10 @@ void service_free(struct service *svc)
     free(svc->default_country);
     free(svc->master_key_path);
     free(svc->audit_origin);
+    free(svc->webhook_url);
+    if (svc->webhook_token != NULL)
+        cu_wipe(svc->webhook_token, strlen(svc->webhook_token));
+    free(svc->webhook_token);
     free(svc);
 }
 
@@ -305,6 +323,9 @@ int service_worker_new(struct service *parent, struct service **out, char **errm
     w->default_country = xstrdup(parent->default_country);
     w->master_key_path = xstrdup(parent->master_key_path);
     w->audit_origin = xstrdup(parent->audit_origin);
+    w->case_ttl_s = parent->case_ttl_s;
+    w->webhook_url = parent->webhook_url ? xstrdup(parent->webhook_url) : NULL;
+    w->webhook_token = parent->webhook_token ? xstrdup(parent->webhook_token) : NULL;
     w->vault = parent->vault;
     w->audit = parent->audit;
     w->policy = parent->policy;

@@ -32,8 +32,15 @@ struct service {
     struct store *store;
     struct audit_log *audit; /* the audit writer, opened on first use */
     struct policy *policy;   /* DIR/policy.json (the built-in default if absent) */
+    int64_t case_ttl_s;      /* config "case_hours" (default SERVICE_CASE_HOURS) */
+    char *webhook_url;       /* config "notifier.webhook": NULL for the outbox only */
+    char *webhook_token;     /* config "notifier.token": sent as a bearer token */
     int borrowed;            /* a worker: vault and audit belong to the parent */
 };
+
+#define SERVICE_CASE_HOURS   8   /* a case's life unless configured */
+#define SERVICE_CODE_SECONDS 600 /* a one-time code's life */
+#define SERVICE_CODE_TRIES   5   /* codes a case accepts before refusing */
 
 /*
  * A handle for another thread (an HTTP worker): its own store connection,
@@ -285,5 +292,85 @@ int service_logout(struct service *svc, const char *token, char **errmsg) CU_WUR
  */
 int service_password_change(struct service *svc, const char *token, const char *old,
                             const char *new_password, char **errmsg) CU_WUR;
+
+/*
+ * Cases: the only way staff see full values.  A case binds its requester
+ * (the owner) to one customer for one purpose, and the policy (src/policy)
+ * decides, from the owner's role, the purpose and the case's state, which
+ * fields may be revealed.
+ *
+ *   customer_support: opened by a role the policy allows; a 6-digit code
+ *     goes to the customer's phone (or e-mail: send_to "email") through
+ *     the outbox; the owner enters it (SERVICE_CODE_TRIES tries, valid
+ *     SERVICE_CODE_SECONDS) and the case is "verified".
+ *   fraud_investigation, legal_request: need a reason (3 to 500
+ *     characters, holding none of the customer's personal values) and a
+ *     supervisor's approval, never the requester's own: "approved".
+ * A case expires case_ttl_s after it was opened; the owner may close it.
+ *
+ * Every call is audited, refusals too, and the audit entry is durable
+ * before anything is answered or changed.  On a refusal the call returns
+ * an error and sets *why to a stable reason code, which is also the audit
+ * entry's reason and the API's problem slug:
+ *   purpose-not-allowed (FORBIDDEN)   the role may not open such a case
+ *   not-case-owner (FORBIDDEN)        someone else's case
+ *   role-may-not-approve (FORBIDDEN), self-approval (FORBIDDEN)
+ *   case-not-verified (FORBIDDEN)     reveal before the customer's code
+ *   case-not-approved (FORBIDDEN)     reveal before a supervisor's approval
+ *   field-not-allowed (FORBIDDEN)     a field the role may not see in full
+ *   wrong-customer (FORBIDDEN)        another customer through this case
+ *   case-expired (CONFLICT), case-closed (CONFLICT), case-state (CONFLICT)
+ *   code-incorrect (FORBIDDEN), code-expired (CONFLICT),
+ *   too-many-attempts (LIMIT)
+ *   no-contact (CONFLICT)             no phone or e-mail to send a code to
+ * *why is NULL for other errors (bad input, unknown case or customer,
+ * store or audit failure).  Views are
+ *   {"case_id","purpose","customer_id","status","owner","store",
+ *    "created_at","expires_at", "approved_by"?}
+ * with status "expired" once past expires_at.
+ */
+int service_case_open(struct service *svc, const struct service_actor *who, const char *purpose,
+                      const char *customer_id, const char *reason, const char *send_to,
+                      json_t **out, const char **why, char **errmsg) CU_WUR;
+/* {"status":"verified","expires_at"} */
+int service_case_verify(struct service *svc, const struct service_actor *who, const char *case_id,
+                        const char *code, json_t **out, const char **why, char **errmsg) CU_WUR;
+/* {"status":"approved"} */
+int service_case_approve(struct service *svc, const struct service_actor *who, const char *case_id,
+                         json_t **out, const char **why, char **errmsg) CU_WUR;
+/* {"status":"closed"} */
+int service_case_close(struct service *svc, const struct service_actor *who, const char *case_id,
+                       json_t **out, const char **why, char **errmsg) CU_WUR;
+/* The case's view: its owner, or a role that may approve. */
+int service_case_get(struct service *svc, const struct service_actor *who, const char *case_id,
+                     json_t **out, const char **why, char **errmsg) CU_WUR;
+/*
+ * Reveals `fields` ("name,phone") of the case's customer in full:
+ *   {"customer_id","fields":{...},"audit":{"leaf_index"}}
+ * `customer_id`, when not NULL, must be the case's customer (a request for
+ * anyone else is refused and audited).  Every field must be FULL for the
+ * owner's role, the purpose and the state; otherwise nothing is revealed.
+ */
+int service_case_reveal(struct service *svc, const struct service_actor *who, const char *case_id,
+                        const char *fields, const char *customer_id, json_t **out, const char **why,
+                        char **errmsg) CU_WUR;
+
+/*
+ * The outbox: messages to customers.  service_notify() seals the recipient
+ * and text into the store; with no webhook configured the built-in
+ * notifier has "sent" it there (`custodian outbox` shows it), otherwise
+ * service_outbox_deliver() posts it to the webhook, retrying with back-off
+ * (notify_retry_delay) up to SERVICE_NOTIFY_ATTEMPTS times.
+ */
+#define SERVICE_NOTIFY_ATTEMPTS 10
+int service_notify(struct service *svc, const char *customer_id, const char *case_id,
+                   const char *channel, const char *to, const char *text, char **errmsg) CU_WUR;
+/* {"messages":[{"id","created_at","channel","to","body","customer_id","case_id",
+ * "status","attempts","last_error"}]} for messages with id > after_id. */
+int service_outbox_list(struct service *svc, int64_t after_id, size_t limit, json_t **out,
+                        char **errmsg) CU_WUR;
+/* Delivers due messages to the webhook (at most `max`); *sent counts
+ * successes.  CU_OK with nothing to do when no webhook is configured. */
+int service_outbox_deliver(struct service *svc, size_t max, size_t *sent, char **errmsg) CU_WUR;
 
 #endif

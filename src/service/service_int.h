@@ -24,4 +24,33 @@ int service_seal(struct service *svc, const struct model_customer *m, uint32_t d
 int service_unseal(struct service *svc, const struct store_customer *s, struct model_customer *m,
                    char **errmsg) CU_WUR;
 
+/* One audited event about customer data (or a refusal); NULL strings are
+ * left out of the entry.  `customer_id` becomes the keyed pseudonym. */
+struct service_access {
+    int action;   /* enum audit_action */
+    int decision; /* enum audit_decision */
+    const char *customer_id;
+    const char *case_id;
+    const char *fields;  /* "name,phone" */
+    const char *reasons; /* reason codes, e.g. "case-not-verified" */
+    const char *detail;
+};
+/* Writes the entry as `who` and waits until it is durable; its index goes
+ * to *index when not NULL.  The one way the service writes audit entries. */
+int service_audit_access(struct service *svc, const struct service_actor *who,
+                         const struct service_access *a, uint64_t *index, char **errmsg) CU_WUR;
+
+/* Whether `text` contains (ignoring case) one of the personal values of
+ * `m`: such text (a reason) must not reach the audit log. */
+int service_mentions(const char *text, const struct model_customer *m);
+/* The value of field `f` (enum model_field) of `m` in full, as new JSON. */
+json_t *service_field_json(const struct model_customer *m, int f);
+/* The masked view of a customer (service_lookup's VIEW), as new JSON. */
+json_t *service_masked_view(const struct model_customer *m, int matched_device);
+/* Parses "name,phone" (commas or spaces) into want[] and the canonical
+ * list in field order ("name,phone") appended to `canon`.  CU_ERR_INVALID
+ * for an unknown field or an empty list. */
+int service_parse_fields(const char *fields, int want[MODEL_F__COUNT], struct buf *canon,
+                         char **errmsg) CU_WUR;
+
 #endif

@@ -6,7 +6,7 @@ set -u
 : "${BUILD:=$(dirname "$CUSTODIAN")}"
 TESTS=0
 TMP=$(mktemp -d /tmp/custodian-e2e.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$TMP"' EXIT
 DATA="$TMP/data"
 
 ok() {
@@ -91,3 +91,44 @@ jphone() {
 
 # not COMMAND...: succeeds when COMMAND fails (for use with check).
 not() { ! "$@"; }
+
+# --- a live server ---------------------------------------------------------
+
+# serve_start: starts `custodian serve` on a random loopback port in the
+# background (stopped at exit); sets $URL and $SERVER.
+serve_start() {
+    PORT=$((20000 + RANDOM % 20000))
+    URL="http://127.0.0.1:$PORT"
+    "$CUSTODIAN" --data "$DATA" serve --listen "127.0.0.1:$PORT" >"$TMP/serve.log" 2>&1 &
+    SERVER=$!
+    trap 'kill $SERVER 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$TMP"' EXIT
+    for _ in $(seq 1 50); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
+}
+
+# http METHOD PATH [BODY] [TOKEN]: sets $code and $out.
+http() {
+    local args=(-s -o "$TMP/.body" -w '%{http_code}' -X "$1" "$URL$2")
+    [ -n "${3:-}" ] && args+=(-H 'Content-Type: application/json' -d "$3")
+    [ -n "${4:-}" ] && args+=(-H "Authorization: Bearer $4")
+    code=$(curl "${args[@]}")
+    out=$(cat "$TMP/.body")
+}
+
+# field FILE KEY: a string value of a pretty-printed JSON file.
+field() { sed -n "s/.*\"$2\": \"\\([^\"]*\\)\".*/\\1/p" "$1"; }
+# jget KEY: a string value in $out (compact JSON).
+jget() { printf '%s' "$out" | sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
+login_body() { printf '{"username":"%s","password":"%s","totp":"%s"}' "$1" "$2" "$3"; }
+
+# staff_login USER ROLE STORE: adds the account, logs in, changes the
+# one-time password; prints the session token.
+staff_login() {
+    local pw secret token
+    cu staff add "$1" --role "$2" --store "$3" --json >"$TMP/$1.json"
+    pw=$(field "$TMP/$1.json" password)
+    secret=$(field "$TMP/$1.json" totp_secret)
+    http POST /v1/login "$(login_body "$1" "$pw" "$(oathtool --totp -b "$secret")")"
+    token=$(jget token)
+    http POST /v1/password "{\"old\":\"$pw\",\"new\":\"long-password-of-$1\"}" "$token"
+    printf '%s' "$token"
+}

@@ -9,26 +9,9 @@ cu init >/dev/null
 cu import "$TMP/c.jsonl" >/dev/null
 cu staff add alice --role clerk --store SZ-014 --json >"$TMP/alice.json"
 cu staff add sam --role security --store HQ --json >"$TMP/sam.json"
-field() { sed -n "s/.*\"$2\": \"\\([^\"]*\\)\".*/\\1/p" "$1"; }
-
-PORT=$((20000 + RANDOM % 20000))
-URL="http://127.0.0.1:$PORT"
-"$CUSTODIAN" --data "$DATA" serve --listen "127.0.0.1:$PORT" >"$TMP/serve.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 1 50); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
+serve_start
 run curl -s "$URL/healthz"
 contains "serve answers /healthz" "$out" '"status":"ok"'
-
-# http METHOD PATH [BODY] [TOKEN]: sets $code and $out.
-http() {
-    local args=(-s -o "$TMP/.body" -w '%{http_code}' -X "$1" "$URL$2")
-    [ -n "${3:-}" ] && args+=(-H 'Content-Type: application/json' -d "$3")
-    [ -n "${4:-}" ] && args+=(-H "Authorization: Bearer $4")
-    code=$(curl "${args[@]}")
-    out=$(cat "$TMP/.body")
-}
-login_body() { printf '{"username":"%s","password":"%s","totp":"%s"}' "$1" "$2" "$3"; }
 
 pw=$(field "$TMP/alice.json" password)
 secret=$(field "$TMP/alice.json" totp_secret)

@@ -94,7 +94,7 @@ static void test_action_names(void **state)
         "case_close",     "login",         "login_failed", "logout",      "password_change",
         "staff_add",      "staff_suspend", "staff_resume", "staff_reset", "alert",
         "export",         "erase",         "key_rotate",   "import",      "subject_login",
-        "subject_access",
+        "subject_access", "access_denied",
     };
 
     (void)state;

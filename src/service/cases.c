@@ -1,0 +1,512 @@
+/*
+ * Cases: open, verify (the customer's one-time code), approve, close, and
+ * the purpose-bound reveal.  Each call decides from the stored case and
+ * the policy, writes its audit entry (refusals too) and waits until it is
+ * durable, and only then changes the case or answers.
+ */
+#include "service_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../audit/audit.h"
+#include "../policy/policy.h"
+
+#define CASE_ID_BYTES 12
+#define REASON_MIN    3
+#define REASON_MAX    500
+#define CODE_DIGITS   6
+#define CODE_SPACE    1000000u
+
+/* What one call knows while it decides: the case and who asks. */
+struct case_call {
+    struct service *svc;
+    const struct service_actor *who;
+    struct store_case c;
+    int action; /* enum audit_action */
+    const char **why;
+};
+
+/* Audits a refusal `slug` and returns `rc` with *why and *errmsg set.  If
+ * the audit write fails, that error is returned instead (fail closed). */
+static int refuse(struct case_call *k, int rc, const char *slug, const char *fields, char **errmsg,
+                  const char *fmt, ...) CU_PRINTF(6, 7);
+
+static int refuse(struct case_call *k, int rc, const char *slug, const char *fields, char **errmsg,
+                  const char *fmt, ...)
+{
+    struct service_access a = {
+        .action = k->action, .decision = AUDIT_DENY, .reasons = slug, .fields = fields};
+    char msg[256];
+    va_list ap;
+    int arc;
+
+    a.customer_id = k->c.customer_id;
+    a.case_id = k->c.id;
+    arc = service_audit_access(k->svc, k->who, &a, NULL, errmsg);
+    if (arc != CU_OK)
+        return arc;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    *k->why = slug;
+    return cu_errf(errmsg, rc, "%s", msg);
+}
+
+/* Audits an allowed step of the case. */
+static int allow(struct case_call *k, const char *fields, const char *detail, uint64_t *index,
+                 char **errmsg)
+{
+    struct service_access a = {
+        .action = k->action, .decision = AUDIT_ALLOW, .fields = fields, .detail = detail};
+
+    a.customer_id = k->c.customer_id;
+    a.case_id = k->c.id;
+    return service_audit_access(k->svc, k->who, &a, index, errmsg);
+}
+
+static int role_of(const struct service_actor *who)
+{
+    return policy_role_from_name(who->role);
+}
+
+/* The case's state now: expiry is read from the clock, not stored. */
+static int case_state(const struct store_case *c, int64_t now)
+{
+    int st = policy_case_state_from_name(c->status);
+
+    if (st != POLICY_CASE_CLOSED && now >= c->expires_at)
+        return POLICY_CASE_EXPIRED;
+    return st;
+}
+
+static json_t *case_view(const struct store_case *c, int64_t now)
+{
+    json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "case_id", c->id, "purpose",
+                          c->purpose, "customer_id", c->customer_id, "status",
+                          policy_case_state_name(case_state(c, now)), "owner", c->requester,
+                          "store", c->store, "created_at", (json_int_t)c->created_at, "expires_at",
+                          (json_int_t)c->expires_at);
+
+    if (c->approver != NULL)
+        json_object_set_new(v, "approved_by", json_string(c->approver));
+    return v;
+}
+
+/* Who may act on a case: its owner, a supervisor who may approve it (never
+ * the requester), or either (reading it). */
+enum case_who { CASE_OWNER, CASE_APPROVER, CASE_OWNER_OR_APPROVER };
+
+/*
+ * Loads the case and checks what every call on an existing case checks, in
+ * this order: that it exists (an unknown id is audited with no subject),
+ * that `who` may act on it, and that it is neither closed nor expired.
+ */
+static int load(struct case_call *k, const char *case_id, enum case_who may, char **errmsg)
+{
+    const char *me = k->who->username;
+    int rc, st, owner, approver;
+
+    if (case_id == NULL || case_id[0] == '\0' || strlen(case_id) > 64)
+        return cu_errf(errmsg, CU_ERR_INVALID, "a case id is required");
+    rc = store_case_get(k->svc->store, case_id, &k->c, errmsg);
+    if (rc == CU_ERR_NOT_FOUND) {
+        free(*errmsg);
+        *errmsg = NULL;
+        rc = refuse(k, CU_ERR_NOT_FOUND, "case-not-found", NULL, errmsg, "no such case");
+        *k->why = NULL; /* a plain 404 */
+        return rc;
+    }
+    if (rc != CU_OK)
+        return rc;
+    owner = strcmp(k->c.requester, me) == 0;
+    approver =
+        policy_may_approve(k->svc->policy, (enum policy_role)role_of(k->who), me, k->c.requester);
+    if (may == CASE_APPROVER && !approver) {
+        if (strcasecmp(k->c.requester, me) == 0)
+            return refuse(k, CU_ERR_FORBIDDEN, "self-approval", NULL, errmsg,
+                          "nobody approves a case they requested");
+        return refuse(k, CU_ERR_FORBIDDEN, "role-may-not-approve", NULL, errmsg,
+                      "role %s may not approve cases", k->who->role);
+    }
+    if ((may == CASE_OWNER && !owner) || (may == CASE_OWNER_OR_APPROVER && !owner && !approver))
+        return refuse(k, CU_ERR_FORBIDDEN, "not-case-owner", NULL, errmsg,
+                      "case %s belongs to another staff member", k->c.id);
+    st = case_state(&k->c, cu_now());
+    if (st == POLICY_CASE_CLOSED)
+        return refuse(k, CU_ERR_CONFLICT, "case-closed", NULL, errmsg, "case %s is closed",
+                      k->c.id);
+    if (st == POLICY_CASE_EXPIRED)
+        return refuse(k, CU_ERR_CONFLICT, "case-expired", NULL, errmsg,
+                      "case %s has expired; open a new one", k->c.id);
+    return CU_OK;
+}
+
+static void case_call_init(struct case_call *k, struct service *svc,
+                           const struct service_actor *who, int action, const char **why)
+{
+    k->svc = svc;
+    k->who = who;
+    k->action = action;
+    k->why = why;
+    *why = NULL;
+    store_case_init(&k->c);
+}
+
+static void code_hash(const struct service *svc, const char *case_id, const char *code,
+                      unsigned char out[32])
+{
+    char msg[128];
+    int n = snprintf(msg, sizeof(msg), "case-code|%s|%s", case_id, code);
+
+    vault_token_hash(svc->vault, msg, (size_t)n, out);
+    cu_wipe(msg, sizeof(msg));
+}
+
+/* Picks where the code goes: the first phone unless `send_to` is "email". */
+static int contact(const struct model_customer *m, const char *send_to, const char **channel,
+                   const char **to)
+{
+    int email = send_to != NULL && strcmp(send_to, "email") == 0;
+
+    if (!email && m->nphones > 0) {
+        *channel = "sms";
+        *to = m->phones[0];
+        return 1;
+    }
+    if (m->email != NULL && m->email[0] != '\0') {
+        *channel = "email";
+        *to = m->email;
+        return 1;
+    }
+    return 0;
+}
+
+int service_case_open(struct service *svc, const struct service_actor *who, const char *purpose,
+                      const char *customer_id, const char *reason, const char *send_to,
+                      json_t **out, const char **why, char **errmsg)
+{
+    struct case_call k;
+    struct model_customer m;
+    struct model_error merr = {0};
+    unsigned char raw[CASE_ID_BYTES];
+    char id[2 * CASE_ID_BYTES + 3], code[CODE_DIGITS + 1] = "", text[256] = "";
+    char detail[REASON_MAX + 32], *norm = NULL, *masked = NULL;
+    const char *channel = NULL, *to = NULL;
+    int p, support = 0, rc;
+    int64_t now = cu_now();
+    size_t i;
+
+    *out = NULL;
+    case_call_init(&k, svc, who, AUDIT_CASE_OPEN, why);
+    model_customer_init(&m);
+    p = policy_purpose_from_name(purpose);
+    if (p < 0) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID,
+                     "purpose must be customer_support, fraud_investigation or legal_request");
+        goto out;
+    }
+    support = p == POLICY_PURPOSE_CUSTOMER_SUPPORT;
+    if (customer_id == NULL || model_norm_customer_id(customer_id, &norm, &merr) != CU_OK) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID, "customer_id: %s",
+                     merr.reason ? merr.reason : "required");
+        goto out;
+    }
+    if (!support &&
+        (reason == NULL || strlen(reason) < REASON_MIN || strlen(reason) > REASON_MAX)) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID,
+                     "an investigation needs a reason of %d to %d characters", REASON_MIN,
+                     REASON_MAX);
+        goto out;
+    }
+    if (send_to != NULL && strcmp(send_to, "phone") != 0 && strcmp(send_to, "email") != 0) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID, "send_to must be phone or email");
+        goto out;
+    }
+    vault_random(raw, sizeof(raw));
+    id[0] = 'K', id[1] = '-';
+    for (i = 0; i < sizeof(raw); i++)
+        snprintf(id + 2 + 2 * i, 3, "%02x", raw[i]);
+    k.c.id = xstrdup(id);
+    k.c.purpose = xstrdup(policy_purpose_name(p));
+    k.c.customer_id = xstrdup(norm);
+    k.c.requester = xstrdup(who->username);
+    k.c.requester_role = xstrdup(who->role);
+    k.c.store = xstrdup(who->store ? who->store : "");
+    if (!policy_may_open(svc->policy, (enum policy_role)role_of(who), (enum policy_purpose)p)) {
+        rc = refuse(&k, CU_ERR_FORBIDDEN, "purpose-not-allowed", NULL, errmsg,
+                    "role %s may not open %s cases", who->role, k.c.purpose);
+        goto out;
+    }
+    rc = service_customer_open(svc, norm, &m, errmsg);
+    if (rc == CU_ERR_NOT_FOUND) {
+        free(*errmsg);
+        *errmsg = NULL;
+        free(k.c.customer_id);
+        k.c.customer_id = NULL; /* the audit names no one who does not exist */
+        rc = refuse(&k, CU_ERR_NOT_FOUND, "customer-not-found", NULL, errmsg, "no such customer");
+        *why = NULL;
+        goto out;
+    }
+    if (rc != CU_OK)
+        goto out;
+    if (!support && service_mentions(reason, &m)) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID,
+                     "the reason contains the customer's personal data; it is kept in the audit "
+                     "log, which must not hold any: describe the purpose instead");
+        goto out;
+    }
+    if (support && !contact(&m, send_to, &channel, &to)) {
+        rc = refuse(&k, CU_ERR_CONFLICT, "no-contact", NULL, errmsg,
+                    "the customer has no phone or e-mail on file to send a code to");
+        goto out;
+    }
+    k.c.reason = support ? NULL : xstrdup(reason);
+    k.c.status = xstrdup(policy_case_state_name(support ? POLICY_CASE_AWAITING_VERIFICATION
+                                                        : POLICY_CASE_PENDING_APPROVAL));
+    k.c.created_at = k.c.updated_at = now;
+    k.c.expires_at = now + svc->case_ttl_s;
+    if (support) {
+        snprintf(code, sizeof(code), "%06u", vault_random_uniform(CODE_SPACE));
+        code_hash(svc, k.c.id, code, k.c.code_hash);
+        k.c.has_code = 1;
+        k.c.code_expires_at = now + SERVICE_CODE_SECONDS;
+        snprintf(text, sizeof(text),
+                 "Your verification code is %s. Give it only to the staff member serving you "
+                 "now (store %s). It expires in %d minutes.",
+                 code, k.c.store, SERVICE_CODE_SECONDS / 60);
+    }
+    snprintf(detail, sizeof(detail), "%s%s%s", k.c.purpose,
+             support ? "" : ": reason: ", support ? "" : reason);
+    rc = allow(&k, NULL, detail, NULL, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    rc = store_case_put(svc->store, &k.c, 1, errmsg);
+    if (rc == CU_OK && support)
+        rc = service_notify(svc, k.c.customer_id, k.c.id, channel, to, text, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    *out = case_view(&k.c, now);
+    if (support) {
+        masked = strcmp(channel, "sms") == 0 ? model_mask_phone(to) : model_mask_email(to);
+        json_object_set_new(*out, "code_sent_to", json_string(masked));
+    }
+out:
+    cu_wipe(code, sizeof(code));
+    cu_wipe(text, sizeof(text));
+    free(masked);
+    free(norm);
+    model_customer_release(&m);
+    store_case_release(&k.c);
+    return rc;
+}
+
+int service_case_verify(struct service *svc, const struct service_actor *who, const char *case_id,
+                        const char *code, json_t **out, const char **why, char **errmsg)
+{
+    struct case_call k;
+    unsigned char h[32];
+    int64_t now = cu_now();
+    int rc, tries = 0;
+
+    *out = NULL;
+    case_call_init(&k, svc, who, AUDIT_CASE_VERIFY, why);
+    if (code == NULL || strlen(code) != CODE_DIGITS || strspn(code, "0123456789") != CODE_DIGITS) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID, "the code is %d digits", CODE_DIGITS);
+        goto out;
+    }
+    rc = load(&k, case_id, CASE_OWNER, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    if (case_state(&k.c, now) != POLICY_CASE_AWAITING_VERIFICATION || !k.c.has_code) {
+        rc = refuse(&k, CU_ERR_CONFLICT, "case-state", NULL, errmsg,
+                    "case %s is %s, not awaiting verification", k.c.id, k.c.status);
+        goto out;
+    }
+    /* The try is taken before the code is compared, atomically, so that
+     * requests in parallel cannot get more than SERVICE_CODE_TRIES. */
+    rc = store_case_take_try(svc->store, k.c.id, SERVICE_CODE_TRIES, &tries, errmsg);
+    if (rc == CU_ERR_LIMIT) {
+        free(*errmsg);
+        *errmsg = NULL;
+        rc = refuse(&k, CU_ERR_LIMIT, "too-many-attempts", NULL, errmsg,
+                    "%d wrong codes: this case cannot be verified; open a new one",
+                    SERVICE_CODE_TRIES);
+        goto out;
+    }
+    if (rc != CU_OK)
+        goto out;
+    if (now > k.c.code_expires_at) {
+        rc = refuse(&k, CU_ERR_CONFLICT, "code-expired", NULL, errmsg,
+                    "the code has expired; open a new case to send another");
+        goto out;
+    }
+    code_hash(svc, k.c.id, code, h);
+    if (!vault_equal(h, k.c.code_hash, sizeof(h))) {
+        rc = refuse(&k, CU_ERR_FORBIDDEN, "code-incorrect", NULL, errmsg,
+                    "wrong code (%d of %d tries left)", SERVICE_CODE_TRIES - tries,
+                    SERVICE_CODE_TRIES);
+        goto out;
+    }
+    rc = allow(&k, NULL, NULL, NULL, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    free(k.c.status);
+    k.c.status = xstrdup(policy_case_state_name(POLICY_CASE_VERIFIED));
+    k.c.has_code = 0; /* a code verifies once */
+    k.c.code_tries = tries;
+    k.c.updated_at = now;
+    rc = store_case_put(svc->store, &k.c, 0, errmsg);
+    if (rc == CU_OK)
+        *out =
+            json_pack("{s:s, s:I}", "status", k.c.status, "expires_at", (json_int_t)k.c.expires_at);
+out:
+    store_case_release(&k.c);
+    return rc;
+}
+
+int service_case_approve(struct service *svc, const struct service_actor *who, const char *case_id,
+                         json_t **out, const char **why, char **errmsg)
+{
+    struct case_call k;
+    int rc;
+
+    *out = NULL;
+    case_call_init(&k, svc, who, AUDIT_CASE_APPROVE, why);
+    rc = load(&k, case_id, CASE_APPROVER, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    if (strcmp(k.c.status, policy_case_state_name(POLICY_CASE_PENDING_APPROVAL)) != 0) {
+        rc = refuse(&k, CU_ERR_CONFLICT, "case-state", NULL, errmsg,
+                    "case %s is %s, not pending approval", k.c.id, k.c.status);
+        goto out;
+    }
+    rc = allow(&k, NULL, NULL, NULL, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    free(k.c.status);
+    k.c.status = xstrdup(policy_case_state_name(POLICY_CASE_APPROVED));
+    k.c.approver = xstrdup(who->username);
+    k.c.updated_at = cu_now();
+    rc = store_case_put(svc->store, &k.c, 0, errmsg);
+    if (rc == CU_OK)
+        *out = json_pack("{s:s}", "status", k.c.status);
+out:
+    store_case_release(&k.c);
+    return rc;
+}
+
+int service_case_close(struct service *svc, const struct service_actor *who, const char *case_id,
+                       json_t **out, const char **why, char **errmsg)
+{
+    struct case_call k;
+    int rc;
+
+    *out = NULL;
+    case_call_init(&k, svc, who, AUDIT_CASE_CLOSE, why);
+    rc = load(&k, case_id, CASE_OWNER, errmsg);
+    if (rc == CU_OK)
+        rc = allow(&k, NULL, NULL, NULL, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    free(k.c.status);
+    k.c.status = xstrdup(policy_case_state_name(POLICY_CASE_CLOSED));
+    k.c.has_code = 0;
+    k.c.updated_at = cu_now();
+    rc = store_case_put(svc->store, &k.c, 0, errmsg);
+    if (rc == CU_OK)
+        *out = json_pack("{s:s}", "status", k.c.status);
+out:
+    store_case_release(&k.c);
+    return rc;
+}
+
+int service_case_get(struct service *svc, const struct service_actor *who, const char *case_id,
+                     json_t **out, const char **why, char **errmsg)
+{
+    struct case_call k;
+    int rc;
+
+    *out = NULL;
+    case_call_init(&k, svc, who, AUDIT_CASE_OPEN, why);
+    rc = store_case_get(svc->store, case_id ? case_id : "", &k.c, errmsg);
+    if (rc == CU_OK && strcmp(k.c.requester, who->username) != 0 &&
+        !policy_may_approve(svc->policy, (enum policy_role)role_of(who), who->username,
+                            k.c.requester)) {
+        /* a case's existence is no secret worth a 403 oracle: 404 */
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no such case");
+    }
+    if (rc == CU_OK)
+        *out = case_view(&k.c, cu_now());
+    store_case_release(&k.c);
+    return rc;
+}
+
+int service_case_reveal(struct service *svc, const struct service_actor *who, const char *case_id,
+                        const char *fields, const char *customer_id, json_t **out, const char **why,
+                        char **errmsg)
+{
+    struct case_call k;
+    struct model_customer m;
+    struct buf canon = BUF_INIT;
+    int want[MODEL_F__COUNT], f, p, st, need, rc;
+    uint64_t index = 0;
+    json_t *vals;
+
+    *out = NULL;
+    case_call_init(&k, svc, who, AUDIT_REVEAL, why);
+    model_customer_init(&m);
+    rc = service_parse_fields(fields, want, &canon, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    rc = load(&k, case_id, CASE_OWNER, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    if (customer_id != NULL && strcmp(customer_id, k.c.customer_id) != 0) {
+        rc = refuse(&k, CU_ERR_FORBIDDEN, "wrong-customer", canon.data, errmsg,
+                    "case %s is about another customer", k.c.id);
+        goto out;
+    }
+    p = policy_purpose_from_name(k.c.purpose);
+    st = case_state(&k.c, cu_now());
+    need = policy_purpose_requires((enum policy_purpose)p);
+    if (st != need) {
+        rc = refuse(&k, CU_ERR_FORBIDDEN,
+                    need == POLICY_CASE_VERIFIED ? "case-not-verified" : "case-not-approved",
+                    canon.data, errmsg, "case %s is %s: %s first", k.c.id, k.c.status,
+                    need == POLICY_CASE_VERIFIED ? "verify the customer's code"
+                                                 : "a supervisor must approve it");
+        goto out;
+    }
+    /* The policy of the owner's role now (not of when the case opened). */
+    for (f = 0; f < MODEL_F__COUNT; f++) {
+        if (want[f] &&
+            policy_field_view(svc->policy, (enum policy_role)role_of(who), (enum policy_purpose)p,
+                              (enum policy_case_state)st, (enum model_field)f) != POLICY_FULL) {
+            rc = refuse(&k, CU_ERR_FORBIDDEN, "field-not-allowed", canon.data, errmsg,
+                        "role %s may not see %s in full under %s", who->role, model_field_name(f),
+                        k.c.purpose);
+            goto out;
+        }
+    }
+    rc = service_customer_open(svc, k.c.customer_id, &m, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    /* The audit entry first; nothing is built until it is durable. */
+    rc = allow(&k, canon.data, NULL, &index, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    vals = json_object();
+    for (f = 0; f < MODEL_F__COUNT; f++)
+        if (want[f])
+            json_object_set_new(vals, model_field_name(f), service_field_json(&m, f));
+    *out = json_pack("{s:s, s:s, s:o, s:{s:I}}", "customer_id", k.c.customer_id, "case_id", k.c.id,
+                     "fields", vals, "audit", "leaf_index", (json_int_t)index);
+out:
+    model_customer_release(&m);
+    buf_release(&canon);
+    store_case_release(&k.c);
+    return rc;
+}
