@@ -1,16 +1,113 @@
 /* custodian demo: a demo vault with synthetic customers */
 #include "cli.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "http/http.h"
 #include "synth/synth.h"
 
 static const char usage[] =
-    "usage: custodian demo [--data DIR] [--customers N] [--seed S]\n\n"
+    "usage: custodian demo [--data DIR] [--customers N] [--seed S] [--listen ADDR:PORT]\n"
+    "                      [--no-serve]\n\n"
     "Makes a demo vault (unless DIR already holds one) with N synthetic customers\n"
-    "(default 100,000) and prints example look-ups.\n";
+    "(default 100,000) and a staff account for every role, then serves the HTTP API on\n"
+    "ADDR:PORT (default 127.0.0.1:8080) until interrupted.  Each start gives the demo\n"
+    "accounts fresh credentials and prints them, TOTP secrets included: demo only.\n\n"
+    "  --no-serve   prepare the vault and the accounts, print them, and exit\n";
+
+/* The demo's staff: one account per role. */
+static const struct {
+    const char *username, *role, *store;
+} demo_staff[] = {
+    {"demo-clerk", "clerk", "SZ-014"},
+    {"demo-agent", "agent", "CC-01"},
+    {"demo-supervisor", "supervisor", "SZ-014"},
+    {"demo-security", "security", "HQ"},
+    {"demo-admin", "admin", "HQ"},
+};
+
+/* Adds the demo accounts, or gives existing ones fresh credentials, and
+ * returns them as a JSON array (the only time the passwords are seen). */
+static int demo_accounts(struct service *svc, json_t **out, char **errmsg)
+{
+    struct service_actor who;
+    char name[96];
+    json_t *cred;
+    size_t i;
+    int rc = CU_OK;
+
+    service_operator(&who, name, sizeof(name));
+    *out = json_array();
+    for (i = 0; rc == CU_OK && i < CU_ARRAY_LEN(demo_staff); i++) {
+        free(*errmsg);
+        *errmsg = NULL;
+        cred = NULL;
+        rc = service_staff_add(svc, &who, demo_staff[i].username, demo_staff[i].role,
+                               demo_staff[i].store, &cred, errmsg);
+        if (rc == CU_ERR_CONFLICT) {
+            free(*errmsg);
+            *errmsg = NULL;
+            rc = service_staff_reset(svc, &who, demo_staff[i].username, &cred, errmsg);
+        }
+        if (rc == CU_OK) {
+            json_object_set_new(cred, "role", json_string(demo_staff[i].role));
+            json_array_append_new(*out, cred);
+        }
+    }
+    return rc;
+}
+
+struct demo_ctx {
+    const char *exe; /* this program, as the printed commands run it */
+    const char *data_dir;
+    json_t *accounts;
+    struct model_customer *c;
+};
+
+/* Prints how to use the served demo, once the server listens. */
+static void demo_ready(void *arg, const char *url)
+{
+    struct demo_ctx *d = arg;
+    json_t *a, *clerk = json_array_get(d->accounts, 0);
+    size_t i;
+
+    printf("\ndemo log-ins (demo only: each start makes new ones; the password must be changed "
+           "at the first log-in):\n");
+    printf("  %-11s %-16s %-26s %s\n", "role", "username", "one-time password", "TOTP secret");
+    json_array_foreach(d->accounts, i, a)
+        printf("  %-11s %-16s %-26s %s\n", json_string_value(json_object_get(a, "role")),
+               json_string_value(json_object_get(a, "username")),
+               json_string_value(json_object_get(a, "password")),
+               json_string_value(json_object_get(a, "totp_secret")));
+    printf("\nTOTP codes: add the secret to an authenticator app, or run oathtool --totp -b "
+           "SECRET\n");
+    printf("\na clerk's walk-through (every step is recorded in the audit log):\n");
+    printf("  T=$(curl -s %s/v1/login -d '{\"username\":\"demo-clerk\",\"password\":\"%s\","
+           "\"totp\":\"'$(oathtool --totp -b %s)'\"}' | sed "
+           "'s/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\n",
+           url, json_string_value(json_object_get(clerk, "password")),
+           json_string_value(json_object_get(clerk, "totp_secret")));
+    printf("  curl -s %s/v1/password -H \"Authorization: Bearer $T\" -d '{\"old\":\"%s\","
+           "\"new\":\"my-own-long-password\"}'\n",
+           url, json_string_value(json_object_get(clerk, "password")));
+    if (d->c->ndevices > 0)
+        printf("  curl -s %s/v1/devices/%s -H \"Authorization: Bearer $T\"\n", url,
+               d->c->devices[0].imei);
+    printf("  curl -s %s/v1/cases -H \"Authorization: Bearer $T\" -d "
+           "'{\"purpose\":\"customer_support\",\"customer_id\":\"%s\"}'\n",
+           url, d->c->customer_id);
+    printf("  %s --data %s outbox   # the code the customer received\n", d->exe, d->data_dir);
+    printf("  curl -s %s/v1/cases/CASE/verify -H \"Authorization: Bearer $T\" -d "
+           "'{\"code\":\"CODE\"}'\n",
+           url);
+    printf("  curl -s %s/v1/cases/CASE/reveal -H \"Authorization: Bearer $T\" -d "
+           "'{\"fields\":[\"name\",\"phone\"]}'\n",
+           url);
+    printf("\nstop with Ctrl-C\n");
+}
 
 /* Writes customers [0, n) of `seed` as CSV to `path`. */
 static int write_demo_file(const char *path, uint64_t seed, uint64_t n)
@@ -26,8 +123,11 @@ static int write_demo_file(const char *path, uint64_t seed, uint64_t n)
 
 int cmd_demo(struct cli *cli, int argc, char **argv)
 {
+    enum { O_LISTEN = CLI_OPT__NEXT, O_NO_SERVE };
     static const struct option opts[] = {{"customers", required_argument, NULL, 'n'},
                                          {"seed", required_argument, NULL, 's'},
+                                         {"listen", required_argument, NULL, O_LISTEN},
+                                         {"no-serve", no_argument, NULL, O_NO_SERVE},
                                          CLI_COMMON_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     struct service_import_opts io = {0};
@@ -36,8 +136,11 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
     struct service *svc = NULL;
     struct model_customer c;
     uint64_t n = 100000, seed = 20170601;
+    const char *listen = HTTP_DEFAULT_LISTEN;
+    char exe[PATH_MAX];
+    struct demo_ctx ctx = {exe, cli->data_dir, NULL, &c};
     char *err = NULL, *csv = NULL, *cfg, n1[32];
-    int opt, rc = CU_OK;
+    int opt, rc = CU_OK, serve = 1, ret = CLI_OK;
 
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (cli_common_option(cli, opt, usage))
@@ -46,6 +149,10 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
             return cli_usage_error(cli, "--customers: a number from 1 to 10,000,000");
         if (opt == 's' && cli_parse_u64(optarg, &seed) != 0)
             return cli_usage_error(cli, "--seed: not a number: '%s'", optarg);
+        if (opt == O_LISTEN)
+            listen = optarg;
+        if (opt == O_NO_SERVE)
+            serve = 0;
     }
     if (optind != argc)
         return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
@@ -79,31 +186,49 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
         if (csv != NULL)
             unlink(csv); /* synthetic, but plaintext: do not leave it lying around */
         free(csv);
-        service_free(svc);
     } else {
         printf("using the demo vault in '%s'\n", cli->data_dir);
+        rc = service_open(&svc, cli->data_dir, &err);
     }
     free(cfg);
-    if (rc != CU_OK)
+    if (rc == CU_OK)
+        rc = demo_accounts(svc, &ctx.accounts, &err);
+    if (rc != CU_OK) {
+        json_decref(ctx.accounts);
+        service_free(svc);
         return cli_fail_rc(rc, err);
+    }
 
+    /* The printed commands name this very program, so they work as pasted. */
+    if (realpath("/proc/self/exe", exe) == NULL)
+        snprintf(exe, sizeof(exe), "custodian");
     /* Example look-ups on the first synthetic customer (demo data only). */
     model_customer_init(&c);
     synth_customer(seed, 0, &c);
     printf("\ntry (every look-up and reveal is recorded in the audit log):\n");
     if (c.ndevices > 0)
-        printf("  custodian --data %s lookup --imei %s\n", cli->data_dir, c.devices[0].imei);
+        printf("  %s --data %s lookup --imei %s\n", exe, cli->data_dir, c.devices[0].imei);
     if (c.nphones > 0)
-        printf("  custodian --data %s lookup --phone %s\n", cli->data_dir, c.phones[0]);
+        printf("  %s --data %s lookup --phone %s\n", exe, cli->data_dir, c.phones[0]);
     if (c.email != NULL)
-        printf("  custodian --data %s lookup --email %s\n", cli->data_dir, c.email);
-    printf("  custodian --data %s lookup --customer-id %s --json\n", cli->data_dir, c.customer_id);
-    printf("  custodian --data %s lookup --customer-id %s --reveal name,phone --reason "
+        printf("  %s --data %s lookup --email %s\n", exe, cli->data_dir, c.email);
+    printf("  %s --data %s lookup --customer-id %s --json\n", exe, cli->data_dir, c.customer_id);
+    printf("  %s --data %s lookup --customer-id %s --reveal name,phone --reason "
            "\"support call\"\n",
-           cli->data_dir, c.customer_id);
-    printf("  custodian --data %s audit show --customer-id %s\n", cli->data_dir, c.customer_id);
-    printf("  custodian --data %s audit verify\n", cli->data_dir);
-    printf("  custodian --data %s keys list\n", cli->data_dir);
+           exe, cli->data_dir, c.customer_id);
+    printf("  %s --data %s audit show --customer-id %s\n", exe, cli->data_dir, c.customer_id);
+    printf("  %s --data %s audit verify\n", exe, cli->data_dir);
+    printf("  %s --data %s keys list\n", exe, cli->data_dir);
+    if (serve)
+        ret = cli_serve(svc, listen, demo_ready, &ctx);
+    else {
+        char *url = xasprintf("http://%s", listen);
+
+        demo_ready(&ctx, url);
+        free(url);
+    }
+    json_decref(ctx.accounts);
+    service_free(svc);
     model_customer_release(&c);
-    return CLI_OK;
+    return ret;
 }

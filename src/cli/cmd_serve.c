@@ -100,19 +100,60 @@ static const char usage[] =
     "webhook configured (config.json \"notifier\"), messages to customers are delivered to\n"
     "it from the outbox, with retries.\n";
 
+int cli_serve(struct service *svc, const char *listen, void (*ready)(void *ctx, const char *url),
+              void *ctx)
+{
+    struct http_config cfg = {0};
+    struct http_server *srv = NULL;
+    struct deliverer *deliver = NULL;
+    struct api *api = NULL;
+    char *err = NULL, url[160];
+    sigset_t sigs;
+    int sig, rc;
+
+    /* Signals are taken with sigwait below; every thread inherits the mask. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    rc = notify_global_init();
+    if (rc == CU_OK)
+        rc = service_audit_open(svc, &err);
+    if (rc == CU_OK)
+        rc = deliverer_start(svc, &deliver, &err);
+    if (rc == CU_OK) {
+        api = api_new(svc);
+        cfg.listen = listen;
+        cfg.routes = api_routes(&cfg.n_routes);
+        cfg.app = api;
+        rc = http_server_start(&cfg, &srv, &err);
+    }
+    if (rc != CU_OK) {
+        deliverer_stop(deliver);
+        api_free(api);
+        return cli_fail_rc(rc, err);
+    }
+    snprintf(url, sizeof(url), "http://%.*s:%u", (int)(strrchr(listen, ':') - listen), listen,
+             (unsigned)http_server_port(srv));
+    printf("custodian: serving on %s\n", url);
+    if (ready != NULL)
+        ready(ctx, url);
+    fflush(stdout);
+    sigwait(&sigs, &sig);
+    printf("custodian: %s: stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    http_server_stop(srv);
+    deliverer_stop(deliver);
+    api_free(api);
+    return CLI_OK;
+}
+
 int cmd_serve(struct cli *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'}, CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
-    struct http_config cfg = {0};
-    struct http_server *srv = NULL;
-    struct deliverer *deliver = NULL;
+    const char *listen = HTTP_DEFAULT_LISTEN;
     struct service *svc;
-    struct api *api;
-    const char *listen = "127.0.0.1:8080";
-    char *err = NULL;
-    sigset_t sigs;
-    int opt, sig, rc;
+    int opt, ret;
 
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (cli_common_option(cli, opt, usage))
@@ -122,41 +163,12 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
-    /* Signals are taken with sigwait below; every thread inherits the mask. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    if (strrchr(listen, ':') == NULL)
+        return cli_usage_error(cli, "--listen: ADDR:PORT, e.g. 127.0.0.1:8080");
     svc = cli_open(cli);
     if (svc == NULL)
         return CLI_FAIL;
-    rc = notify_global_init();
-    if (rc == CU_OK)
-        rc = service_audit_open(svc, &err);
-    if (rc == CU_OK)
-        rc = deliverer_start(svc, &deliver, &err);
-    if (rc != CU_OK) {
-        service_free(svc);
-        return cli_fail_rc(rc, err);
-    }
-    api = api_new(svc);
-    cfg.listen = listen;
-    cfg.routes = api_routes(&cfg.n_routes);
-    cfg.app = api;
-    rc = http_server_start(&cfg, &srv, &err);
-    if (rc != CU_OK) {
-        deliverer_stop(deliver);
-        api_free(api);
-        service_free(svc);
-        return cli_fail_rc(rc, err);
-    }
-    printf("custodian: serving on http://%s (port %u)\n", listen, (unsigned)http_server_port(srv));
-    fflush(stdout);
-    sigwait(&sigs, &sig);
-    printf("custodian: %s: stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    http_server_stop(srv);
-    deliverer_stop(deliver);
-    api_free(api);
+    ret = cli_serve(svc, listen, NULL, NULL);
     service_free(svc); /* closes the audit writer: pending entries, final checkpoint */
-    return CLI_OK;
+    return ret;
 }
