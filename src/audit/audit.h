@@ -291,6 +291,15 @@ void audit_log_close(struct audit_log *log);
 int audit_log_append(struct audit_log *log, const struct audit_entry *e, uint64_t *index,
                      char **errmsg) CU_WUR;
 
+/* What the writer has done since it opened (for /metrics). */
+struct audit_log_stats {
+    uint64_t entries;  /* appended and durable */
+    uint64_t batches;  /* transactions committed (one fsync each) */
+    uint64_t failures; /* batches that failed (their callers were refused) */
+    uint64_t size;     /* the log's size */
+};
+void audit_log_stats(struct audit_log *log, struct audit_log_stats *out);
+
 /*
  * Makes sure a signed checkpoint exists for the log's current size and
  * returns it (*note, a new string).

@@ -85,7 +85,8 @@ struct audit_log {
     struct request *head, *tail;
     size_t queued;     /* requests in the queue */
     size_t last_batch; /* size of the last batch */
-    int busy;          /* the writer has a batch (and the store connection) */
+    struct audit_log_stats stats;
+    int busy; /* the writer has a batch (and the store connection) */
     int stopping;
     int force_checkpoint;
     pthread_t thread;
@@ -381,6 +382,13 @@ static void *writer_main(void *arg)
         }
         free(err);
         pthread_mutex_lock(&log->lock);
+        if (rc == CU_OK) {
+            log->stats.entries += log->last_batch;
+            log->stats.batches++;
+        } else {
+            log->stats.failures++;
+        }
+        log->stats.size = log->range.size;
         /* Index behind the log, with the callers already answered; a
          * failure here loses nothing (the next call redoes it). */
         if (log->range.size - log->indexed >= INDEX_BACKLOG) {
@@ -422,6 +430,7 @@ int audit_log_open(struct audit_log **out, const char *store_url, struct vault *
         return rc;
     }
     log->checkpoint_time = now_mono() - CHECKPOINT_INTERVAL; /* the first batch signs one */
+    log->stats.size = log->range.size;
     pthread_mutex_init(&log->lock, NULL);
     {
         pthread_condattr_t attr;
@@ -480,6 +489,13 @@ int audit_log_append(struct audit_log *log, const struct audit_entry *e, uint64_
     }
     free(req.err);
     return req.rc;
+}
+
+void audit_log_stats(struct audit_log *log, struct audit_log_stats *out)
+{
+    pthread_mutex_lock(&log->lock);
+    *out = log->stats;
+    pthread_mutex_unlock(&log->lock);
 }
 
 int audit_log_checkpoint(struct audit_log *log, char **note, char **errmsg)

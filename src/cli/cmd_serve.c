@@ -126,6 +126,7 @@ int cli_serve(struct service *svc, const char *listen, void (*ready)(void *ctx, 
         cfg.listen = listen;
         cfg.routes = api_routes(&cfg.n_routes);
         cfg.app = api;
+        cfg.collect = api_collect;
         rc = http_server_start(&cfg, &srv, &err);
     }
     if (rc != CU_OK) {

@@ -15,6 +15,7 @@
 
 struct api {
     struct service *root;
+    struct audit_log_stats seen; /* what collect() has counted so far */
     pthread_key_t key;
     pthread_mutex_t lock;
     struct service **workers;
@@ -43,6 +44,26 @@ void api_free(struct api *api)
     pthread_key_delete(api->key);
     pthread_mutex_destroy(&api->lock);
     free(api);
+}
+
+void api_collect(void *app)
+{
+    struct api *api = app;
+    struct audit_log_stats now;
+
+    if (api->root->audit == NULL)
+        return;
+    audit_log_stats(api->root->audit, &now);
+    pthread_mutex_lock(&api->lock);
+    http_metric_add("custodian_audit_entries_total", NULL,
+                    (double)(now.entries - api->seen.entries));
+    http_metric_add("custodian_audit_batches_total", NULL,
+                    (double)(now.batches - api->seen.batches));
+    http_metric_add("custodian_audit_failures_total", NULL,
+                    (double)(now.failures - api->seen.failures));
+    http_metric_set("custodian_audit_log_size", NULL, (double)now.size);
+    api->seen = now;
+    pthread_mutex_unlock(&api->lock);
 }
 
 /* This thread's service handle, made on first use. */

@@ -95,6 +95,9 @@ struct http_config {
     const struct http_route *routes;
     size_t n_routes;
     void *app; /* passed to every handler, not owned */
+    /* Called (with app) before each GET /metrics renders, to bring
+     * metrics kept elsewhere up to date; may be NULL. */
+    void (*collect)(void *app);
 };
 
 /*

@@ -49,6 +49,7 @@ struct http_server {
     struct route *routes; /* owned */
     size_t n_routes;
     void *app;
+    void (*collect)(void *app);
     size_t body_limit;
     unsigned grace_s;
     uint16_t port;
@@ -277,13 +278,15 @@ static enum MHD_Result answer(struct http_server *srv, struct MHD_Connection *co
     return ret;
 }
 
-static void serve_builtin(struct req_state *st)
+static void serve_builtin(struct http_server *srv, struct req_state *st)
 {
     if (st->route->builtin == BUILTIN_HEALTHZ) {
         http_json(&st->res, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
     } else {
         struct buf b = BUF_INIT;
 
+        if (srv->collect != NULL)
+            srv->collect(srv->app);
         http_metrics_render(&b);
         http_text(&st->res, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
                   b.data != NULL ? b.data : "", b.len);
@@ -398,7 +401,7 @@ static void dispatch(struct http_server *srv, struct req_state *st)
         return;
     }
     if (st->route->builtin != BUILTIN_NONE) {
-        serve_builtin(st);
+        serve_builtin(srv, st);
         return;
     }
     if (st->body.len > 0) {
@@ -590,6 +593,7 @@ int http_server_start(const struct http_config *cfg, struct http_server **out, c
 
     srv = xcalloc(1, sizeof(*srv));
     srv->app = cfg->app;
+    srv->collect = cfg->collect;
     srv->body_limit = cfg->body_limit != 0 ? cfg->body_limit : HTTP_DEFAULT_BODY_LIMIT;
     srv->grace_s = cfg->grace_s != 0 ? cfg->grace_s : HTTP_DEFAULT_GRACE_S;
     srv->routes = xcalloc(cfg->n_routes + 2, sizeof(*srv->routes));

@@ -176,6 +176,10 @@ check "a suspended clerk's session: 423 or 401" test "$code" = 423 -o "$code" = 
 run curl -s "$URL/metrics"
 contains "metrics count denials by reason" "$out" 'custodian_denials_total{reason="case-not-verified"}'
 contains "metrics count reveals" "$out" 'custodian_reveals_total'
+batches=$(printf '%s\n' "$out" | sed -n 's/^custodian_audit_batches_total \([0-9]*\).*/\1/p')
+entries=$(printf '%s\n' "$out" | sed -n 's/^custodian_audit_entries_total \([0-9]*\).*/\1/p')
+check "metrics count audit group commits ($entries entries in $batches batches)" \
+    test "${batches:-0}" -gt 0 -a "${entries:-0}" -ge "${batches:-0}"
 
 # --- the data folder holds no code and no phone in clear --------------------------
 kill -TERM $SERVER
