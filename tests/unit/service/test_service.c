@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <microhttpd.h>
 
 #include "service/service_int.h"
 #include "auth/totp.h"
@@ -453,6 +454,188 @@ static void test_policy_file(void **state)
     free(path);
 }
 
+/* --- the outbox and its webhook ------------------------------------------ */
+
+/* A webhook receiver: answers `status` and keeps the last body. */
+struct hook {
+    struct MHD_Daemon *d;
+    uint16_t port;
+    unsigned status;
+    int calls;
+    char body[1024];
+    size_t len;
+};
+
+static enum MHD_Result hook_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                    const char *method, const char *version, const char *upload,
+                                    size_t *upload_size, void **con_cls)
+{
+    struct hook *h = cls;
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+
+    (void)url, (void)method, (void)version;
+    if (*con_cls == NULL) {
+        *con_cls = h;
+        h->len = 0;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        size_t n = *upload_size < sizeof(h->body) - 1 - h->len ? *upload_size
+                                                               : sizeof(h->body) - 1 - h->len;
+
+        memcpy(h->body + h->len, upload, n);
+        h->len += n;
+        h->body[h->len] = '\0';
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    h->calls++;
+    r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    ret = MHD_queue_response(c, h->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void hook_start(struct hook *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->status = 200;
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, hook_handler, h,
+                            MHD_OPTION_SOCK_ADDR, NULL, MHD_OPTION_END);
+    assert_non_null(h->d);
+    h->port = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT)->port;
+}
+
+/* Reopens the fixture's service with a webhook in its config. */
+static void use_webhook(struct fixture *f, uint16_t port)
+{
+    char *path = xasprintf("%s/config.json", f->data), *err = NULL, url[64];
+    json_t *cfg = json_load_file(path, 0, NULL);
+
+    assert_non_null(cfg);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/send", (unsigned)port);
+    json_object_set_new(cfg, "notifier",
+                        json_pack("{s:s, s:s}", "webhook", url, "token", "hook-secret"));
+    assert_int_equal(json_dump_file(cfg, path, 0), 0);
+    json_decref(cfg);
+    service_free(f->svc);
+    assert_int_equal(service_open(&f->svc, f->data, &err), CU_OK);
+    free(path);
+}
+
+static json_t *outbox_message(struct fixture *f, size_t i)
+{
+    json_t *out = NULL, *m;
+
+    assert_int_equal(service_outbox_list(f->svc, 0, 100, &out, NULL), CU_OK);
+    m = json_incref(json_array_get(json_object_get(out, "messages"), i));
+    json_decref(out);
+    assert_non_null(m);
+    return m;
+}
+
+static void test_outbox_builtin_sealed(void **state)
+{
+    struct fixture *f = *state;
+    size_t sent = 9;
+    json_t *m;
+    char *cmd;
+
+    assert_int_equal(service_notify(f->svc, "C00000001", "K-1", "sms", "+8613812345678",
+                                    "Your verification code is 402913.", NULL),
+                     CU_OK);
+    m = outbox_message(f, 0);
+    assert_string_equal(json_string_value(json_object_get(m, "status")), "sent");
+    assert_string_equal(json_string_value(json_object_get(m, "to")), "+8613812345678");
+    assert_string_equal(json_string_value(json_object_get(m, "case_id")), "K-1");
+    json_decref(m);
+    /* nothing to deliver without a webhook */
+    assert_int_equal(service_outbox_deliver(f->svc, 10, &sent, NULL), CU_OK);
+    assert_int_equal(sent, 0);
+    /* neither the number nor the code is in the data folder in clear */
+    cmd = xasprintf("! grep -rqa -e 13812345678 -e 402913 '%s'", f->data);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    /* a sealed message moved to another customer does not open */
+    cmd = xasprintf("sqlite3 '%s/custodian.db' \"UPDATE outbox SET customer_id = 'C00000002'\"",
+                    f->data);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    {
+        json_t *out = NULL;
+        char *err = NULL;
+
+        assert_int_equal(service_outbox_list(f->svc, 0, 100, &out, &err), CU_ERR_INTEGRITY);
+        assert_null(out);
+        free(err);
+    }
+}
+
+static void test_outbox_webhook_delivery(void **state)
+{
+    struct fixture *f = *state;
+    struct hook h;
+    size_t sent = 0;
+    json_t *m, *got;
+
+    hook_start(&h);
+    use_webhook(f, h.port);
+    assert_int_equal(service_notify(f->svc, "C00000001", "K-1", "sms", "+8613812345678",
+                                    "Your verification code is 402913.", NULL),
+                     CU_OK);
+    m = outbox_message(f, 0);
+    assert_string_equal(json_string_value(json_object_get(m, "status")), "pending");
+    json_decref(m);
+
+    /* the gateway is down: kept pending, retried later */
+    h.status = 503;
+    assert_int_equal(service_outbox_deliver(f->svc, 10, &sent, NULL), CU_OK);
+    assert_int_equal(sent, 0);
+    assert_int_equal(h.calls, 1);
+    m = outbox_message(f, 0);
+    assert_string_equal(json_string_value(json_object_get(m, "status")), "pending");
+    assert_int_equal(json_integer_value(json_object_get(m, "attempts")), 1);
+    assert_non_null(strstr(json_string_value(json_object_get(m, "last_error")), "503"));
+    json_decref(m);
+    /* not due again yet: no second call */
+    h.status = 200;
+    assert_int_equal(service_outbox_deliver(f->svc, 10, &sent, NULL), CU_OK);
+    assert_int_equal(h.calls, 1);
+    /* once due, delivered with the recipient and the text */
+    {
+        char *cmd = xasprintf("sqlite3 '%s/custodian.db' \"UPDATE outbox SET next_attempt_at = 0\"",
+                              f->data);
+
+        assert_int_equal(system(cmd), 0);
+        free(cmd);
+    }
+    assert_int_equal(service_outbox_deliver(f->svc, 10, &sent, NULL), CU_OK);
+    assert_int_equal(sent, 1);
+    assert_int_equal(h.calls, 2);
+    got = json_loads(h.body, 0, NULL);
+    assert_non_null(got);
+    assert_string_equal(json_string_value(json_object_get(got, "to")), "+8613812345678");
+    assert_string_equal(json_string_value(json_object_get(got, "channel")), "sms");
+    assert_non_null(strstr(json_string_value(json_object_get(got, "body")), "402913"));
+    json_decref(got);
+    m = outbox_message(f, 0);
+    assert_string_equal(json_string_value(json_object_get(m, "status")), "sent");
+    json_decref(m);
+
+    /* a permanent refusal (400) fails the message for good */
+    h.status = 400;
+    assert_int_equal(service_notify(f->svc, "C00000001", NULL, "email", "a@example.com",
+                                    "Someone looked at your data.", NULL),
+                     CU_OK);
+    assert_int_equal(service_outbox_deliver(f->svc, 10, &sent, NULL), CU_OK);
+    assert_int_equal(sent, 0);
+    m = outbox_message(f, 1);
+    assert_string_equal(json_string_value(json_object_get(m, "status")), "failed");
+    json_decref(m);
+    MHD_stop_daemon(h.d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +649,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_login_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login_lockout_and_suspension, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_builtin_sealed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_webhook_delivery, setup, teardown),
     };
 
     if (vault_global_init() != CU_OK)
