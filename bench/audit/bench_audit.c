@@ -3,6 +3,7 @@
  * concurrent writers; also the crash test's load generator.
  *
  *   bench-audit DATA_DIR THREADS COUNT [--print]
+ *   bench-audit DATA_DIR --in-flight K COUNT
  *   bench-audit DATA_DIR --proofs N
  *
  * THREADS threads append COUNT entries in all (reveal-like entries: actor,
@@ -10,7 +11,10 @@
  * entry to be durable, as a server's request threads would.  With --print,
  * every answered leaf index is printed on stdout as soon as it is answered
  * (the crash test kills the process and checks that each printed index
- * survived).  Prints a JSON summary on stderr.  --proofs times N inclusion
+ * survived).  --in-flight: one thread keeps K entries in flight with
+ * audit_log_submit (a new one as soon as one is durable), as an
+ * event-driven server does with K requests waiting for their audit entry.
+ * Prints a JSON summary on stderr.  --proofs times N inclusion
  * and N consistency proofs against the whole log, served from the tiles.
  */
 #include <pthread.h>
@@ -71,6 +75,70 @@ static void *work(void *arg)
     return NULL;
 }
 
+/* --in-flight: the window of entries submitted and not yet durable. */
+struct window {
+    pthread_mutex_t lock;
+    pthread_cond_t room;
+    uint64_t in_flight, done, failed;
+};
+
+static void window_done(void *ctx, int rc, uint64_t index, const char *err)
+{
+    struct window *w = ctx;
+
+    (void)index, (void)err;
+    pthread_mutex_lock(&w->lock);
+    w->in_flight--;
+    w->done++;
+    w->failed += rc != CU_OK;
+    pthread_cond_signal(&w->room);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static int bench_in_flight(struct service *svc, uint64_t k, uint64_t count)
+{
+    struct window w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+    struct audit_entry e = {0};
+    char cid[32], *err = NULL;
+    uint64_t i;
+    double t0, secs;
+
+    e.action = AUDIT_REVEAL;
+    e.decision = AUDIT_ALLOW;
+    e.actor = "bench-async";
+    e.role = "clerk";
+    e.store = "SZ-014";
+    e.fields = "name,phone";
+    e.detail = "reason: benchmark";
+    e.client = "127.0.0.1";
+    e.has_subject = 1;
+    t0 = cu_monotonic();
+    for (i = 0; i < count; i++) {
+        snprintf(cid, sizeof(cid), "C%08llu", (unsigned long long)(i * 7919) % 1000000);
+        vault_pseudonym(svc->vault, cid, e.subject);
+        e.time_ms = cu_now_ms();
+        pthread_mutex_lock(&w.lock);
+        while (w.in_flight >= k)
+            pthread_cond_wait(&w.room, &w.lock);
+        w.in_flight++;
+        pthread_mutex_unlock(&w.lock);
+        if (audit_log_submit(svc->audit, &e, window_done, &w, &err) != CU_OK) {
+            fprintf(stderr, "bench-audit: %s\n", err);
+            free(err);
+            return 1;
+        }
+    }
+    pthread_mutex_lock(&w.lock);
+    while (w.done < count)
+        pthread_cond_wait(&w.room, &w.lock);
+    pthread_mutex_unlock(&w.lock);
+    secs = cu_monotonic() - t0;
+    fprintf(stderr,
+            "{\"in_flight\": %llu, \"appends\": %llu, \"seconds\": %.3f, \"per_second\": %.0f}\n",
+            (unsigned long long)k, (unsigned long long)count, secs, (double)count / secs);
+    return w.failed != 0;
+}
+
 static int bench_proofs(struct service *svc, uint64_t n)
 {
     uint64_t size = 0, i, state = 7;
@@ -120,8 +188,19 @@ int main(int argc, char **argv)
 
     if (argc < 4) {
         fprintf(stderr, "usage: bench-audit DATA_DIR THREADS COUNT [--print]\n"
+                        "       bench-audit DATA_DIR --in-flight K COUNT\n"
                         "       bench-audit DATA_DIR --proofs N\n");
         return 2;
+    }
+    if (strcmp(argv[2], "--in-flight") == 0 && argc == 5) {
+        if (vault_global_init() != CU_OK || service_open(&svc, argv[1], &err) != CU_OK ||
+            service_audit_open(svc, &err) != CU_OK) {
+            fprintf(stderr, "bench-audit: %s\n", err ? err : "cannot start");
+            return 1;
+        }
+        i = bench_in_flight(svc, strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10));
+        service_free(svc);
+        return i;
     }
     if (strcmp(argv[2], "--proofs") == 0) {
         if (vault_global_init() != CU_OK || service_open(&svc, argv[1], &err) != CU_OK) {

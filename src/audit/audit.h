@@ -281,6 +281,19 @@ int audit_log_open(struct audit_log **out, const char *store_url, struct vault *
 void audit_log_close(struct audit_log *log);
 
 /*
+ * Queues one entry without waiting.  CU_OK: `done` will be called exactly
+ * once, from the writer thread, when the entry is durable (rc CU_OK and its
+ * leaf index) or has failed (rc and a message, borrowed for the call); the
+ * data the entry records may be released only from a successful `done`.
+ * `done` must be quick and must not call into the log.  Any other return:
+ * the entry could not be queued and `done` is never called.  The entry's
+ * strings are copied; `e` may go away when this returns.
+ */
+typedef void (*audit_done_fn)(void *ctx, int rc, uint64_t index, const char *errmsg);
+int audit_log_submit(struct audit_log *log, const struct audit_entry *e, audit_done_fn done,
+                     void *ctx, char **errmsg) CU_WUR;
+
+/*
  * Appends one entry and returns once it is durable (committed with its
  * tiles, and a checkpoint if one was due), with its leaf index in *index.
  * Many threads may call it at once; their entries share transactions.

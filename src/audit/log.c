@@ -1,13 +1,14 @@
 /*
  * The audit log writer: group commit.
  *
- * Callers (any number of threads) encode their entry, queue it and sleep.
- * One writer thread takes everything queued, and in ONE store transaction
- * appends the entries, stores every tile hash the batch completed or
- * extended, and, when the last checkpoint is a second old or more, a new
- * signed checkpoint; then commits (one fsync) and wakes the callers with
- * their leaf indexes.  A caller is answered only after the commit, so an
- * answered entry survives any crash.  If the transaction fails, the
+ * Callers (any number of threads) encode their entry and queue it, with a
+ * completion to call (audit_log_submit), or queue it and sleep until then
+ * (audit_log_append).  One writer thread takes everything queued, and in
+ * ONE store transaction appends the entries, stores every tile hash the
+ * batch completed or extended, and, when the last checkpoint is a second
+ * old or more, a new signed checkpoint; then commits (one fsync) and calls
+ * the completions with the leaf indexes.  A completion runs only after the
+ * commit, so an answered entry survives any crash.  If the transaction fails, the
  * in-memory tree is restored to what the store holds and every caller of
  * the batch gets the error (fail closed).
  *
@@ -45,16 +46,17 @@
 #define INDEX_QUIET_NS   50000000
 #define TILE_LEVELS      8 /* tile levels 0..7 cover 2^64 leaves */
 
+/* A queued entry; owned by the queue, freed by the writer after `done`. */
 struct request {
     struct buf leaf;
     unsigned char hash[AUDIT_HASH_BYTES]; /* leaf hash, computed by the caller */
     int64_t time_ms;
-    const char *actor;
-    const unsigned char *subject;
+    char *actor;
+    int has_subject;
+    unsigned char subject[AUDIT_PSEUDONYM_BYTES];
     uint64_t index;
-    int rc;
-    char *err;
-    sem_t done; /* posted by the writer, its last touch of the request */
+    audit_done_fn done;
+    void *ctx;
     struct request *next;
 };
 
@@ -283,8 +285,8 @@ static int commit_batch(struct audit_log *log, struct request *batch, char **err
             rows[n].index = r->index;
             rows[n].time_ms = r->time_ms;
             rows[n].actor = r->actor;
-            rows[n].subject = r->subject;
-            rows[n].subject_len = r->subject ? AUDIT_PSEUDONYM_BYTES : 0;
+            rows[n].subject = r->has_subject ? r->subject : NULL;
+            rows[n].subject_len = r->has_subject ? AUDIT_PSEUDONYM_BYTES : 0;
             rows[n].leaf = r->leaf.data;
             rows[n].len = r->leaf.len;
             audit_range_append(&log->range, r->hash, subtree_done, log);
@@ -372,13 +374,17 @@ static void *writer_main(void *arg)
         err = NULL;
         rc = commit_batch(log, batch, &err);
 
-        /* Answer the callers without the lock: each wakes on its own
-         * semaphore and never touches the log's mutex again. */
+        /* Answer the callers without the lock (a completion never calls
+         * into the log). */
         for (r = batch; r != NULL; r = next) {
             next = r->next;
-            r->rc = rc;
-            r->err = rc != CU_OK && err != NULL ? xstrdup(err) : NULL;
-            sem_post(&r->done);
+            r->done(r->ctx, rc, r->index,
+                    rc == CU_OK ? NULL
+                    : err       ? err
+                                : "the log cannot be written");
+            buf_release(&r->leaf);
+            free(r->actor);
+            free(r);
         }
         free(err);
         pthread_mutex_lock(&log->lock);
@@ -449,46 +455,79 @@ int audit_log_open(struct audit_log **out, const char *store_url, struct vault *
     return CU_OK;
 }
 
-int audit_log_append(struct audit_log *log, const struct audit_entry *e, uint64_t *index,
-                     char **errmsg)
+int audit_log_submit(struct audit_log *log, const struct audit_entry *e, audit_done_fn done,
+                     void *ctx, char **errmsg)
 {
-    struct request req;
+    struct request *r = xcalloc(1, sizeof(*r));
     int rc;
 
-    memset(&req, 0, sizeof(req));
-    buf_init(&req.leaf);
-    rc = audit_entry_encode(e, &req.leaf);
+    buf_init(&r->leaf);
+    rc = audit_entry_encode(e, &r->leaf);
     if (rc != CU_OK) {
-        buf_release(&req.leaf);
+        buf_release(&r->leaf);
+        free(r);
         return cu_errf(errmsg, rc, "audit: entry cannot be encoded (a field is too long)");
     }
     /* Hashed here, on the caller's thread: the writer is the serial part. */
-    audit_leaf_hash(req.leaf.data, req.leaf.len, req.hash);
-    req.time_ms = e->time_ms;
-    req.actor = e->actor;
-    req.subject = e->has_subject ? e->subject : NULL;
-    sem_init(&req.done, 0, 0);
+    audit_leaf_hash(r->leaf.data, r->leaf.len, r->hash);
+    r->time_ms = e->time_ms;
+    r->actor = e->actor != NULL ? xstrdup(e->actor) : NULL;
+    r->has_subject = e->has_subject;
+    if (e->has_subject)
+        memcpy(r->subject, e->subject, AUDIT_PSEUDONYM_BYTES);
+    r->done = done;
+    r->ctx = ctx;
 
     pthread_mutex_lock(&log->lock);
     if (log->tail != NULL)
-        log->tail->next = &req;
+        log->tail->next = r;
     else
-        log->head = &req;
-    log->tail = &req;
+        log->head = r;
+    log->tail = r;
     log->queued++;
     pthread_cond_signal(&log->work);
     pthread_mutex_unlock(&log->lock);
-    while (sem_wait(&req.done) != 0 && errno == EINTR)
-        ;
-    sem_destroy(&req.done);
-    buf_release(&req.leaf);
-    if (req.rc == CU_OK) {
-        *index = req.index;
-    } else {
-        cu_errf(errmsg, req.rc, "audit: %s", req.err ? req.err : "the log cannot be written");
+    return CU_OK;
+}
+
+/* audit_log_append's completion: wakes the caller on its own semaphore. */
+struct waiter {
+    sem_t sem;
+    int rc;
+    uint64_t index;
+    char *err;
+};
+
+static void wake(void *ctx, int rc, uint64_t index, const char *err)
+{
+    struct waiter *w = ctx;
+
+    w->rc = rc;
+    w->index = index;
+    w->err = err != NULL ? xstrdup(err) : NULL;
+    sem_post(&w->sem); /* the last touch: the waiter may return at once */
+}
+
+int audit_log_append(struct audit_log *log, const struct audit_entry *e, uint64_t *index,
+                     char **errmsg)
+{
+    struct waiter w = {.rc = CU_OK};
+    int rc;
+
+    sem_init(&w.sem, 0, 0);
+    rc = audit_log_submit(log, e, wake, &w, errmsg);
+    if (rc == CU_OK) {
+        while (sem_wait(&w.sem) != 0 && errno == EINTR)
+            ;
+        rc = w.rc;
+        if (rc == CU_OK)
+            *index = w.index;
+        else
+            cu_errf(errmsg, rc, "audit: %s", w.err);
+        free(w.err);
     }
-    free(req.err);
-    return req.rc;
+    sem_destroy(&w.sem);
+    return rc;
 }
 
 void audit_log_stats(struct audit_log *log, struct audit_log_stats *out)

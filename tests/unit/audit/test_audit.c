@@ -19,10 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
 
 #include <sodium.h>
 
 #include "audit/audit.h"
+#include "store/store.h"
+#include "vault/vault.h"
 
 #define HB AUDIT_HASH_BYTES
 
@@ -1920,6 +1923,98 @@ static void test_range_append_subtree(void **state)
     assert_memory_equal(ra, rb, AUDIT_HASH_BYTES);
 }
 
+/* --- the writer: asynchronous submission ---------------------------------- */
+
+#define SUBMITS 20000
+
+struct submitted {
+    pthread_mutex_t lock;
+    pthread_cond_t all;
+    size_t done, failed;
+    unsigned char *seen; /* per leaf index */
+};
+
+static void on_done(void *ctx, int rc, uint64_t index, const char *err)
+{
+    struct submitted *s = ctx;
+
+    (void)err;
+    pthread_mutex_lock(&s->lock);
+    if (rc != CU_OK || index >= SUBMITS)
+        s->failed++;
+    else
+        s->seen[index]++;
+    if (++s->done == SUBMITS)
+        pthread_cond_signal(&s->all);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Many entries submitted from one thread without waiting: each completion
+ * comes once with its own index, the writer commits them in batches far
+ * larger than one, and the log verifies afterwards.
+ */
+static void test_log_submit_async(void **state)
+{
+    char dir[] = "/tmp/custodian-audit-XXXXXX", key[96], url[128], *err = NULL;
+    struct submitted s = {.seen = xcalloc(SUBMITS, 1)};
+    struct audit_verify_result vr = {0};
+    struct audit_log_stats st;
+    struct audit_log *log = NULL;
+    struct audit_entry e = {0};
+    struct vault *v = NULL;
+    struct store *store = NULL;
+    unsigned char pk[32];
+    char *cmd;
+    size_t i;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(key, sizeof(key), "%s/master.key", dir);
+    snprintf(url, sizeof(url), "sqlite:%s/audit.db", dir);
+    assert_int_equal(vault_master_key_create(key, &err), CU_OK);
+    assert_int_equal(vault_new(&v, key, &err), CU_OK);
+    assert_int_equal(audit_log_open(&log, url, v, "test.invalid/log", &err), CU_OK);
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.all, NULL);
+    e.action = AUDIT_LOOKUP;
+    e.decision = AUDIT_ALLOW;
+    e.actor = "alice";
+    for (i = 0; i < SUBMITS; i++) {
+        e.time_ms = (int64_t)i;
+        e.has_subject = 1;
+        memset(e.subject, (int)(i & 0xff), sizeof(e.subject));
+        assert_int_equal(audit_log_submit(log, &e, on_done, &s, &err), CU_OK);
+    }
+    pthread_mutex_lock(&s.lock);
+    while (s.done < SUBMITS)
+        pthread_cond_wait(&s.all, &s.lock);
+    pthread_mutex_unlock(&s.lock);
+    assert_int_equal(s.failed, 0);
+    for (i = 0; i < SUBMITS; i++)
+        assert_int_equal(s.seen[i], 1);
+    audit_log_stats(log, &st);
+    assert_int_equal(st.entries, SUBMITS);
+    assert_int_equal(st.size, SUBMITS);
+    assert_true(st.batches < SUBMITS / 10); /* group commit: big batches */
+    audit_log_close(log);
+
+    vault_audit_public_key(v, pk);
+    assert_int_equal(store_open(&store, url, &err), CU_OK);
+    assert_int_equal(audit_verify(store, pk, "test.invalid/log", &vr, &err), CU_OK);
+    assert_true(vr.ok);
+    assert_int_equal(vr.entries, SUBMITS);
+    free(vr.problem);
+    store_free(store);
+    vault_free(v);
+    pthread_mutex_destroy(&s.lock);
+    pthread_cond_destroy(&s.all);
+    free(s.seen);
+    cmd = xasprintf("rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1943,6 +2038,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_round_trip),
         cmocka_unit_test(test_checkpoint_parse_rejects),
         cmocka_unit_test(test_checkpoint_parse_garbage),
+        cmocka_unit_test(test_log_submit_async),
     };
 
     if (sodium_init() < 0)
