@@ -324,19 +324,72 @@ static json_t *owner_view(json_t *v)
     return out;
 }
 
-/* Runs a masked look-up; NULL when the request is answered (an error). */
-static json_t *lookup(struct call *c, struct http_response *res, int kind, const char *value)
-{
-    json_t *out = NULL;
-    char *err = NULL;
-    int rc = service_lookup(c->svc, &c->who, kind, value, &out, &err);
+/*
+ * A deferred answer (the hot paths: look-ups and reveals).  The service
+ * decides and queues its audit entries; the server thread goes back to
+ * other connections; once the entries are durable, the service's `done`
+ * (on the audit writer's thread) shapes the answer and the server sends it.
+ */
+struct later {
+    struct http_deferred *d;
+    struct http_response *res;
+    /* Sets the response from the service's answer (borrowed); NULL: 200
+     * with the answer as it is. */
+    void (*shape)(struct http_response *res, json_t *out);
+    const char *metric; /* counter to increment on success, or NULL */
+};
 
-    if (rc != CU_OK) {
-        fail(res, rc, err);
-        return NULL;
+static void later_done(void *ctx, int rc, json_t *out, const char *why, char *err)
+{
+    struct later *l = ctx;
+
+    if (rc == CU_OK) {
+        if (l->shape != NULL)
+            l->shape(l->res, out);
+        else
+            http_json(l->res, 200, json_incref(out));
+        if (l->metric != NULL)
+            http_metric_inc(l->metric, NULL);
+        free(err);
+    } else {
+        fail_why(l->res, rc, why, err);
     }
-    free(err);
-    return out;
+    json_decref(out);
+    http_finish(l->d);
+    free(l);
+}
+
+static struct later *defer(struct http_request *req,
+                           void (*shape)(struct http_response *res, json_t *out),
+                           const char *metric)
+{
+    struct later *l = xcalloc(1, sizeof(*l));
+
+    l->d = http_defer(req, &l->res);
+    l->shape = shape;
+    l->metric = metric;
+    return l;
+}
+
+/* The device answer: the first customer's owner view, or 404. */
+static void device_shape(struct http_response *res, json_t *out)
+{
+    json_t *list = json_object_get(out, "customers");
+
+    if (json_array_size(list) == 0)
+        fail(res, CU_ERR_NOT_FOUND, xstrdup("no device with that identifier"));
+    else
+        http_json(res, 200, owner_view(json_array_get(list, 0)));
+}
+
+static void customers_shape(struct http_response *res, json_t *out)
+{
+    json_t *list = json_array(), *v;
+    size_t i;
+
+    json_array_foreach(json_object_get(out, "customers"), i, v)
+        json_array_append_new(list, owner_view(v));
+    http_json(res, 200, json_pack("{s:o}", "customers", list));
 }
 
 /* GET /v1/devices/{imei or serial}: the masked view of the device's owner. */
@@ -344,23 +397,13 @@ static int h_device(void *app, struct http_request *req, struct http_response *r
 {
     struct call c;
     const char *id = req->param;
-    json_t *out, *list;
     int kind;
 
-    if (!begin(app, req, res, &c, R_FRONT, 1))
-        goto out;
-    kind = strlen(id) >= 14 && strspn(id, "0123456789 -") == strlen(id) ? MODEL_ID_IMEI
-                                                                        : MODEL_ID_SERIAL;
-    out = lookup(&c, res, kind, id);
-    if (out == NULL)
-        goto out;
-    list = json_object_get(out, "customers");
-    if (json_array_size(list) == 0)
-        fail(res, CU_ERR_NOT_FOUND, xstrdup("no device with that identifier"));
-    else
-        http_json(res, 200, owner_view(json_array_get(list, 0)));
-    json_decref(out);
-out:
+    if (begin(app, req, res, &c, R_FRONT, 1)) {
+        kind = strlen(id) >= 14 && strspn(id, "0123456789 -") == strlen(id) ? MODEL_ID_IMEI
+                                                                            : MODEL_ID_SERIAL;
+        service_lookup_async(c.svc, &c.who, kind, id, later_done, defer(req, device_shape, NULL));
+    }
     call_end(&c);
     return CU_OK;
 }
@@ -374,7 +417,6 @@ static int h_customers(void *app, struct http_request *req, struct http_response
     } by[] = {{"phone", MODEL_ID_PHONE}, {"email", MODEL_ID_EMAIL}, {"account", MODEL_ID_ACCOUNT}};
     struct call c;
     const char *value = NULL;
-    json_t *out, *list = json_array(), *v;
     size_t i, given = 0;
     int kind = 0;
 
@@ -389,19 +431,12 @@ static int h_customers(void *app, struct http_request *req, struct http_response
             given++;
         }
     }
-    if (given != 1) {
+    if (given != 1)
         fail(res, CU_ERR_INVALID, xstrdup("give exactly one of phone, email or account"));
-        goto out;
-    }
-    out = lookup(&c, res, kind, value);
-    if (out == NULL)
-        goto out;
-    json_array_foreach(json_object_get(out, "customers"), i, v)
-        json_array_append_new(list, owner_view(v));
-    http_json(res, 200, json_pack("{s:O}", "customers", list));
-    json_decref(out);
+    else
+        service_lookup_async(c.svc, &c.who, kind, value, later_done,
+                             defer(req, customers_shape, NULL));
 out:
-    json_decref(list);
     call_end(&c);
     return CU_OK;
 }
@@ -503,11 +538,8 @@ static int h_case_reveal(void *app, struct http_request *req, struct http_respon
 {
     struct call c;
     struct buf fields = BUF_INIT;
-    json_t *list = json_object_get(req->body, "fields"), *f, *out = NULL;
-    const char *why = NULL;
-    char *err = NULL;
+    json_t *list = json_object_get(req->body, "fields"), *f;
     size_t i;
-    int rc;
 
     if (!begin(app, req, res, &c, R_CASES, 1))
         goto out;
@@ -525,11 +557,8 @@ static int h_case_reveal(void *app, struct http_request *req, struct http_respon
         }
         buf_addf(&fields, "%s%s", i ? "," : "", name);
     }
-    rc = service_case_reveal(c.svc, &c.who, req->param, fields.data, body_str(req, "customer_id"),
-                             &out, &why, &err);
-    if (rc == CU_OK)
-        http_metric_inc("custodian_reveals_total", NULL);
-    case_answer(res, rc, 200, out, why, err);
+    service_case_reveal_async(c.svc, &c.who, req->param, fields.data, body_str(req, "customer_id"),
+                              later_done, defer(req, NULL, "custodian_reveals_total"));
 out:
     buf_release(&fields);
     call_end(&c);

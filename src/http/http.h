@@ -47,6 +47,7 @@ struct http_request {
     const char *request_id;      /* 32 random hex digits, also sent as X-Request-Id */
     json_t *body;                /* parsed JSON body, or NULL when the body was empty */
     struct MHD_Connection *conn; /* internal */
+    void *state;                 /* internal */
 };
 
 /* Extra response header; internal to the server, set with http_response_header. */
@@ -117,6 +118,21 @@ uint16_t http_server_port(const struct http_server *srv);
  * no-op.
  */
 void http_server_stop(struct http_server *srv);
+
+/*
+ * Deferred answers.  A handler whose answer must wait for something that
+ * completes on another thread (an audit entry becoming durable) calls
+ * http_defer(), which gives it the response to fill later, starts that
+ * work and returns CU_OK at once: the server thread is free for other
+ * connections meanwhile.  Whoever completes the work fills *res (with
+ * http_json, http_problem ...) and calls http_finish() exactly once, from
+ * any thread; the server then sends it.  Until http_finish the handler's
+ * thread must not touch *res, and after it nobody may.  Every deferred
+ * request must be finished: a graceful stop waits for them.
+ */
+struct http_deferred;
+struct http_deferred *http_defer(struct http_request *req, struct http_response **res);
+void http_finish(struct http_deferred *d);
 
 /* ---- requests ---------------------------------------------------------- */
 

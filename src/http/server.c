@@ -58,9 +58,19 @@ struct http_server {
 };
 
 /* Per-request state, owned by MHD's req_cls until request completion. */
+/* A deferred answer's progress (struct req_state.defer). */
+enum defer_state {
+    DEFER_NONE,      /* answered by the handler, as usual */
+    DEFER_PENDING,   /* deferred; neither finished nor suspended yet */
+    DEFER_SUSPENDED, /* the connection is suspended, waiting for http_finish */
+    DEFER_FINISHED,  /* http_finish came first: answer without suspending */
+    DEFER_RESUMED,   /* resumed: the next call to on_access answers */
+};
+
 struct req_state {
     struct http_request req;
     struct http_response res;
+    _Atomic int defer;         /* enum defer_state */
     const struct route *route; /* NULL: unmatched */
     char *param;
     struct buf body;
@@ -374,6 +384,7 @@ static struct req_state *req_state_new(struct MHD_Connection *conn, const char *
                       st->client, sizeof(st->client));
     }
     st->req.method = method;
+    st->req.state = st;
     st->req.path = url;
     st->req.client_addr = st->client;
     st->req.request_id = st->request_id;
@@ -457,6 +468,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_data_size = 0; /* answered early: drop what still arrives */
         return MHD_YES;
     }
+    if (atomic_load(&st->defer) == DEFER_RESUMED)
+        return answer(srv, conn, st);
     if (*upload_data_size > 0) {
         if (!st->too_big && st->body.len + *upload_data_size > srv->body_limit) {
             st->too_big = true;
@@ -468,7 +481,39 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     dispatch(srv, st);
+    if (atomic_load(&st->defer) == DEFER_PENDING) {
+        int expect = DEFER_PENDING;
+
+        /* Suspend unless http_finish came first (then answer now). */
+        MHD_suspend_connection(conn);
+        if (atomic_compare_exchange_strong(&st->defer, &expect, DEFER_SUSPENDED))
+            return MHD_YES;
+        atomic_store(&st->defer, DEFER_RESUMED);
+        MHD_resume_connection(conn);
+        return MHD_YES;
+    }
     return answer(srv, conn, st);
+}
+
+struct http_deferred *http_defer(struct http_request *req, struct http_response **res)
+{
+    struct req_state *st = req->state;
+
+    atomic_store(&st->defer, DEFER_PENDING);
+    *res = &st->res;
+    return (struct http_deferred *)st;
+}
+
+void http_finish(struct http_deferred *d)
+{
+    struct req_state *st = (struct req_state *)d;
+    int expect = DEFER_PENDING;
+
+    if (atomic_compare_exchange_strong(&st->defer, &expect, DEFER_FINISHED))
+        return; /* the handler has not returned yet: on_access answers */
+    /* DEFER_SUSPENDED: wake the connection; on_access answers */
+    atomic_store(&st->defer, DEFER_RESUMED);
+    MHD_resume_connection(st->req.conn);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -572,7 +617,8 @@ int http_server_start(const struct http_config *cfg, struct http_server **out, c
     struct http_server *srv = NULL;
     struct sockaddr_storage ss;
     const union MHD_DaemonInfo *di;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     unsigned threads = cfg->threads, conn_limit, timeout;
     const char *listen = cfg->listen != NULL ? cfg->listen : HTTP_DEFAULT_LISTEN;
     int rc;

@@ -1,8 +1,10 @@
 /*
  * Cases: open, verify (the customer's one-time code), approve, close, and
  * the purpose-bound reveal.  Each call decides from the stored case and
- * the policy, writes its audit entry (refusals too) and waits until it is
- * durable, and only then changes the case or answers.
+ * the policy (a refusal is recorded with refuse()), then writes the audit
+ * entry of its decision, allowed or refused, and only once that is durable
+ * changes the case (settle(), synchronous) or answers (the reveal: a held
+ * answer, asynchronous).
  */
 #include "service_int.h"
 
@@ -20,51 +22,75 @@
 #define CODE_DIGITS   6
 #define CODE_SPACE    1000000u
 
-/* What one call knows while it decides: the case and who asks. */
+/* What one call knows while it decides: the case, who asks, and the
+ * refusal if it has decided one. */
 struct case_call {
     struct service *svc;
     const struct service_actor *who;
     struct store_case c;
-    int action; /* enum audit_action */
-    const char **why;
+    int action;  /* enum audit_action */
+    int refused; /* the refusal's error code, 0 while allowed */
+    const char *slug;
+    const char *fields;
+    char msg[256];
 };
 
-/* Audits a refusal `slug` and returns `rc` with *why and *errmsg set.  If
- * the audit write fails, that error is returned instead (fail closed). */
-static int refuse(struct case_call *k, int rc, const char *slug, const char *fields, char **errmsg,
-                  const char *fmt, ...) CU_PRINTF(6, 7);
+/* Decides a refusal: `slug` is its reason code (and the API's problem
+ * slug); nothing is answered until it is audited.  Returns `rc`. */
+static int refuse(struct case_call *k, int rc, const char *slug, const char *fields,
+                  const char *fmt, ...) CU_PRINTF(5, 6);
 
-static int refuse(struct case_call *k, int rc, const char *slug, const char *fields, char **errmsg,
+static int refuse(struct case_call *k, int rc, const char *slug, const char *fields,
                   const char *fmt, ...)
 {
-    struct service_access a = {
-        .action = k->action, .decision = AUDIT_DENY, .reasons = slug, .fields = fields};
-    char msg[256];
     va_list ap;
-    int arc;
 
-    a.customer_id = k->c.customer_id;
-    a.case_id = k->c.id;
-    arc = service_audit_access(k->svc, k->who, &a, NULL, errmsg);
-    if (arc != CU_OK)
-        return arc;
+    k->refused = rc;
+    k->slug = slug;
+    k->fields = fields;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(k->msg, sizeof(k->msg), fmt, ap);
     va_end(ap);
-    *k->why = slug;
-    return cu_errf(errmsg, rc, "%s", msg);
+    return rc;
 }
 
-/* Audits an allowed step of the case. */
-static int allow(struct case_call *k, const char *fields, const char *detail, uint64_t *index,
-                 char **errmsg)
+/* The audit record of the call's decision. */
+static void decision(const struct case_call *k, const char *fields, const char *detail,
+                     struct service_access *a)
 {
-    struct service_access a = {
-        .action = k->action, .decision = AUDIT_ALLOW, .fields = fields, .detail = detail};
+    memset(a, 0, sizeof(*a));
+    a->action = k->action;
+    a->decision = k->refused ? AUDIT_DENY : AUDIT_ALLOW;
+    a->reasons = k->refused ? k->slug : NULL;
+    a->fields = k->refused ? k->fields : fields;
+    a->detail = k->refused ? NULL : detail;
+    a->customer_id = k->c.customer_id;
+    a->case_id = k->c.id;
+}
 
-    a.customer_id = k->c.customer_id;
-    a.case_id = k->c.id;
-    return service_audit_access(k->svc, k->who, &a, index, errmsg);
+/*
+ * The synchronous end of a decision.  `rc` is what the checks returned: an
+ * error that is not a refusal (bad input, the store) is returned as it is,
+ * unaudited.  Otherwise the decision is audited and durable before this
+ * returns CU_OK (allowed: the caller may now act) or the refusal's code
+ * with *why and *errmsg.  An audit failure is returned instead (fail
+ * closed).
+ */
+static int settle(struct case_call *k, int rc, const char *fields, const char *detail,
+                  const char **why, char **errmsg)
+{
+    struct service_access a;
+
+    if (rc != CU_OK && !k->refused)
+        return rc;
+    decision(k, fields, detail, &a);
+    rc = service_audit_access(k->svc, k->who, &a, NULL, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    if (!k->refused)
+        return CU_OK;
+    *why = k->slug;
+    return cu_errf(errmsg, k->refused, "%s", k->msg);
 }
 
 static int role_of(const struct service_actor *who)
@@ -115,9 +141,7 @@ static int load(struct case_call *k, const char *case_id, enum case_who may, cha
     if (rc == CU_ERR_NOT_FOUND) {
         free(*errmsg);
         *errmsg = NULL;
-        rc = refuse(k, CU_ERR_NOT_FOUND, "case-not-found", NULL, errmsg, "no such case");
-        *k->why = NULL; /* a plain 404 */
-        return rc;
+        return refuse(k, CU_ERR_NOT_FOUND, "case-not-found", NULL, "no such case");
     }
     if (rc != CU_OK)
         return rc;
@@ -126,32 +150,30 @@ static int load(struct case_call *k, const char *case_id, enum case_who may, cha
         policy_may_approve(k->svc->policy, (enum policy_role)role_of(k->who), me, k->c.requester);
     if (may == CASE_APPROVER && !approver) {
         if (strcasecmp(k->c.requester, me) == 0)
-            return refuse(k, CU_ERR_FORBIDDEN, "self-approval", NULL, errmsg,
+            return refuse(k, CU_ERR_FORBIDDEN, "self-approval", NULL,
                           "nobody approves a case they requested");
-        return refuse(k, CU_ERR_FORBIDDEN, "role-may-not-approve", NULL, errmsg,
+        return refuse(k, CU_ERR_FORBIDDEN, "role-may-not-approve", NULL,
                       "role %s may not approve cases", k->who->role);
     }
     if ((may == CASE_OWNER && !owner) || (may == CASE_OWNER_OR_APPROVER && !owner && !approver))
-        return refuse(k, CU_ERR_FORBIDDEN, "not-case-owner", NULL, errmsg,
+        return refuse(k, CU_ERR_FORBIDDEN, "not-case-owner", NULL,
                       "case %s belongs to another staff member", k->c.id);
     st = case_state(&k->c, cu_now());
     if (st == POLICY_CASE_CLOSED)
-        return refuse(k, CU_ERR_CONFLICT, "case-closed", NULL, errmsg, "case %s is closed",
-                      k->c.id);
+        return refuse(k, CU_ERR_CONFLICT, "case-closed", NULL, "case %s is closed", k->c.id);
     if (st == POLICY_CASE_EXPIRED)
-        return refuse(k, CU_ERR_CONFLICT, "case-expired", NULL, errmsg,
+        return refuse(k, CU_ERR_CONFLICT, "case-expired", NULL,
                       "case %s has expired; open a new one", k->c.id);
     return CU_OK;
 }
 
 static void case_call_init(struct case_call *k, struct service *svc,
-                           const struct service_actor *who, int action, const char **why)
+                           const struct service_actor *who, int action)
 {
+    memset(k, 0, sizeof(*k));
     k->svc = svc;
     k->who = who;
     k->action = action;
-    k->why = why;
-    *why = NULL;
     store_case_init(&k->c);
 }
 
@@ -200,7 +222,8 @@ int service_case_open(struct service *svc, const struct service_actor *who, cons
     size_t i;
 
     *out = NULL;
-    case_call_init(&k, svc, who, AUDIT_CASE_OPEN, why);
+    *why = NULL;
+    case_call_init(&k, svc, who, AUDIT_CASE_OPEN);
     model_customer_init(&m);
     p = policy_purpose_from_name(purpose);
     if (p < 0) {
@@ -236,9 +259,9 @@ int service_case_open(struct service *svc, const struct service_actor *who, cons
     k.c.requester_role = xstrdup(who->role);
     k.c.store = xstrdup(who->store ? who->store : "");
     if (!policy_may_open(svc->policy, (enum policy_role)role_of(who), (enum policy_purpose)p)) {
-        rc = refuse(&k, CU_ERR_FORBIDDEN, "purpose-not-allowed", NULL, errmsg,
+        rc = refuse(&k, CU_ERR_FORBIDDEN, "purpose-not-allowed", NULL,
                     "role %s may not open %s cases", who->role, k.c.purpose);
-        goto out;
+        goto decided;
     }
     rc = service_customer_open(svc, norm, &m, errmsg);
     if (rc == CU_ERR_NOT_FOUND) {
@@ -246,9 +269,8 @@ int service_case_open(struct service *svc, const struct service_actor *who, cons
         *errmsg = NULL;
         free(k.c.customer_id);
         k.c.customer_id = NULL; /* the audit names no one who does not exist */
-        rc = refuse(&k, CU_ERR_NOT_FOUND, "customer-not-found", NULL, errmsg, "no such customer");
-        *why = NULL;
-        goto out;
+        rc = refuse(&k, CU_ERR_NOT_FOUND, "customer-not-found", NULL, "no such customer");
+        goto decided;
     }
     if (rc != CU_OK)
         goto out;
@@ -258,11 +280,15 @@ int service_case_open(struct service *svc, const struct service_actor *who, cons
                      "log, which must not hold any: describe the purpose instead");
         goto out;
     }
-    if (support && !contact(&m, send_to, &channel, &to)) {
-        rc = refuse(&k, CU_ERR_CONFLICT, "no-contact", NULL, errmsg,
+    if (support && !contact(&m, send_to, &channel, &to))
+        rc = refuse(&k, CU_ERR_CONFLICT, "no-contact", NULL,
                     "the customer has no phone or e-mail on file to send a code to");
+decided:
+    snprintf(detail, sizeof(detail), "%s%s%s", k.c.purpose,
+             support ? "" : ": reason: ", support ? "" : reason);
+    rc = settle(&k, rc, NULL, detail, why, errmsg);
+    if (rc != CU_OK)
         goto out;
-    }
     k.c.reason = support ? NULL : xstrdup(reason);
     k.c.status = xstrdup(policy_case_state_name(support ? POLICY_CASE_AWAITING_VERIFICATION
                                                         : POLICY_CASE_PENDING_APPROVAL));
@@ -278,11 +304,6 @@ int service_case_open(struct service *svc, const struct service_actor *who, cons
                  "now (store %s). It expires in %d minutes.",
                  code, k.c.store, SERVICE_CODE_SECONDS / 60);
     }
-    snprintf(detail, sizeof(detail), "%s%s%s", k.c.purpose,
-             support ? "" : ": reason: ", support ? "" : reason);
-    rc = allow(&k, NULL, detail, NULL, errmsg);
-    if (rc != CU_OK)
-        goto out;
     rc = store_case_put(svc->store, &k.c, 1, errmsg);
     if (rc == CU_OK && support)
         rc = service_notify(svc, k.c.customer_id, k.c.id, channel, to, text, errmsg);
@@ -312,45 +333,40 @@ int service_case_verify(struct service *svc, const struct service_actor *who, co
     int rc, tries = 0;
 
     *out = NULL;
-    case_call_init(&k, svc, who, AUDIT_CASE_VERIFY, why);
+    *why = NULL;
+    case_call_init(&k, svc, who, AUDIT_CASE_VERIFY);
     if (code == NULL || strlen(code) != CODE_DIGITS || strspn(code, "0123456789") != CODE_DIGITS) {
         rc = cu_errf(errmsg, CU_ERR_INVALID, "the code is %d digits", CODE_DIGITS);
         goto out;
     }
     rc = load(&k, case_id, CASE_OWNER, errmsg);
-    if (rc != CU_OK)
-        goto out;
-    if (case_state(&k.c, now) != POLICY_CASE_AWAITING_VERIFICATION || !k.c.has_code) {
-        rc = refuse(&k, CU_ERR_CONFLICT, "case-state", NULL, errmsg,
+    if (rc == CU_OK &&
+        (case_state(&k.c, now) != POLICY_CASE_AWAITING_VERIFICATION || !k.c.has_code))
+        rc = refuse(&k, CU_ERR_CONFLICT, "case-state", NULL,
                     "case %s is %s, not awaiting verification", k.c.id, k.c.status);
-        goto out;
+    if (rc == CU_OK) {
+        /* The try is taken before the code is compared, atomically, so that
+         * requests in parallel cannot get more than SERVICE_CODE_TRIES. */
+        rc = store_case_take_try(svc->store, k.c.id, SERVICE_CODE_TRIES, &tries, errmsg);
+        if (rc == CU_ERR_LIMIT) {
+            free(*errmsg);
+            *errmsg = NULL;
+            rc = refuse(&k, CU_ERR_LIMIT, "too-many-attempts", NULL,
+                        "%d wrong codes: this case cannot be verified; open a new one",
+                        SERVICE_CODE_TRIES);
+        }
     }
-    /* The try is taken before the code is compared, atomically, so that
-     * requests in parallel cannot get more than SERVICE_CODE_TRIES. */
-    rc = store_case_take_try(svc->store, k.c.id, SERVICE_CODE_TRIES, &tries, errmsg);
-    if (rc == CU_ERR_LIMIT) {
-        free(*errmsg);
-        *errmsg = NULL;
-        rc = refuse(&k, CU_ERR_LIMIT, "too-many-attempts", NULL, errmsg,
-                    "%d wrong codes: this case cannot be verified; open a new one",
-                    SERVICE_CODE_TRIES);
-        goto out;
-    }
-    if (rc != CU_OK)
-        goto out;
-    if (now > k.c.code_expires_at) {
-        rc = refuse(&k, CU_ERR_CONFLICT, "code-expired", NULL, errmsg,
+    if (rc == CU_OK && now > k.c.code_expires_at)
+        rc = refuse(&k, CU_ERR_CONFLICT, "code-expired", NULL,
                     "the code has expired; open a new case to send another");
-        goto out;
+    if (rc == CU_OK) {
+        code_hash(svc, k.c.id, code, h);
+        if (!vault_equal(h, k.c.code_hash, sizeof(h)))
+            rc = refuse(&k, CU_ERR_FORBIDDEN, "code-incorrect", NULL,
+                        "wrong code (%d of %d tries left)", SERVICE_CODE_TRIES - tries,
+                        SERVICE_CODE_TRIES);
     }
-    code_hash(svc, k.c.id, code, h);
-    if (!vault_equal(h, k.c.code_hash, sizeof(h))) {
-        rc = refuse(&k, CU_ERR_FORBIDDEN, "code-incorrect", NULL, errmsg,
-                    "wrong code (%d of %d tries left)", SERVICE_CODE_TRIES - tries,
-                    SERVICE_CODE_TRIES);
-        goto out;
-    }
-    rc = allow(&k, NULL, NULL, NULL, errmsg);
+    rc = settle(&k, rc, NULL, NULL, why, errmsg);
     if (rc != CU_OK)
         goto out;
     free(k.c.status);
@@ -374,16 +390,14 @@ int service_case_approve(struct service *svc, const struct service_actor *who, c
     int rc;
 
     *out = NULL;
-    case_call_init(&k, svc, who, AUDIT_CASE_APPROVE, why);
+    *why = NULL;
+    case_call_init(&k, svc, who, AUDIT_CASE_APPROVE);
     rc = load(&k, case_id, CASE_APPROVER, errmsg);
-    if (rc != CU_OK)
-        goto out;
-    if (strcmp(k.c.status, policy_case_state_name(POLICY_CASE_PENDING_APPROVAL)) != 0) {
-        rc = refuse(&k, CU_ERR_CONFLICT, "case-state", NULL, errmsg,
-                    "case %s is %s, not pending approval", k.c.id, k.c.status);
-        goto out;
-    }
-    rc = allow(&k, NULL, NULL, NULL, errmsg);
+    if (rc == CU_OK &&
+        strcmp(k.c.status, policy_case_state_name(POLICY_CASE_PENDING_APPROVAL)) != 0)
+        rc = refuse(&k, CU_ERR_CONFLICT, "case-state", NULL, "case %s is %s, not pending approval",
+                    k.c.id, k.c.status);
+    rc = settle(&k, rc, NULL, NULL, why, errmsg);
     if (rc != CU_OK)
         goto out;
     free(k.c.status);
@@ -405,10 +419,10 @@ int service_case_close(struct service *svc, const struct service_actor *who, con
     int rc;
 
     *out = NULL;
-    case_call_init(&k, svc, who, AUDIT_CASE_CLOSE, why);
+    *why = NULL;
+    case_call_init(&k, svc, who, AUDIT_CASE_CLOSE);
     rc = load(&k, case_id, CASE_OWNER, errmsg);
-    if (rc == CU_OK)
-        rc = allow(&k, NULL, NULL, NULL, errmsg);
+    rc = settle(&k, rc, NULL, NULL, why, errmsg);
     if (rc != CU_OK)
         goto out;
     free(k.c.status);
@@ -426,87 +440,110 @@ out:
 int service_case_get(struct service *svc, const struct service_actor *who, const char *case_id,
                      json_t **out, const char **why, char **errmsg)
 {
-    struct case_call k;
+    struct store_case c;
     int rc;
 
     *out = NULL;
-    case_call_init(&k, svc, who, AUDIT_CASE_OPEN, why);
-    rc = store_case_get(svc->store, case_id ? case_id : "", &k.c, errmsg);
-    if (rc == CU_OK && strcmp(k.c.requester, who->username) != 0 &&
+    *why = NULL;
+    store_case_init(&c);
+    rc = store_case_get(svc->store, case_id ? case_id : "", &c, errmsg);
+    if (rc == CU_OK && strcmp(c.requester, who->username) != 0 &&
         !policy_may_approve(svc->policy, (enum policy_role)role_of(who), who->username,
-                            k.c.requester)) {
-        /* a case's existence is no secret worth a 403 oracle: 404 */
-        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no such case");
+                            c.requester)) {
+        /* not theirs to see: the same answer as no case at all */
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no case '%.64s'", case_id);
     }
     if (rc == CU_OK)
-        *out = case_view(&k.c, cu_now());
-    store_case_release(&k.c);
+        *out = case_view(&c, cu_now());
+    store_case_release(&c);
     return rc;
+}
+
+/* The reveal's checks, once the case is loaded: CU_OK or a refusal. */
+static int reveal_allowed(struct case_call *k, const int want[MODEL_F__COUNT], const char *canon,
+                          const char *customer_id)
+{
+    const struct service_actor *who = k->who;
+    int f, p, st, need;
+
+    if (customer_id != NULL && strcmp(customer_id, k->c.customer_id) != 0)
+        return refuse(k, CU_ERR_FORBIDDEN, "wrong-customer", canon,
+                      "case %s is about another customer", k->c.id);
+    p = policy_purpose_from_name(k->c.purpose);
+    st = case_state(&k->c, cu_now());
+    need = policy_purpose_requires((enum policy_purpose)p);
+    if (st != need)
+        return refuse(k, CU_ERR_FORBIDDEN,
+                      need == POLICY_CASE_VERIFIED ? "case-not-verified" : "case-not-approved",
+                      canon, "case %s is %s: %s first", k->c.id, k->c.status,
+                      need == POLICY_CASE_VERIFIED ? "verify the customer's code"
+                                                   : "a supervisor must approve it");
+    /* The policy of the owner's role now (not of when the case opened). */
+    for (f = 0; f < MODEL_F__COUNT; f++)
+        if (want[f] && policy_field_view(k->svc->policy, (enum policy_role)role_of(who),
+                                         (enum policy_purpose)p, (enum policy_case_state)st,
+                                         (enum model_field)f) != POLICY_FULL)
+            return refuse(k, CU_ERR_FORBIDDEN, "field-not-allowed", canon,
+                          "role %s may not see %s in full under %s", who->role, model_field_name(f),
+                          k->c.purpose);
+    return CU_OK;
+}
+
+void service_case_reveal_async(struct service *svc, const struct service_actor *who,
+                               const char *case_id, const char *fields, const char *customer_id,
+                               service_done_fn done, void *ctx)
+{
+    struct case_call k;
+    struct model_customer m;
+    struct buf canon = BUF_INIT;
+    struct service_access a;
+    struct service_held *h;
+    int want[MODEL_F__COUNT], f, rc;
+    json_t *vals, *out = NULL;
+    char *err = NULL;
+
+    case_call_init(&k, svc, who, AUDIT_REVEAL);
+    model_customer_init(&m);
+    rc = service_parse_fields(fields, want, &canon, &err);
+    if (rc == CU_OK)
+        rc = load(&k, case_id, CASE_OWNER, &err);
+    if (rc == CU_OK)
+        rc = reveal_allowed(&k, want, canon.data, customer_id);
+    if (rc == CU_OK)
+        rc = service_customer_open(svc, k.c.customer_id, &m, &err);
+    if (rc != CU_OK && !k.refused) {
+        done(ctx, rc, NULL, NULL, err);
+        goto out;
+    }
+    if (rc == CU_OK) {
+        vals = json_object();
+        for (f = 0; f < MODEL_F__COUNT; f++)
+            if (want[f])
+                json_object_set_new(vals, model_field_name(f), service_field_json(&m, f));
+        out = json_pack("{s:s, s:s, s:o}", "customer_id", k.c.customer_id, "case_id", k.c.id,
+                        "fields", vals);
+    }
+    /* Answered only once the entry (allowed or refused) is durable; the
+     * allowed answer carries its leaf index. */
+    h = service_hold(done, ctx);
+    service_held_answer(h, k.refused, out, k.refused ? k.slug : NULL,
+                        k.refused ? xstrdup(k.msg) : NULL);
+    decision(&k, canon.data, NULL, &a);
+    service_held_entry(svc, h, who, &a, !k.refused);
+    service_held_release(h);
+out:
+    model_customer_release(&m);
+    buf_release(&canon);
+    store_case_release(&k.c);
 }
 
 int service_case_reveal(struct service *svc, const struct service_actor *who, const char *case_id,
                         const char *fields, const char *customer_id, json_t **out, const char **why,
                         char **errmsg)
 {
-    struct case_call k;
-    struct model_customer m;
-    struct buf canon = BUF_INIT;
-    int want[MODEL_F__COUNT], f, p, st, need, rc;
-    uint64_t index = 0;
-    json_t *vals;
+    struct service_wait w;
 
-    *out = NULL;
-    case_call_init(&k, svc, who, AUDIT_REVEAL, why);
-    model_customer_init(&m);
-    rc = service_parse_fields(fields, want, &canon, errmsg);
-    if (rc != CU_OK)
-        goto out;
-    rc = load(&k, case_id, CASE_OWNER, errmsg);
-    if (rc != CU_OK)
-        goto out;
-    if (customer_id != NULL && strcmp(customer_id, k.c.customer_id) != 0) {
-        rc = refuse(&k, CU_ERR_FORBIDDEN, "wrong-customer", canon.data, errmsg,
-                    "case %s is about another customer", k.c.id);
-        goto out;
-    }
-    p = policy_purpose_from_name(k.c.purpose);
-    st = case_state(&k.c, cu_now());
-    need = policy_purpose_requires((enum policy_purpose)p);
-    if (st != need) {
-        rc = refuse(&k, CU_ERR_FORBIDDEN,
-                    need == POLICY_CASE_VERIFIED ? "case-not-verified" : "case-not-approved",
-                    canon.data, errmsg, "case %s is %s: %s first", k.c.id, k.c.status,
-                    need == POLICY_CASE_VERIFIED ? "verify the customer's code"
-                                                 : "a supervisor must approve it");
-        goto out;
-    }
-    /* The policy of the owner's role now (not of when the case opened). */
-    for (f = 0; f < MODEL_F__COUNT; f++) {
-        if (want[f] &&
-            policy_field_view(svc->policy, (enum policy_role)role_of(who), (enum policy_purpose)p,
-                              (enum policy_case_state)st, (enum model_field)f) != POLICY_FULL) {
-            rc = refuse(&k, CU_ERR_FORBIDDEN, "field-not-allowed", canon.data, errmsg,
-                        "role %s may not see %s in full under %s", who->role, model_field_name(f),
-                        k.c.purpose);
-            goto out;
-        }
-    }
-    rc = service_customer_open(svc, k.c.customer_id, &m, errmsg);
-    if (rc != CU_OK)
-        goto out;
-    /* The audit entry first; nothing is built until it is durable. */
-    rc = allow(&k, canon.data, NULL, &index, errmsg);
-    if (rc != CU_OK)
-        goto out;
-    vals = json_object();
-    for (f = 0; f < MODEL_F__COUNT; f++)
-        if (want[f])
-            json_object_set_new(vals, model_field_name(f), service_field_json(&m, f));
-    *out = json_pack("{s:s, s:s, s:o, s:{s:I}}", "customer_id", k.c.customer_id, "case_id", k.c.id,
-                     "fields", vals, "audit", "leaf_index", (json_int_t)index);
-out:
-    model_customer_release(&m);
-    buf_release(&canon);
-    store_case_release(&k.c);
-    return rc;
+    service_wait_init(&w);
+    service_case_reveal_async(svc, who, case_id, fields, customer_id, service_wait_done, &w);
+    return service_wait(&w, out, why, errmsg);
 }

@@ -113,38 +113,39 @@ int service_customer_open(struct service *svc, const char *customer_id, struct m
     return rc;
 }
 
-/* Fills the audit entry's actor part. */
-static void entry_actor(struct audit_entry *e, const struct service_actor *who)
+void service_audit_entry(struct service *svc, const struct service_actor *who,
+                         const struct service_access *a, struct audit_entry *e)
 {
+    memset(e, 0, sizeof(*e));
     e->time_ms = cu_now_ms();
     e->actor = who->username;
     e->role = who->role;
     e->store = who->store;
     e->client = who->client;
     e->request_id = who->request_id;
+    e->action = a->action;
+    e->decision = a->decision;
+    if (a->customer_id != NULL) {
+        e->has_subject = 1;
+        vault_pseudonym(svc->vault, a->customer_id, e->subject);
+    }
+    e->case_id = a->case_id;
+    e->fields = a->fields;
+    e->reasons = a->reasons;
+    e->detail = a->detail;
 }
 
 int service_audit_access(struct service *svc, const struct service_actor *who,
                          const struct service_access *a, uint64_t *index, char **errmsg)
 {
-    struct audit_entry e = {0};
+    struct audit_entry e;
     uint64_t ignored;
     int rc;
 
     rc = service_audit_open(svc, errmsg);
     if (rc != CU_OK)
         return rc;
-    entry_actor(&e, who);
-    e.action = a->action;
-    e.decision = a->decision;
-    if (a->customer_id != NULL) {
-        e.has_subject = 1;
-        vault_pseudonym(svc->vault, a->customer_id, e.subject);
-    }
-    e.case_id = a->case_id;
-    e.fields = a->fields;
-    e.reasons = a->reasons;
-    e.detail = a->detail;
+    service_audit_entry(svc, who, a, &e);
     return audit_log_append(svc->audit, &e, index ? index : &ignored, errmsg);
 }
 
@@ -245,35 +246,49 @@ static const char *kind_label(int kind)
     return kind == 0 ? "customer_id" : model_ident_name(kind);
 }
 
+void service_lookup_async(struct service *svc, const struct service_actor *who, int kind,
+                          const char *value, service_done_fn done, void *ctx)
+{
+    struct lookup_ctx found = {json_array(), json_array()};
+    char detail[64];
+    struct service_access a = {.action = AUDIT_LOOKUP, .decision = AUDIT_ALLOW, .detail = detail};
+    struct service_held *h;
+    json_t *id;
+    size_t n = 0, i;
+    char *err = NULL;
+    int rc;
+
+    rc = find_customers(svc, kind, value, lookup_found, &found, &n, &err);
+    if (rc != CU_OK) {
+        json_decref(found.views);
+        json_decref(found.ids);
+        done(ctx, rc, NULL, NULL, err);
+        return;
+    }
+    /* Held until one entry per customer shown (or one saying nobody
+     * matched) is durable. */
+    snprintf(detail, sizeof(detail), "by %s%s", kind_label(kind), n == 0 ? ", no match" : "");
+    h = service_hold(done, ctx);
+    service_held_answer(h, CU_OK, json_pack("{s:o}", "customers", found.views), NULL, NULL);
+    if (n == 0)
+        service_held_entry(svc, h, who, &a, 0);
+    json_array_foreach(found.ids, i, id)
+    {
+        a.customer_id = json_string_value(id);
+        service_held_entry(svc, h, who, &a, 0);
+    }
+    json_decref(found.ids);
+    service_held_release(h);
+}
+
 int service_lookup(struct service *svc, const struct service_actor *who, int kind,
                    const char *value, json_t **out, char **errmsg)
 {
-    struct lookup_ctx ctx = {json_array(), json_array()};
-    char detail[64];
-    struct service_access a = {.action = AUDIT_LOOKUP, .decision = AUDIT_ALLOW, .detail = detail};
-    json_t *id;
-    size_t n = 0, i;
-    int rc;
+    struct service_wait w;
 
-    *out = NULL;
-    rc = find_customers(svc, kind, value, lookup_found, &ctx, &n, errmsg);
-    /* Audit before anything leaves: one entry per customer shown. */
-    snprintf(detail, sizeof(detail), "by %s%s", kind_label(kind), n == 0 ? ", no match" : "");
-    if (rc == CU_OK && n == 0)
-        rc = service_audit_access(svc, who, &a, NULL, errmsg);
-    json_array_foreach(ctx.ids, i, id)
-    {
-        if (rc != CU_OK)
-            break;
-        a.customer_id = json_string_value(id);
-        rc = service_audit_access(svc, who, &a, NULL, errmsg);
-    }
-    if (rc == CU_OK)
-        *out = json_pack("{s:o}", "customers", ctx.views);
-    else
-        json_decref(ctx.views);
-    json_decref(ctx.ids);
-    return rc;
+    service_wait_init(&w);
+    service_lookup_async(svc, who, kind, value, service_wait_done, &w);
+    return service_wait(&w, out, NULL, errmsg);
 }
 
 /* --- reveal --------------------------------------------------------------- */

@@ -130,6 +130,17 @@ int service_import(struct service *svc, const struct service_import_opts *opts,
                    struct service_import_result *res, char **errmsg) CU_WUR;
 
 /*
+ * Asynchronous forms, for an event-driven caller (the HTTP server): the
+ * use case decides, queues its audit entries and returns; `done` is then
+ * called exactly once, from any thread, with what the synchronous form
+ * returns (rc, *out, *why, *errmsg), and only after every audit entry is
+ * durable.  `done` owns `out` and `errmsg`.  It may run before the call
+ * returns (bad input, nothing to audit).  `who` is used only during the
+ * call.
+ */
+typedef void (*service_done_fn)(void *ctx, int rc, json_t *out, const char *why, char *errmsg);
+
+/*
  * Masked look-up by an identifier (kind: enum model_ident) or, with kind 0,
  * by customer_id, audited: one "lookup" entry per customer found (or one
  * with no subject when nobody matched), durable before the view is
@@ -143,6 +154,8 @@ int service_import(struct service *svc, const struct service_import_opts *opts,
  */
 int service_lookup(struct service *svc, const struct service_actor *who, int kind,
                    const char *value, json_t **out, char **errmsg) CU_WUR;
+void service_lookup_async(struct service *svc, const struct service_actor *who, int kind,
+                          const char *value, service_done_fn done, void *ctx);
 
 /*
  * Full reveal of some fields of the one customer an identifier finds (kind
@@ -354,6 +367,9 @@ int service_case_get(struct service *svc, const struct service_actor *who, const
 int service_case_reveal(struct service *svc, const struct service_actor *who, const char *case_id,
                         const char *fields, const char *customer_id, json_t **out, const char **why,
                         char **errmsg) CU_WUR;
+void service_case_reveal_async(struct service *svc, const struct service_actor *who,
+                               const char *case_id, const char *fields, const char *customer_id,
+                               service_done_fn done, void *ctx);
 
 /*
  * The outbox: messages to customers.  service_notify() seals the recipient

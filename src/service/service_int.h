@@ -36,9 +36,48 @@ struct service_access {
     const char *detail;
 };
 /* Writes the entry as `who` and waits until it is durable; its index goes
- * to *index when not NULL.  The one way the service writes audit entries. */
+ * to *index when not NULL. */
 int service_audit_access(struct service *svc, const struct service_actor *who,
                          const struct service_access *a, uint64_t *index, char **errmsg) CU_WUR;
+/* The audit entry for `a` done by `who` now (borrowing their strings). */
+struct audit_entry;
+void service_audit_entry(struct service *svc, const struct service_actor *who,
+                         const struct service_access *a, struct audit_entry *e);
+
+/*
+ * Held answers (held.c): an asynchronous use case's answer, delivered to
+ * `done` only once every audit entry queued for it is durable, or replaced
+ * by the audit error if one fails.
+ *   h = service_hold(done, ctx);
+ *   service_held_answer(h, rc, out, why, errmsg);               (takes them)
+ *   service_held_entry(svc, h, who, &access, index_into_out);  (any number)
+ *   service_held_release(h);   (then `done` runs when the entries are durable)
+ * in that order: the answer is set before any entry can complete.
+ * With index_into_out, the entry's leaf index is set in out as
+ * "audit":{"leaf_index"} before delivery.
+ */
+struct service_held;
+struct service_held *service_hold(service_done_fn done, void *ctx);
+void service_held_entry(struct service *svc, struct service_held *h,
+                        const struct service_actor *who, const struct service_access *a,
+                        int index_into_out);
+void service_held_answer(struct service_held *h, int rc, json_t *out, const char *why,
+                         char *errmsg);
+void service_held_release(struct service_held *h);
+
+/* Waiting for a `done` (the synchronous forms of asynchronous use cases). */
+#include <semaphore.h>
+struct service_wait {
+    sem_t sem;
+    int rc;
+    json_t *out;
+    const char *why;
+    char *errmsg;
+};
+void service_wait_init(struct service_wait *w);
+void service_wait_done(void *ctx, int rc, json_t *out, const char *why, char *errmsg);
+/* Waits, then hands over the answer (an old *errmsg is freed). */
+int service_wait(struct service_wait *w, json_t **out, const char **why, char **errmsg);
 
 /* Whether `text` contains (ignoring case) one of the personal values of
  * `m`: such text (a reason) must not reach the audit log. */

@@ -165,10 +165,61 @@ static int slow_handler(void *app, struct http_request *req, struct http_respons
     return CU_OK;
 }
 
+/* Deferred answers: /v1/later/now finishes before the handler returns;
+ * /v1/later/gate waits until the test opens the gate. */
+#define GATE_MAX 8
+static struct {
+    pthread_mutex_t lock;
+    struct http_deferred *d[GATE_MAX];
+    struct http_response *res[GATE_MAX];
+    int n;
+} gate = {PTHREAD_MUTEX_INITIALIZER, {0}, {0}, 0};
+
+static int later_handler(void *app, struct http_request *req, struct http_response *res)
+{
+    struct http_response *later;
+    struct http_deferred *d = http_defer(req, &later);
+
+    (void)app;
+    (void)res;
+    if (strcmp(req->param, "now") == 0) {
+        http_json(later, 200, json_pack("{s:s}", "later", "now"));
+        http_finish(d);
+        return CU_OK;
+    }
+    pthread_mutex_lock(&gate.lock);
+    assert_true(gate.n < GATE_MAX);
+    gate.d[gate.n] = d;
+    gate.res[gate.n++] = later;
+    pthread_mutex_unlock(&gate.lock);
+    return CU_OK;
+}
+
+static int gate_waiting(void)
+{
+    int n;
+
+    pthread_mutex_lock(&gate.lock);
+    n = gate.n;
+    pthread_mutex_unlock(&gate.lock);
+    return n;
+}
+
+static void gate_open(void)
+{
+    pthread_mutex_lock(&gate.lock);
+    for (int i = 0; i < gate.n; i++) {
+        http_json(gate.res[i], 200, json_pack("{s:i}", "later", i));
+        http_finish(gate.d[i]);
+    }
+    gate.n = 0;
+    pthread_mutex_unlock(&gate.lock);
+}
+
 static const struct http_route test_routes[] = {
-    {"POST", "/v1/echo/{id}", echo_handler}, {"PUT", "/v1/echo/{id}", echo_handler},
-    {"GET", "/v1/fail", fail_handler},       {"POST", "/v1/cases/{id}/verify", gone_handler},
-    {"GET", "/v1/slow", slow_handler},
+    {"GET", "/v1/later/{id}", later_handler},        {"POST", "/v1/echo/{id}", echo_handler},
+    {"PUT", "/v1/echo/{id}", echo_handler},          {"GET", "/v1/fail", fail_handler},
+    {"POST", "/v1/cases/{id}/verify", gone_handler}, {"GET", "/v1/slow", slow_handler},
 };
 
 static int start_server(struct http_server **srv)
@@ -598,6 +649,7 @@ static void test_ipv6_listen(void **state)
 
 struct slow_call {
     uint16_t port;
+    const char *path;
     struct reply r;
     int rc;
 };
@@ -605,10 +657,60 @@ struct slow_call {
 static void *slow_thread(void *arg)
 {
     struct slow_call *c = arg;
-    const char *raw = "GET /v1/slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char *raw = xasprintf("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                          c->path ? c->path : "/v1/slow");
 
     c->rc = exchange(c->port, raw, strlen(raw), &c->r);
+    free(raw);
     return NULL;
+}
+
+/* A deferred answer finished before its handler returned is still sent. */
+static void test_deferred_finished_at_once(void **state)
+{
+    struct reply r;
+
+    request(port_of(state), "GET", "/v1/later/now", NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"later\":\"now\"}");
+    assert_non_null(reply_header(&r, "X-Request-Id"));
+    reply_release(&r);
+}
+
+/*
+ * Deferred requests hold no server thread: with more of them waiting than
+ * the server has threads (2), another request is still answered; once
+ * finished, each waiting request gets its own answer.
+ */
+static void test_deferred_frees_the_thread(void **state)
+{
+    struct slow_call calls[4] = {0};
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    pthread_t th[4];
+    struct reply r;
+    int i, waited;
+
+    for (i = 0; i < 4; i++) {
+        calls[i].port = port_of(state);
+        calls[i].path = "/v1/later/gate";
+        assert_int_equal(pthread_create(&th[i], NULL, slow_thread, &calls[i]), 0);
+    }
+    for (waited = 0; gate_waiting() < 4 && waited < 500; waited++)
+        nanosleep(&ts, NULL);
+    assert_int_equal(gate_waiting(), 4);
+    alarm(20); /* a server blocked by the waiting requests would hang here */
+    request(port_of(state), "GET", "/healthz", NULL, NULL, &r);
+    alarm(0);
+    assert_int_equal(r.status, 200);
+    reply_release(&r);
+    gate_open();
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(calls[i].rc, 0);
+        assert_int_equal(calls[i].r.status, 200);
+        assert_non_null(strstr(calls[i].r.body, "\"later\":"));
+        reply_release(&calls[i].r);
+    }
 }
 
 static void test_graceful_stop(void **state)
@@ -649,6 +751,8 @@ int main(void)
         cmocka_unit_test(test_healthz),
         cmocka_unit_test(test_handler_error_is_internal),
         cmocka_unit_test(test_metrics_count_requests),
+        cmocka_unit_test(test_deferred_finished_at_once),
+        cmocka_unit_test(test_deferred_frees_the_thread),
     };
     const struct CMUnitTest other_tests[] = {
         cmocka_unit_test(test_metric_api),    cmocka_unit_test(test_problem_shape),
