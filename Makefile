@@ -32,6 +32,7 @@ check: build build-san
 bench: build
 	bench/import/run.sh $(BUILD)
 	bench/audit/run.sh $(BUILD)
+	bench/serve/run.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

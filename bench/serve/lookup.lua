@@ -1,0 +1,52 @@
+-- wrk script: masked device look-ups, GET /v1/devices/{imei}, cycling
+-- through a file of real IMEIs (one a line).  Also drives the ceiling
+-- (bench-serve-ceiling answers any request), so both send the same bytes.
+--
+--   wrk ... -s lookup.lua URL -- TOKEN IMEI_FILE
+--
+-- done() prints one line: RESULT requests=N rps=R p50_ms=A p99_ms=B
+-- non2xx=S connect=C read=R write=W timeout=T, where non2xx counts the
+-- answers wrk counts as failed (status 400 and above; the API sends no 3xx).
+
+local next_id = 0
+
+function setup(thread)
+    thread:set("thread_id", next_id)
+    next_id = next_id + 1
+end
+
+local requests_list = {}
+local n, i = 0, 0
+
+function init(args)
+    local token, file = args[1], args[2]
+    if token == nil or file == nil then
+        error("usage: wrk ... -s lookup.lua URL -- TOKEN IMEI_FILE")
+    end
+    local headers = { ["Authorization"] = "Bearer " .. token }
+    for imei in io.lines(file) do
+        if imei ~= "" then
+            n = n + 1
+            requests_list[n] = wrk.format("GET", "/v1/devices/" .. imei, headers)
+        end
+    end
+    if n == 0 then
+        error("no IMEIs in " .. file)
+    end
+    -- Threads start at different places in the list.
+    i = ((thread_id or 0) * 7919) % n
+end
+
+function request()
+    i = i % n + 1
+    return requests_list[i]
+end
+
+function done(summary, latency, requests)
+    local e = summary.errors
+    io.write(string.format(
+        "RESULT requests=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f non2xx=%d connect=%d read=%d write=%d timeout=%d\n",
+        summary.requests, summary.requests / (summary.duration / 1e6),
+        latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+        e.status, e.connect, e.read, e.write, e.timeout))
+end

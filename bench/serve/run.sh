@@ -1,0 +1,446 @@
+#!/usr/bin/env bash
+# HTTP server benchmark: `custodian serve` driven by wrk (Lua scripts) at 1,
+# 16 and 64 connections: masked device look-ups/s and reveals/s (each one a
+# durable audit entry) with p50/p99 latency, beside the ceiling of the same
+# HTTP stack (bench-serve-ceiling: libmicrohttpd with the server's options
+# answering a fixed JSON body), measured in the same run.
+#
+#   bench/serve/run.sh BUILD_DIR [--customers N] [--duration S]
+#
+# N customers are generated and imported (default 100,000); each point runs
+# S seconds (default 10).  The staff are clerks under a benchmark policy whose
+# quotas, statutory meter, enumeration limits and store hours cannot block
+# (written out below); every check still runs.  Any answer other than 2xx,
+# any socket error or a failed audit check makes the script fail.  Prints a
+# markdown table, the machine and the commit.  Needs wrk, jq, oathtool and
+# curl; the missing ones are installed with apt-get (as root or with sudo).
+set -eu
+
+usage() {
+    echo "usage: bench/serve/run.sh BUILD_DIR [--customers N] [--duration S]" >&2
+    exit 2
+}
+[ $# -ge 1 ] || usage
+build=$1
+shift
+customers=100000
+duration=10
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --customers) [ $# -ge 2 ] || usage; customers=$2; shift 2 ;;
+    --duration) [ $# -ge 2 ] || usage; duration=$2; shift 2 ;;
+    *) usage ;;
+    esac
+done
+case "$customers$duration" in *[!0-9]*) usage ;; esac
+if [ "$customers" -lt 1 ] || [ "$duration" -lt 1 ]; then usage; fi
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cu="$build/custodian"
+ceiling_bin="$build/bench/bench-serve-ceiling"
+connections="1 16 64"
+
+say() { printf 'bench/serve: %s\n' "$*"; }
+die() {
+    printf 'bench/serve: error: %s\n' "$*" >&2
+    exit 1
+}
+
+[ -x "$cu" ] || die "no '$cu' (build first: ninja -C $build)"
+[ -x "$ceiling_bin" ] || die "no '$ceiling_bin' (build first: ninja -C $build)"
+
+# wrk and jq, installed like scripts/deps.sh does: only if missing, as root
+# or with sudo.
+missing=""
+for p in wrk jq oathtool curl; do
+    command -v "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    say "installing:$missing"
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to install:$missing"
+        SUDO=sudo
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/custodian-bench-serve.XXXXXX")
+data="$work/data"
+server_pid=""
+ceiling_pid=""
+
+# Stops a process started here (SIGTERM) and waits for it; the exit status
+# of the process is returned.
+stop() {
+    local pid=$1 st=0
+
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" || st=$?
+    return $st
+}
+cleanup() {
+    if [ -n "$server_pid" ]; then stop "$server_pid" || true; fi
+    if [ -n "$ceiling_pid" ]; then stop "$ceiling_pid" || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cpu_model=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
+commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ "$commit" != unknown ] && ! git -C "$repo" diff-index --quiet HEAD -- 2>/dev/null; then
+    commit="$commit (working tree differs from it)"
+fi
+
+# ---- data folder -------------------------------------------------------------
+
+say "data folder $data: $customers customers (gen --seed 1, import)"
+"$cu" --data "$data" init >/dev/null
+"$cu" gen customers "$customers" --seed 1 >"$work/customers.csv"
+"$cu" --data "$data" import "$work/customers.csv" >/dev/null
+
+# The benchmark policy: one clerk role whose limits cannot block a benchmark
+# (quotas at the policy's maximum, 1,000,000 an hour; each point uses its own
+# clerk), the statutory meter and enumeration limits out of reach, store open
+# all day.  Quota, meter, enumeration and hours checks still run on every
+# request.
+cat >"$data/policy.json" <<'EOF'
+{
+  "_comment": "bench/serve: limits out of a benchmark's reach; every check still runs",
+  "version": 1,
+  "roles": {
+    "clerk": {
+      "lookup": true,
+      "open": ["customer_support"],
+      "approve": false,
+      "customer_support": {
+        "account": "full", "name": "full", "phone": "full", "email": "full",
+        "address": "masked", "birth_date": "masked", "devices": "full"
+      },
+      "quotas": {
+        "lookups_per_hour": 1000000, "lookups_per_day": 1000000,
+        "reveals_per_hour": 1000000, "reveals_per_day": 1000000,
+        "step_up_fraction": 1
+      }
+    }
+  },
+  "statutory": {
+    "window_days": 1,
+    "thresholds": {
+      "whereabouts": 10000000, "communication_content": 10000000, "credit": 10000000,
+      "property": 10000000, "accommodation": 10000000, "communication_records": 10000000,
+      "health": 10000000, "transaction": 10000000, "other": 10000000
+    },
+    "duty_factor": 1,
+    "alert_fraction": 1,
+    "block_fraction": 1,
+    "fields": {
+      "account": "other", "name": "other", "phone": "other", "email": "other",
+      "address": "accommodation", "birth_date": "other", "devices": "transaction"
+    }
+  },
+  "enumeration": {
+    "window_hours": 1,
+    "imei_serial_distance": 1,
+    "phone_distance": 1,
+    "alert_after": 1000000,
+    "block_after": 1000000
+  },
+  "store_hours": {
+    "default": { "timezone": "Asia/Shanghai", "open": "00:00", "close": "24:00" },
+    "stores": {}
+  }
+}
+EOF
+
+# 4,096 IMEIs of imported devices, spread over the file; the IMEI is the
+# only field of 15 bare digits in a generated row.
+rows=$(($(wc -l <"$work/customers.csv") - 1))
+step=$((rows / 4096 > 0 ? rows / 4096 : 1))
+awk -v s="$step" 'NR > 1 && (NR - 2) % s == 0' "$work/customers.csv" |
+    grep -oE '(^|,)[0-9]{15}(,|$)' | tr -d , | head -4096 >"$work/imeis.txt"
+[ -s "$work/imeis.txt" ] || die "no IMEIs found in the generated file"
+say "$(wc -l <"$work/imeis.txt") IMEIs to look up"
+
+# ---- servers -------------------------------------------------------------------
+
+# start_custodian: starts `custodian serve` on a free port; sets server_pid, url.
+start_custodian() {
+    local port=""
+
+    "$cu" --data "$data" serve --listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 100); do
+        # "serving on http://HOST:PORT", or "... (port PORT)" when asked for port 0
+        port=$(sed -n -e 's/.*serving on .*(port \([0-9][0-9]*\)).*/\1/p' \
+            -e 's|.*serving on http://[^ ]*:\([1-9][0-9]*\)$|\1|p' "$work/serve.log" | head -1)
+        [ -n "$port" ] && break
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "$port" ] || die "custodian serve did not start: $(cat "$work/serve.log")"
+    url="http://127.0.0.1:$port"
+}
+
+# stop_custodian: SIGTERM; the server must exit 0.
+stop_custodian() {
+    local pid=$server_pid
+
+    server_pid=""
+    stop "$pid" || die "custodian serve exited with status $?: $(tail -3 "$work/serve.log")"
+}
+
+# api METHOD PATH [BODY] [TOKEN]: sets $code and $out.
+api() {
+    local args=(-sS -o "$work/body" -w '%{http_code}' -X "$1" "$url$2")
+
+    [ -n "${3:-}" ] && args+=(-H 'Content-Type: application/json' -d "$3")
+    [ -n "${4:-}" ] && args+=(-H "Authorization: Bearer $4")
+    code=$(curl "${args[@]}") || die "curl $1 $2 failed"
+    out=$(cat "$work/body")
+}
+expect() {
+    [ "$code" = "$1" ] || die "$2: expected $1, got $code: $out"
+}
+
+# new_clerk USER: adds the clerk, logs in once (password and the current TOTP
+# code; each account logs in once, so no TOTP code is used twice), changes
+# the one-time password (the session goes on) and prints the bearer token.
+new_clerk() {
+    local user=$1 json pw secret token
+
+    json=$("$cu" --data "$data" staff add "$user" --role clerk --store S001 --json)
+    pw=$(printf '%s' "$json" | jq -r .password)
+    secret=$(printf '%s' "$json" | jq -r .totp_secret)
+    api POST /v1/login "$(jq -cn --arg u "$user" --arg p "$pw" --arg t "$(oathtool --totp -b "$secret")" \
+        '{username: $u, password: $p, totp: $t}')"
+    expect 200 "log-in of $user"
+    token=$(printf '%s' "$out" | jq -r .token)
+    api POST /v1/password "$(jq -cn --arg o "$pw" --arg n "bench-$user-password" '{old: $o, new: $n}')" \
+        "$token"
+    case "$code" in 200 | 204) ;; *) expect 204 "password change of $user" ;; esac
+    printf '%s' "$token"
+}
+
+# verified_case TOKEN CUSTOMER_ID: opens a customer_support case, reads the
+# one-time code from the outbox, verifies; prints the case id.
+verified_case() {
+    local token=$1 cid=$2 case_id otp
+
+    api POST /v1/cases "{\"purpose\":\"customer_support\",\"customer_id\":\"$cid\"}" "$token"
+    expect 201 "opening a case for $cid"
+    case_id=$(printf '%s' "$out" | jq -r .case_id)
+    [ "$(printf '%s' "$out" | jq -r .status)" = awaiting_verification ] ||
+        die "a new customer_support case should await verification: $out"
+    otp=$("$cu" --data "$data" outbox --json |
+        jq -r --arg id "$case_id" '[.messages[] | select(.case_id == $id)][-1].body' |
+        grep -oE '(^|[^0-9])[0-9]{6}([^0-9]|$)' | tr -dc 0-9 | head -c 6)
+    [ ${#otp} = 6 ] || die "no one-time code in the outbox for case $case_id"
+    api POST "/v1/cases/$case_id/verify" "{\"code\":\"$otp\"}" "$token"
+    expect 200 "verifying case $case_id"
+    [ "$(printf '%s' "$out" | jq -r .status)" = verified ] || die "case not verified: $out"
+    printf '%s' "$case_id"
+}
+
+# ---- set-up through the API -------------------------------------------------
+
+start_custodian
+say "custodian serve on $url"
+declare -A lookup_token reveal_token reveal_case
+i=0
+for c in $connections; do
+    i=$((i + 1))
+    lookup_token[$c]=$(new_clerk "bench-lookup-$c")
+    reveal_token[$c]=$(new_clerk "bench-reveal-$c")
+    cid=$(awk -F, -v n="$i" 'NR > 1 && $1 != last { last = $1; if (++k == n) { print $1; exit } }' \
+        "$work/customers.csv")
+    reveal_case[$c]=$(verified_case "${reveal_token[$c]}" "$cid")
+done
+say "clerks logged in; verified cases: ${reveal_case[*]}"
+
+# Sample answers, checked before any timed run.
+imei=$(head -1 "$work/imeis.txt")
+api GET "/v1/devices/$imei" "" "${lookup_token[1]}"
+expect 200 "sample look-up"
+[ "$(printf '%s' "$out" | jq -r .device.imei)" = "***********${imei:11}" ] ||
+    die "sample look-up: the IMEI should be masked to its last four digits: $out"
+printf '%s' "$out" | jq -e '.customer_id and .owner.name and .owner.phone' >/dev/null ||
+    die "sample look-up: customer_id and the masked owner expected: $out"
+case "$out" in *"$imei"*) die "sample look-up: the full IMEI is in the answer" ;; esac
+
+cid1=$(awk -F, 'NR == 2 { print $1 }' "$work/customers.csv")
+name1=$(awk -F, 'NR == 2 { print $3 }' "$work/customers.csv")
+api POST "/v1/cases/${reveal_case[1]}/reveal" '{"fields":["name","phone"]}' "${reveal_token[1]}"
+expect 200 "sample reveal"
+printf '%s' "$out" | jq -e --arg c "$cid1" --arg n "$name1" \
+    '.customer_id == $c and .fields.name == $n and .fields.phone != null and
+     (.audit.leaf_index | type) == "number"' >/dev/null ||
+    die "sample reveal: customer $cid1's full name, phone and an audit leaf index expected: $out"
+say "sample answers checked (masked look-up; reveal with full values and its audit leaf index)"
+
+# Restart so that the audit log is flushed and checkpointed: its size before
+# the timed runs is then exact.
+stop_custodian
+audit_before=$("$cu" --data "$data" audit checkpoint | sed -n 2p)
+start_custodian
+
+"$ceiling_bin" --listen 127.0.0.1:0 >"$work/ceiling.log" 2>&1 &
+ceiling_pid=$!
+ceiling_url=""
+for _ in $(seq 1 100); do
+    p=$(sed -n 's/.*(port \([0-9]*\),.*/\1/p' "$work/ceiling.log")
+    [ -n "$p" ] && ceiling_url="http://127.0.0.1:$p" && break
+    sleep 0.1
+done
+[ -n "$ceiling_url" ] || die "bench-serve-ceiling did not start: $(cat "$work/ceiling.log")"
+
+# ---- timed runs ----------------------------------------------------------------
+
+clk=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# metric NAME ROUTE STATUS_REGEX: the sum of the series of custodian's
+# /metrics with that route whose status label matches.
+metric() {
+    curl -sS "$url/metrics" | awk -v name="$1" -v route="route=\"$2\"" -v re="$3" '
+        index($0, name "{") == 1 && index($0, route) {
+            st = ""
+            if (match($0, /status="[0-9]+"/)) st = substr($0, RSTART + 8, RLENGTH - 9)
+            if (re == "" || st ~ re) sum += $NF
+        }
+        END { printf "%.9g\n", sum + 0 }'
+}
+
+# plain NAME: the value of custodian's unlabelled series NAME (0 when absent).
+plain() {
+    curl -sS "$url/metrics" | awk -v name="$1" '$1 == name { v = $2 } END { printf "%.9g\n", v + 0 }'
+}
+
+# bench KIND CONNECTIONS: one timed wrk run; appends a row to $work/rows.
+answered_total=0
+bench() {
+    local kind=$1 c=$2 threads target pid script route res t0 t1
+    local ok0 ok1 bad0 bad1 sum0 sum1 cnt0 cnt1 ent0 ent1 bat0 bat1 server_ms batch
+    threads=$((c < 2 ? c : 2))
+    case "$kind" in
+    ceiling) target=$ceiling_url pid=$ceiling_pid script=lookup.lua
+        set -- "${lookup_token[$c]}" "$work/imeis.txt" ;;
+    look-ups) target=$url pid=$server_pid script=lookup.lua route="/v1/devices/{id}"
+        set -- "${lookup_token[$c]}" "$work/imeis.txt" ;;
+    reveals) target=$url pid=$server_pid script=reveal.lua route="/v1/cases/{id}/reveal"
+        set -- "${reveal_token[$c]}" "${reveal_case[$c]}" ;;
+    esac
+    if [ "$kind" != ceiling ]; then
+        ok0=$(metric http_requests_total "$route" '^2')
+        bad0=$(metric http_requests_total "$route" '^[^2]')
+        sum0=$(metric http_request_duration_seconds_sum "$route" '')
+        cnt0=$(metric http_request_duration_seconds_count "$route" '')
+        ent0=$(plain custodian_audit_entries_total)
+        bat0=$(plain custodian_audit_batches_total)
+    fi
+    t0=$(cpu_ticks "$pid")
+    # bash's time: wrk's own CPU seconds (it shares the cores with the server).
+    {
+        TIMEFORMAT='%U %S'
+        time wrk -t "$threads" -c "$c" -d "${duration}s" --latency -s "$here/$script" "$target" \
+            -- "$@" >"$work/wrk.out" 2>&1 || die "wrk failed: $(cat "$work/wrk.out")"
+    } 2>"$work/wrk.time"
+    t1=$(cpu_ticks "$pid")
+    res=$(grep '^RESULT ' "$work/wrk.out") || die "wrk printed no result: $(cat "$work/wrk.out")"
+    # RESULT requests= rps= p50_ms= p99_ms= non2xx= connect= read= write= timeout=
+    eval "$(printf '%s' "$res" | sed 's/^RESULT //')"
+    # shellcheck disable=SC2154
+    [ "$non2xx" = 0 ] || die "$kind at $c connections: $non2xx answers were not 2xx"
+    # shellcheck disable=SC2154
+    [ "$connect$read$write$timeout" = 0000 ] ||
+        die "$kind at $c connections: socket errors: connect $connect, read $read, write $write, timeout $timeout"
+    server_ms="-" batch="-"
+    if [ "$kind" != ceiling ]; then
+        ok1=$(metric http_requests_total "$route" '^2')
+        bad1=$(metric http_requests_total "$route" '^[^2]')
+        sum1=$(metric http_request_duration_seconds_sum "$route" '')
+        cnt1=$(metric http_request_duration_seconds_count "$route" '')
+        ent1=$(plain custodian_audit_entries_total)
+        bat1=$(plain custodian_audit_batches_total)
+        batch=$(awk -v e0="$ent0" -v e1="$ent1" -v b0="$bat0" -v b1="$bat1" \
+            'BEGIN { printf "%.1f", (b1 > b0 ? (e1 - e0) / (b1 - b0) : 0) }')
+        awk -v a="$bad0" -v b="$bad1" 'BEGIN { exit !(b - a == 0) }' ||
+            die "$kind at $c connections: the server answered $(awk -v a="$bad0" -v b="$bad1" 'BEGIN { print b - a }') requests with a status other than 2xx"
+        # shellcheck disable=SC2154
+        awk -v a="$ok0" -v b="$ok1" -v n="$requests" 'BEGIN { exit !(b - a >= n) }' ||
+            die "$kind at $c connections: wrk counted $requests answers, the server's metrics fewer 2xx"
+        answered_total=$(awk -v t="$answered_total" -v n="$requests" 'BEGIN { printf "%d", t + n }')
+        server_ms=$(awk -v s0="$sum0" -v s1="$sum1" -v c0="$cnt0" -v c1="$cnt1" \
+            'BEGIN { printf "%.3f", (c1 > c0 ? 1000 * (s1 - s0) / (c1 - c0) : 0) }')
+    fi
+    # shellcheck disable=SC2154
+    printf '%s %s %s %s %s %s %s %s %s %s\n' "$c" "$kind" "$rps" "$p50_ms" "$p99_ms" "$server_ms" \
+        "$(awk -v t=$((t1 - t0)) -v k="$clk" -v d="$duration" 'BEGIN { printf "%.0f", 100 * t / k / d }')" \
+        "$(awk -v t=$((t1 - t0)) -v k="$clk" -v n="$requests" 'BEGIN { printf "%.0f", n ? 1e6 * t / k / n : 0 }')" \
+        "$(awk -v d="$duration" '{ printf "%.0f", 100 * ($1 + $2) / d }' "$work/wrk.time")" \
+        "$batch" >>"$work/rows"
+    say "$(printf '%-8s %2d connections: %9.0f req/s, p50 %6.3f ms, p99 %6.3f ms' \
+        "$kind" "$c" "$rps" "$p50_ms" "$p99_ms")"
+}
+
+: >"$work/rows"
+say "timed runs: ${duration} s each, wrk -t min(2,c) -c c --latency"
+for c in $connections; do
+    bench ceiling "$c"
+    bench look-ups "$c"
+    bench reveals "$c"
+done
+
+failures=$(plain custodian_audit_failures_total)
+[ "$failures" = 0 ] || die "the audit writer reported $failures failed commits"
+stop_custodian
+stop "$ceiling_pid" || die "bench-serve-ceiling exited with status $?"
+ceiling_pid=""
+
+# ---- the audit log really grew -------------------------------------------------
+
+"$cu" --data "$data" audit verify >"$work/verify.out" 2>&1 ||
+    die "audit verify failed: $(cat "$work/verify.out")"
+audit_after=$("$cu" --data "$data" audit checkpoint | sed -n 2p)
+grown=$((audit_after - audit_before))
+[ "$grown" -ge "$answered_total" ] ||
+    die "the audit log grew by $grown entries, fewer than the $answered_total answered look-ups and reveals"
+
+# ---- report ----------------------------------------------------------------------
+
+echo
+echo "machine: $(nproc) cores, $cpu_model; commit $commit; $(date -u +%Y-%m-%d)"
+echo "custodian serve (binary built $(date -u -r "$cu" '+%Y-%m-%d %H:%M UTC')) with $customers customers;" \
+    "wrk -t min(2,c) -c c -d ${duration}s --latency"
+echo
+echo "| connections | what | req/s | p50 ms | p99 ms | of ceiling | server ms/req | audit entries/commit | server CPU | server CPU µs/req | wrk CPU |"
+echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+awk '{
+    if ($2 == "ceiling") ceil[$1] = $3
+    printf "| %d | %s | %s | %.2f | %.2f | %.0f%% | %s | %s | %d%% | %d | %d%% |\n", $1, $2,
+        commas($3), $4, $5, 100 * $3 / ceil[$1], $6, $10, $7, $8, $9
+}
+function commas(x,    s, r) {
+    s = sprintf("%.0f", x); r = ""
+    while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }
+    return s r
+}' "$work/rows"
+echo
+echo "server ms/req: mean time from the request's headers parsed to its answer queued (the server's"
+echo "http_request_duration_seconds); server and wrk CPU: per cent of one core over the run"
+echo "($(nproc) cores: $(($(nproc) * 100))% is all of them); server CPU µs/req: server CPU time per answer;"
+echo "audit entries/commit: the mean group-commit batch (custodian_audit_entries_total / _batches_total)."
+echo "look-ups and reveals: every answer 2xx (wrk and the server's /metrics agree), no socket errors"
+echo "audit: tree size $audit_before -> $audit_after (+$grown) for $answered_total answered look-ups and reveals; audit verify: ok"
+awk -v last="${connections##* }" '$1 == last { v[$2] = $3; p99[$2] = $5 }
+    END {
+        printf "targets at %d connections: reveals %.0f/s (>= 20,000: %s), p99 %.2f ms (< 5 ms: %s), %.0f%% of the ceiling (>= 50%%: %s)\n",
+            last, v["reveals"], (v["reveals"] >= 20000 ? "met" : "NOT met"),
+            p99["reveals"], (p99["reveals"] < 5 ? "met" : "NOT met"),
+            100 * v["reveals"] / v["ceiling"], (v["reveals"] >= v["ceiling"] / 2 ? "met" : "NOT met")
+    }' "$work/rows"
