@@ -201,8 +201,12 @@ int store_audit_find(struct store *s, const char *actor, const unsigned char *su
  * The look-up index behind store_audit_find() is maintained behind the log,
  * not on every append (random index keys would slow the durable path):
  * store_audit_index() adds the next `max` entries not yet indexed, in
- * sorted order, in its own transaction if none is open, and sets
- * *watermark to the first entry still not indexed (max 0: just reads it).
+ * sorted order, in a transaction of its own, and sets *watermark to the
+ * first entry still not indexed (max 0: just reads it).  It must not be
+ * called inside a transaction of `s`, and it never holds the log's write
+ * lock: a back end may keep the index apart (SQLite: a file of its own),
+ * so that indexing and appending proceed side by side.  The index is
+ * derived data, rebuilt from the entries when it is lost or foreign.
  * store_audit_find() is always complete: it also scans the entries not
  * indexed yet.
  */

@@ -166,6 +166,12 @@ static const char *const migrations[] = {
     " created_at INTEGER NOT NULL, delivered_at INTEGER NOT NULL);"
     "CREATE INDEX outbox_by_customer ON outbox(customer_id);"
     "CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE status = 'pending';",
+    /* 7: the audit look-up index moves to a file of its own (see "the
+     * audit look-up index" below), rebuilt there from the entries; meta
+     * "audit_log_id" ties that file to this database. */
+    "DROP TABLE audit_index;"
+    "DELETE FROM meta WHERE key = 'audit_indexed';"
+    "INSERT OR REPLACE INTO meta(key, value) VALUES('audit_log_id', lower(hex(randomblob(16))));",
 };
 _Static_assert(SQLITE_APP_ID == 1129665364, "application_id in migration 1");
 #define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
@@ -199,9 +205,6 @@ enum stmt_id {
     ST_AUDIT_SCAN,
     ST_AUDIT_FIND_ALL,
     ST_AUDIT_FIND_TAIL,
-    ST_AUDIT_FIND_INDEXED,
-    ST_AUDIT_INDEX_ACTOR,
-    ST_AUDIT_INDEX_SUBJECT,
     ST_TILE_PUT,
     ST_TILE_GET,
     ST_CHECKPOINT_INSERT,
@@ -283,21 +286,6 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_AUDIT_FIND_TAIL] = "SELECT " AUDIT_COLS " FROM audit_entries WHERE idx >= ?4"
                            " AND (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR subject = ?2)"
                            " ORDER BY idx DESC LIMIT ?3",
-    /* ?5 the index key (subject when given: a customer has fewer entries
-     * than a busy clerk); the other filter is checked on the entry */
-    [ST_AUDIT_FIND_INDEXED] = "SELECT e.idx, e.time_ms, e.actor, e.subject, e.leaf"
-                              " FROM audit_index i JOIN audit_entries e ON e.idx = i.idx"
-                              " WHERE i.key = ?5 AND i.idx < ?4"
-                              " AND (?1 IS NULL OR e.actor = ?1) AND (?2 IS NULL OR e.subject = ?2)"
-                              " ORDER BY i.idx DESC LIMIT ?3",
-    /* index entries [?1, ?2), sorted so that each index page is visited once */
-    [ST_AUDIT_INDEX_ACTOR] = "INSERT OR IGNORE INTO audit_index(key, idx)"
-                             " SELECT CAST(x'01' || actor AS BLOB), idx FROM audit_entries"
-                             " WHERE idx >= ?1 AND idx < ?2 AND actor IS NOT NULL ORDER BY 1, 2",
-    [ST_AUDIT_INDEX_SUBJECT] = "INSERT OR IGNORE INTO audit_index(key, idx)"
-                               " SELECT CAST(x'02' || subject AS BLOB), idx FROM audit_entries"
-                               " WHERE idx >= ?1 AND idx < ?2 AND subject IS NOT NULL"
-                               " ORDER BY 1, 2",
     [ST_TILE_PUT] = "INSERT OR REPLACE INTO audit_tiles(level, idx, hashes) VALUES(?1, ?2, ?3)",
     [ST_TILE_GET] = "SELECT hashes FROM audit_tiles WHERE level = ?1 AND idx = ?2",
     [ST_CHECKPOINT_INSERT] = "INSERT INTO audit_checkpoints(size, note) VALUES(?1, ?2)"
@@ -353,7 +341,8 @@ struct pending_row {
 struct store_sqlite {
     struct store base; /* first member: store_int.h */
     sqlite3 *db;
-    char *path; /* as given, for messages */
+    sqlite3 *ix; /* the audit look-up index's file, opened on first use */
+    char *path;  /* as given, for messages */
     int version;
     sqlite3_stmt *st[ST__COUNT]; /* prepared on first use, finalised by sq_free */
     struct buf blind_enc;        /* the encoded blind list of the customer being written */
@@ -597,6 +586,7 @@ static void sq_free(struct store *s)
         sqlite3_finalize(h->st[i]);
     /* Closing rolls back a transaction left open. */
     sqlite3_close(h->db);
+    sqlite3_close(h->ix);
     free(h->path);
     buf_release(&h->blind_enc);
     store_customer_release(&h->old);
@@ -1471,28 +1461,155 @@ static int sq_audit_scan(struct store *s, uint64_t start, uint64_t end, store_au
     return rc;
 }
 
-/* The first entry not yet in audit_index (meta "audit_indexed"). */
+/*
+ * ---- the audit look-up index ----
+ *
+ * Entries are found by staff member and by customer through an index of
+ * (key, idx) rows, key 0x01 || actor or 0x02 || subject pseudonym.  Its keys
+ * are random, so keeping it costs many B-tree pages per entry: it is built
+ * behind the log, in large sorted chunks (store_audit_index), and it lives
+ * in a SQLite file of its own (DB-index.db beside DB.db) with a connection
+ * of its own.  So a chunk being indexed never holds the log's write lock,
+ * and appends never wait for it.  The file holds only derived data: its
+ * meta "audit_indexed" is the first entry not indexed, and "audit_log_id"
+ * must match the main database's, or the file is emptied and rebuilt (a
+ * database restored from a backup, a file copied from elsewhere).  Entries
+ * past the watermark are found by scanning the log's tail.
+ */
+static const char ix_schema[] =
+    "CREATE TABLE IF NOT EXISTS audit_index(key BLOB NOT NULL, idx INTEGER NOT NULL,"
+    " PRIMARY KEY(key, idx)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+static char *ix_path(const char *path)
+{
+    size_t n = strlen(path);
+
+    if (n > 3 && strcmp(path + n - 3, ".db") == 0)
+        return xasprintf("%.*s-index.db", (int)(n - 3), path);
+    return xasprintf("%s-index", path);
+}
+
+static int ix_fail(struct store_sqlite *h, char **errmsg, const char *what)
+{
+    return cu_errf(errmsg, CU_ERR_STORE, "store: %s: %s (the audit index)", what,
+                   h->ix ? sqlite3_errmsg(h->ix) : "cannot open");
+}
+
+/* Reads meta `key` of the index file into *value (NULL when absent). */
+static int ix_meta_get(struct store_sqlite *h, const char *key, char **value, char **errmsg)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = CU_OK, src;
+
+    *value = NULL;
+    if (sqlite3_prepare_v2(h->ix, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return ix_fail(h, errmsg, "read the index state");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *value = xstrdup((const char *)sqlite3_column_text(st, 0));
+    else if (src != SQLITE_DONE)
+        rc = ix_fail(h, errmsg, "read the index state");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int ix_meta_set(struct store_sqlite *h, const char *key, const char *value, char **errmsg)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = CU_OK;
+
+    if (sqlite3_prepare_v2(h->ix, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", -1, &st,
+                           NULL) != SQLITE_OK)
+        return ix_fail(h, errmsg, "write the index state");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = ix_fail(h, errmsg, "write the index state");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Opens the index file on first use, emptying it if it belongs to another
+ * log. */
+static int ix_open(struct store_sqlite *h, char **errmsg)
+{
+    char *path, *mine = NULL, *theirs = NULL;
+    int rc = CU_OK, fd;
+
+    if (h->ix != NULL)
+        return CU_OK;
+    if (strcmp(h->path, ":memory:") == 0)
+        path = xstrdup(":memory:");
+    else {
+        path = ix_path(h->path);
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600); /* private from the start */
+        if (fd >= 0)
+            close(fd);
+    }
+    if (sqlite3_open_v2(path, &h->ix,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        rc = ix_fail(h, errmsg, "open");
+        goto out;
+    }
+    sqlite3_busy_timeout(h->ix, SQLITE_BUSY_MS);
+    /* Derived data: a commit lost in a crash is rebuilt from the entries
+     * (the watermark commits with the rows), so it need not be synced. */
+    if (sqlite3_exec(h->ix,
+                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                     "PRAGMA cache_size = -65536; PRAGMA journal_size_limit = 67108864;",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(h->ix, ix_schema, NULL, NULL, NULL) != SQLITE_OK) {
+        rc = ix_fail(h, errmsg, "set up");
+        goto out;
+    }
+    rc = sq_meta_get(&h->base, "audit_log_id", &mine, errmsg);
+    if (rc == CU_OK)
+        rc = ix_meta_get(h, "audit_log_id", &theirs, errmsg);
+    if (rc == CU_OK && (theirs == NULL || strcmp(mine, theirs) != 0)) {
+        if (sqlite3_exec(h->ix, "BEGIN IMMEDIATE; DELETE FROM audit_index; DELETE FROM meta;", NULL,
+                         NULL, NULL) != SQLITE_OK)
+            rc = ix_fail(h, errmsg, "reset");
+        if (rc == CU_OK)
+            rc = ix_meta_set(h, "audit_log_id", mine, errmsg);
+        if (rc == CU_OK && sqlite3_exec(h->ix, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            rc = ix_fail(h, errmsg, "reset");
+        if (rc != CU_OK)
+            sqlite3_exec(h->ix, "ROLLBACK", NULL, NULL, NULL);
+    }
+out:
+    if (rc != CU_OK) {
+        sqlite3_close(h->ix);
+        h->ix = NULL;
+    }
+    free(mine);
+    free(theirs);
+    free(path);
+    return rc;
+}
+
+/* The first entry not yet in the index. */
 static int audit_indexed(struct store_sqlite *h, uint64_t *first, char **errmsg)
 {
     char *value = NULL;
-    int rc = sq_meta_get(&h->base, "audit_indexed", &value, errmsg);
+    int rc = ix_open(h, errmsg);
 
-    if (rc == CU_ERR_NOT_FOUND) {
-        if (errmsg != NULL) {
-            free(*errmsg);
-            *errmsg = NULL;
-        }
-        *first = 0;
-        return CU_OK;
-    }
+    *first = 0;
     if (rc == CU_OK)
+        rc = ix_meta_get(h, "audit_indexed", &value, errmsg);
+    if (rc == CU_OK && value != NULL)
         *first = strtoull(value, NULL, 10);
     free(value);
     return rc;
 }
 
-/* Passes rows on to the caller's callback, counting them. */
+/* Passes rows on to the caller's callback, counting them and checking the
+ * filter the index key did not (actor when found by subject). */
 struct find_ctx {
+    const char *actor;
     store_audit_cb cb;
     void *ctx;
     size_t n;
@@ -1502,6 +1619,8 @@ static int find_count(void *arg, const struct store_audit_row *row)
 {
     struct find_ctx *fc = arg;
 
+    if (fc->actor != NULL && (row->actor == NULL || strcmp(row->actor, fc->actor) != 0))
+        return 0;
     fc->n++;
     return fc->cb(fc->ctx, row);
 }
@@ -1512,11 +1631,11 @@ static int sq_audit_find(struct store *s, const char *actor, const unsigned char
 {
     struct store_sqlite *h = sq(s);
     const char *what = "find audit entries";
-    struct find_ctx fc = {cb, ctx, 0};
+    struct find_ctx fc = {NULL, cb, ctx, 0};
     struct buf key = BUF_INIT;
+    sqlite3_stmt *st = NULL, *ix = NULL;
     uint64_t first = 0;
-    sqlite3_stmt *st;
-    int rc, own, pass;
+    int rc, own, src;
 
     if (limit > (size_t)INT64_MAX)
         limit = (size_t)INT64_MAX;
@@ -1532,79 +1651,169 @@ static int sq_audit_find(struct store *s, const char *actor, const unsigned char
     rc = audit_indexed(h, &first, errmsg);
     if (rc != CU_OK)
         return rc;
+    /* Newest first: the tail not indexed yet ... */
+    rc = scan_stmt_get(h, ST_AUDIT_FIND_TAIL, &st, &own, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_clear_bindings(st); /* a cached statement keeps the last call's */
+    if (actor != NULL)
+        sqlite3_bind_text(st, 1, actor, -1, SQLITE_STATIC);
+    if (subject != NULL)
+        sqlite3_bind_blob64(st, 2, subject, subject_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+    sqlite3_bind_int64(st, 4, u64_clamp(first));
+    rc = audit_rows(h, st, find_count, &fc, what, errmsg);
+    scan_stmt_put(st, own);
+    if (rc != CU_OK || fc.n >= limit || first == 0)
+        return rc;
+    /* ... then the index, each entry read from the log. */
     if (subject != NULL) {
         buf_addch(&key, 2);
         buf_add(&key, subject, subject_len);
+        fc.actor = actor;
     } else {
         buf_addch(&key, 1);
         buf_addstr(&key, actor);
     }
-    /* Newest first: the tail not indexed yet, then the index. */
-    for (pass = 0; pass < 2 && rc == CU_OK && fc.n < limit; pass++) {
-        rc = scan_stmt_get(h, pass == 0 ? ST_AUDIT_FIND_TAIL : ST_AUDIT_FIND_INDEXED, &st, &own,
-                           what, errmsg);
+    if (sqlite3_prepare_v2(h->ix,
+                           "SELECT idx FROM audit_index WHERE key = ?1 AND idx < ?2"
+                           " ORDER BY idx DESC",
+                           -1, &ix, NULL) != SQLITE_OK) {
+        rc = ix_fail(h, errmsg, what);
+        goto out;
+    }
+    sqlite3_bind_blob64(ix, 1, key.data, key.len, SQLITE_STATIC);
+    sqlite3_bind_int64(ix, 2, u64_clamp(first));
+    while (rc == CU_OK && fc.n < limit && (src = sqlite3_step(ix)) == SQLITE_ROW) {
+        int64_t idx = sqlite3_column_int64(ix, 0);
+
+        rc = scan_stmt_get(h, ST_AUDIT_SCAN, &st, &own, what, errmsg);
         if (rc != CU_OK)
             break;
-        sqlite3_clear_bindings(st); /* a cached statement keeps the last call's */
-        if (actor != NULL)
-            sqlite3_bind_text(st, 1, actor, -1, SQLITE_STATIC);
-        if (subject != NULL)
-            sqlite3_bind_blob64(st, 2, subject, subject_len, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)(limit - fc.n));
-        sqlite3_bind_int64(st, 4, u64_clamp(first));
-        if (pass == 1)
-            sqlite3_bind_blob64(st, 5, key.data, key.len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 1, idx);
+        sqlite3_bind_int64(st, 2, idx + 1);
         rc = audit_rows(h, st, find_count, &fc, what, errmsg);
         scan_stmt_put(st, own);
     }
+    if (rc == CU_OK && fc.n < limit && src != SQLITE_DONE)
+        rc = ix_fail(h, errmsg, what);
+out:
+    sqlite3_finalize(ix);
     buf_release(&key);
     return rc;
+}
+
+/* One index row being built. */
+struct ix_row {
+    unsigned char key[1 + 64];
+    size_t len;
+    int64_t idx;
+};
+
+static int ix_row_cmp(const void *a, const void *b)
+{
+    const struct ix_row *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->key, y->key, n);
+
+    if (c != 0)
+        return c;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+struct ix_collect {
+    struct ix_row *rows;
+    size_t n, cap;
+};
+
+static void ix_add(struct ix_collect *c, unsigned char tag, const void *v, size_t len, int64_t idx)
+{
+    struct ix_row *r;
+
+    if (len > sizeof(r->key) - 1)
+        len = sizeof(r->key) - 1; /* actors are at most 32 bytes; never hit */
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 4096;
+        c->rows = xrealloc(c->rows, c->cap * sizeof(*c->rows));
+    }
+    r = &c->rows[c->n++];
+    r->key[0] = tag;
+    memcpy(r->key + 1, v, len);
+    r->len = 1 + len;
+    r->idx = idx;
+}
+
+static int ix_collect_row(void *ctx, const struct store_audit_row *row)
+{
+    struct ix_collect *c = ctx;
+
+    if (row->actor != NULL && row->actor[0] != '\0')
+        ix_add(c, 1, row->actor, strlen(row->actor), (int64_t)row->index);
+    if (row->subject != NULL && row->subject_len > 0)
+        ix_add(c, 2, row->subject, row->subject_len, (int64_t)row->index);
+    return 0;
 }
 
 static int sq_audit_index(struct store *s, size_t max, uint64_t *watermark, char **errmsg)
 {
     struct store_sqlite *h = sq(s);
     const char *what = "index audit entries";
-    int own_txn = sqlite3_get_autocommit(h->db), rc;
+    struct ix_collect c = {NULL, 0, 0};
     uint64_t first = 0, size = 0, end;
-    sqlite3_stmt *st;
+    sqlite3_stmt *ins = NULL;
     char num[24];
+    size_t i;
+    int rc;
 
-    if (own_txn) {
-        rc = sq_begin(s, errmsg);
-        if (rc != CU_OK)
-            return rc;
-    }
     rc = audit_indexed(h, &first, errmsg);
     if (rc == CU_OK)
         rc = audit_read_size(h, &size, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    if (first > size) {
+        /* The log is shorter than the index says: not this log's index. */
+        first = 0;
+        if (sqlite3_exec(h->ix, "DELETE FROM audit_index", NULL, NULL, NULL) != SQLITE_OK)
+            return ix_fail(h, errmsg, what);
+    }
     end = first + max < size ? first + max : size;
-    if (rc == CU_OK && end > first) {
-        enum stmt_id ids[2] = {ST_AUDIT_INDEX_ACTOR, ST_AUDIT_INDEX_SUBJECT};
-        int i;
-
-        for (i = 0; i < 2 && rc == CU_OK; i++) {
-            rc = stmt_get(h, ids[i], &st, what, errmsg);
-            if (rc != CU_OK)
-                break;
-            sqlite3_bind_int64(st, 1, u64_clamp(first));
-            sqlite3_bind_int64(st, 2, u64_clamp(end));
-            if (sqlite3_step(st) != SQLITE_DONE)
-                rc = db_fail(h, errmsg, what);
-            sqlite3_reset(st);
-        }
-        snprintf(num, sizeof(num), "%llu", (unsigned long long)end);
-        if (rc == CU_OK)
-            rc = sq_meta_set(s, "audit_indexed", num, errmsg);
+    *watermark = first;
+    if (end <= first)
+        return CU_OK;
+    /* Read the chunk from the log (a read: the log's writer never waits),
+     * sort it, and insert it in key order in one transaction of the index
+     * file. */
+    rc = sq_audit_scan(s, first, end, ix_collect_row, &c, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    qsort(c.rows, c.n, sizeof(*c.rows), ix_row_cmp);
+    if (sqlite3_exec(h->ix, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(h->ix, "INSERT OR IGNORE INTO audit_index(key, idx) VALUES(?1, ?2)", -1,
+                           &ins, NULL) != SQLITE_OK) {
+        rc = ix_fail(h, errmsg, what);
+        goto out;
     }
+    for (i = 0; rc == CU_OK && i < c.n; i++) {
+        sqlite3_bind_blob(ins, 1, c.rows[i].key, (int)c.rows[i].len, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 2, c.rows[i].idx);
+        if (sqlite3_step(ins) != SQLITE_DONE)
+            rc = ix_fail(h, errmsg, what);
+        sqlite3_reset(ins);
+    }
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)end);
     if (rc == CU_OK)
-        *watermark = end > first ? end : first;
-    if (own_txn) {
-        if (rc == CU_OK)
-            rc = sq_commit(s, errmsg);
-        if (rc != CU_OK)
-            sq_rollback(s);
-    }
+        rc = ix_meta_set(h, "audit_indexed", num, errmsg);
+    if (rc == CU_OK && sqlite3_exec(h->ix, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = ix_fail(h, errmsg, what);
+    if (rc == CU_OK)
+        *watermark = end;
+out:
+    if (rc != CU_OK && h->ix != NULL && !sqlite3_get_autocommit(h->ix))
+        sqlite3_exec(h->ix, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(ins);
+    free(c.rows);
     return rc;
 }
 

@@ -20,7 +20,7 @@
 #include "store/store_int.h"
 
 /* The schema version this code migrates to. */
-#define SCHEMA_NOW 6
+#define SCHEMA_NOW 7
 
 struct fx {
     char dir[64];
@@ -179,7 +179,7 @@ static void test_open_creates_and_migrates(void **state)
                                        "('meta', 'keks', 'customers', 'blind', 'audit_entries',"
                                        " 'audit_index', 'audit_tiles',"
                                        " 'audit_checkpoints')"),
-                     8);
+                     7); /* the audit index has a file of its own */
     assert_int_equal(raw_int(fx->path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
     /* a write creates the -wal and -shm files; all private to the owner */
     assert_int_equal(store_meta_set(fx->s, "k", "v", NULL), CU_OK);
@@ -225,15 +225,15 @@ static void test_newer_schema_refused(void **state)
 
     store_free(fx->s);
     fx->s = NULL;
-    raw_int(fx->path, "PRAGMA user_version = 7");
+    raw_int(fx->path, "PRAGMA user_version = 8");
     assert_int_equal(store_open(&s2, fx->path, &err), CU_ERR_STORE);
     assert_null(s2);
     assert_non_null(err);
-    assert_non_null(strstr(err, "schema version 7"));
+    assert_non_null(strstr(err, "schema version 8"));
     assert_non_null(strstr(err, "newer"));
     free(err);
     /* refused without being touched */
-    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 7);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 8);
 }
 
 static void test_foreign_files_refused(void **state)
@@ -1028,10 +1028,10 @@ static void test_migrate_v1_to_now(void **state)
     fx->s = NULL;
     /* take it back to what migration 1 alone creates */
     raw_exec(fx->path, "DROP TABLE audit_entries; DROP TABLE audit_tiles;"
-                       " DROP TABLE audit_checkpoints; DROP TABLE audit_index; DROP TABLE staff;"
+                       " DROP TABLE audit_checkpoints; DROP TABLE staff;"
                        " DROP TABLE sessions; DROP TABLE login_throttle;"
                        " DROP TABLE cases; DROP TABLE outbox;"
-                       " DELETE FROM meta WHERE key = 'audit_indexed'; PRAGMA user_version = 1");
+                       " DELETE FROM meta WHERE key = 'audit_log_id'; PRAGMA user_version = 1");
     assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
                                        "'audit%'"),
                      0);
@@ -1043,7 +1043,7 @@ static void test_migrate_v1_to_now(void **state)
     assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name IN "
                                        "('audit_entries', 'audit_index',"
                                        " 'audit_tiles', 'audit_checkpoints')"),
-                     4);
+                     3); /* the index has a file of its own since migration 7 */
     assert_int_equal(store_customer_count(fx->s, &n, NULL), CU_OK);
     assert_int_equal(n, 10);
     store_customer_init(&c);
@@ -1309,6 +1309,65 @@ static void check_find(struct store *s, uint64_t size, const char *actor, int su
         assert_int_equal(f.idx[i], want[i]);
 }
 
+/* The audit index's own file, beside the store. */
+static const char *ix_file(struct fx *fx)
+{
+    static char path[sizeof(fx->path) + 16];
+
+    snprintf(path, sizeof(path), "%.*s-index.db", (int)(strlen(fx->path) - 3), fx->path);
+    return path;
+}
+
+/*
+ * Indexing never takes the log's write lock: with another connection in
+ * the middle of a write transaction on the store, a chunk is indexed at
+ * once (it would wait out the busy timeout and fail otherwise).  And an
+ * index file that belongs to another log is emptied and rebuilt, not
+ * believed.
+ */
+static void test_audit_index_apart(void **state)
+{
+    struct fx *fx = *state;
+    struct store *s2 = NULL;
+    uint64_t w = 0;
+    double t0;
+    char *cmd;
+
+    append_n(fx->s, 0, 100, 50);
+    assert_int_equal(store_open(&s2, fx->path, NULL), CU_OK);
+    assert_int_equal(store_begin(s2, NULL), CU_OK);
+    t0 = cu_monotonic();
+    assert_int_equal(store_audit_index(fx->s, 1000, &w, NULL), CU_OK);
+    assert_true(cu_monotonic() - t0 < 2.0);
+    assert_int_equal(w, 100);
+    assert_int_equal(store_commit(s2, NULL), CU_OK);
+    store_free(s2);
+    {
+        struct stat st;
+
+        assert_int_equal(stat(ix_file(fx), &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600); /* private, like the store */
+    }
+    check_find(fx->s, 100, "clerk0", -1, 64);
+
+    /* a foreign index: says everything of another log is indexed */
+    store_free(fx->s);
+    fx->s = NULL;
+    cmd = xasprintf("sqlite3 '%s' \"UPDATE meta SET value = 'another' WHERE key = 'audit_log_id';"
+                    " DELETE FROM audit_index\"",
+                    ix_file(fx));
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    assert_int_equal(store_open(&fx->s, fx->path, NULL), CU_OK);
+    assert_int_equal(store_audit_index(fx->s, 0, &w, NULL), CU_OK);
+    assert_int_equal(w, 0); /* reset: rebuilt from the entries */
+    check_find(fx->s, 100, "clerk0", -1, 64);
+    check_find(fx->s, 100, NULL, 1, 64);
+    assert_int_equal(store_audit_index(fx->s, 1000, &w, NULL), CU_OK);
+    assert_int_equal(w, 100);
+    check_find(fx->s, 100, NULL, 1, 64);
+}
+
 static void test_audit_find(void **state)
 {
     struct fx *fx = *state;
@@ -1324,7 +1383,9 @@ static void test_audit_find(void **state)
         assert_int_equal(w, 0);
         assert_int_equal(store_audit_index(fx->s, 50, &w, NULL), CU_OK);
         assert_int_equal(w, 50);
-        assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM audit_index WHERE idx >= 50"), 0);
+        assert_int_equal(raw_int(ix_file(fx), "SELECT count(*) FROM audit_index WHERE idx >= 50"),
+                         0);
+        assert_int_equal(raw_int(ix_file(fx), "SELECT count(*) FROM audit_index"), 81);
         check_find(fx->s, 120, "clerk0", -1, 64);
         check_find(fx->s, 120, NULL, 2, 64);
         check_find(fx->s, 120, "clerk1", 1, 64);
@@ -1790,6 +1851,7 @@ int main(void)
         T(test_audit_two_writers),
         T(test_audit_append_fails_midway),
         T(test_audit_find),
+        T(test_audit_index_apart),
         T(test_audit_scan_stop),
         T(test_tiles),
         T(test_checkpoints),
