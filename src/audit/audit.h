@@ -304,6 +304,29 @@ int audit_log_submit(struct audit_log *log, const struct audit_entry *e, audit_d
 int audit_log_append(struct audit_log *log, const struct audit_entry *e, uint64_t *index,
                      char **errmsg) CU_WUR;
 
+/*
+ * A hook run inside each batch's transaction, after its entries are
+ * appended and before the commit, with what the batch's entries record:
+ * for state that must change in the same commit as the entries that
+ * record it (the insider detector's counters), so that no crash, restart
+ * or second process can separate them.  An error rolls the whole batch
+ * back and its callers get it (fail closed).  Runs on the writer's thread
+ * with the writer's store connection `s`.
+ */
+struct audit_committed {
+    uint64_t index;
+    int64_t time_ms;
+    const char *actor;
+    int action;
+    int decision;
+    const char *fields; /* "name,phone" or NULL */
+};
+struct store;
+typedef int (*audit_commit_fn)(void *ctx, struct store *s, const struct audit_committed *e,
+                               size_t n, char **errmsg);
+/* Sets the hook; call before the first append. */
+void audit_log_set_commit_hook(struct audit_log *log, audit_commit_fn fn, void *ctx);
+
 /* What the writer has done since it opened (for /metrics). */
 struct audit_log_stats {
     uint64_t entries;  /* appended and durable */

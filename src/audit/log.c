@@ -55,6 +55,9 @@ struct request {
     unsigned char hash[AUDIT_HASH_BYTES]; /* leaf hash, computed by the caller */
     int64_t time_ms;
     char *actor;
+    int action;
+    int decision;
+    char *fields;
     int has_subject;
     unsigned char subject[AUDIT_PSEUDONYM_BYTES];
     uint64_t index;
@@ -82,6 +85,8 @@ struct audit_log {
     struct buf full; /* tiles the batch filled, to store: (level, index, hashes) records */
     uint64_t checkpoint_size;
     double checkpoint_time;
+    audit_commit_fn hook; /* set before the first append */
+    void *hook_ctx;
     /* the indexer: its own thread and store connection */
     struct store *index_store;
     pthread_t indexer;
@@ -256,6 +261,30 @@ static double now_mono(void)
     return cu_monotonic();
 }
 
+/* Runs the commit hook over the batch (numbered already). */
+static int run_hook(struct audit_log *log, struct request *batch, char **errmsg)
+{
+    struct audit_committed *e;
+    struct request *r;
+    size_t n = 0;
+    int rc;
+
+    for (r = batch; r != NULL; r = r->next)
+        n++;
+    e = xcalloc(n, sizeof(*e));
+    for (n = 0, r = batch; r != NULL; r = r->next, n++) {
+        e[n].index = r->index;
+        e[n].time_ms = r->time_ms;
+        e[n].actor = r->actor;
+        e[n].action = r->action;
+        e[n].decision = r->decision;
+        e[n].fields = r->fields;
+    }
+    rc = log->hook(log->hook_ctx, log->store, e, n, errmsg);
+    free(e);
+    return rc;
+}
+
 /* Commits one batch; on failure restores the tree state. */
 static int commit_batch(struct audit_log *log, struct request *batch, char **errmsg)
 {
@@ -298,6 +327,8 @@ static int commit_batch(struct audit_log *log, struct request *batch, char **err
         rc = store_audit_append(log->store, rows, n, errmsg);
         chunk = r;
     }
+    if (rc == CU_OK && log->hook != NULL)
+        rc = run_hook(log, batch, errmsg);
     if (rc == CU_OK)
         rc = write_tiles(log, errmsg);
     checkpoint = log->force_checkpoint || now_mono() - log->checkpoint_time >= CHECKPOINT_INTERVAL;
@@ -365,6 +396,7 @@ static void *writer_main(void *arg)
                                 : "the log cannot be written");
             buf_release(&r->leaf);
             free(r->actor);
+            free(r->fields);
             free(r);
         }
         free(err);
@@ -510,6 +542,9 @@ int audit_log_submit(struct audit_log *log, const struct audit_entry *e, audit_d
     audit_leaf_hash(r->leaf.data, r->leaf.len, r->hash);
     r->time_ms = e->time_ms;
     r->actor = e->actor != NULL ? xstrdup(e->actor) : NULL;
+    r->action = e->action;
+    r->decision = e->decision;
+    r->fields = e->fields != NULL && e->fields[0] != '\0' ? xstrdup(e->fields) : NULL;
     r->has_subject = e->has_subject;
     if (e->has_subject)
         memcpy(r->subject, e->subject, AUDIT_PSEUDONYM_BYTES);
@@ -566,6 +601,14 @@ int audit_log_append(struct audit_log *log, const struct audit_entry *e, uint64_
     }
     sem_destroy(&w.sem);
     return rc;
+}
+
+void audit_log_set_commit_hook(struct audit_log *log, audit_commit_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&log->lock);
+    log->hook = fn;
+    log->hook_ctx = ctx;
+    pthread_mutex_unlock(&log->lock);
 }
 
 void audit_log_stats(struct audit_log *log, struct audit_log_stats *out)

@@ -25,6 +25,7 @@ static const struct command {
     {"staff", cmd_staff, "add, list, suspend, resume and reset staff accounts"},
     {"audit", cmd_audit, "verify the audit log, checkpoints, proofs, entries, export"},
     {"outbox", cmd_outbox, "show the messages sent to customers (codes, notices)"},
+    {"alerts", cmd_alerts, "list and acknowledge insider-risk alerts"},
     {"demo", cmd_demo, "make a demo vault with synthetic customers"},
 };
 

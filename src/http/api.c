@@ -265,8 +265,10 @@ static int h_logout(void *app, struct http_request *req, struct http_response *r
     char *err = NULL;
     int rc = CU_OK;
 
-    if (begin(app, req, res, &c, R_STAFF, 0))
-        rc = fail(res, service_logout(c.svc, http_bearer_token(req), &err), err);
+    if (begin(app, req, res, &c, R_STAFF, 0)) {
+        rc = service_logout(c.svc, http_bearer_token(req), &err);
+        rc = fail(res, rc, err);
+    }
     call_end(&c);
     return rc;
 }
@@ -565,6 +567,44 @@ out:
     return CU_OK;
 }
 
+/* GET /v1/alerts?status=open|acked (all without status) */
+static int h_alerts(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin(app, req, res, &c, R_SECURITY, 0)) {
+        rc = service_alerts(c.svc, http_query(req, "status"), 1000, &out, &err);
+        if (rc == CU_OK)
+            http_json(res, 200, out);
+        fail(res, rc, err);
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
+static int h_alert_ack(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    char *end = NULL, *err = NULL;
+    long long id;
+
+    if (begin(app, req, res, &c, R_SECURITY, 0)) {
+        id = strtoll(req->param, &end, 10);
+        if (end == req->param || *end != '\0' || id <= 0)
+            fail(res, CU_ERR_INVALID, xstrdup("not an alert id"));
+        else {
+            int rc = service_alert_ack(c.svc, &c.who, (int64_t)id, &err);
+
+            fail(res, rc, err);
+        }
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
 static const struct http_route routes[] = {
     {"POST", "/v1/login", h_login},
     {"POST", "/v1/logout", h_logout},
@@ -578,6 +618,8 @@ static const struct http_route routes[] = {
     {"POST", "/v1/cases/{id}/approve", h_case_approve},
     {"POST", "/v1/cases/{id}/close", h_case_close},
     {"POST", "/v1/cases/{id}/reveal", h_case_reveal},
+    {"GET", "/v1/alerts", h_alerts},
+    {"POST", "/v1/alerts/{id}/ack", h_alert_ack},
 };
 
 const struct http_route *api_routes(size_t *n)

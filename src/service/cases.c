@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../audit/audit.h"
+#include "../detect/detect.h"
 #include "../policy/policy.h"
 
 #define CASE_ID_BYTES 12
@@ -28,8 +29,10 @@ struct case_call {
     struct service *svc;
     const struct service_actor *who;
     struct store_case c;
-    int action;  /* enum audit_action */
-    int refused; /* the refusal's error code, 0 while allowed */
+    int action;         /* enum audit_action */
+    int refused;        /* the refusal's error code, 0 while allowed */
+    int blocked;        /* the refusal is the detector's block ... */
+    const char *reason; /* ... by this rule (the audit reason) */
     const char *slug;
     const char *fields;
     char msg[256];
@@ -60,8 +63,8 @@ static void decision(const struct case_call *k, const char *fields, const char *
 {
     memset(a, 0, sizeof(*a));
     a->action = k->action;
-    a->decision = k->refused ? AUDIT_DENY : AUDIT_ALLOW;
-    a->reasons = k->refused ? k->slug : NULL;
+    a->decision = k->blocked ? AUDIT_BLOCK : k->refused ? AUDIT_DENY : AUDIT_ALLOW;
+    a->reasons = k->blocked ? k->reason : k->refused ? k->slug : NULL;
     a->fields = k->refused ? k->fields : fields;
     a->detail = k->refused ? NULL : detail;
     a->customer_id = k->c.customer_id;
@@ -498,6 +501,7 @@ void service_case_reveal_async(struct service *svc, const struct service_actor *
     struct buf canon = BUF_INIT;
     struct service_access a;
     struct service_held *h;
+    struct detect_verdict v;
     int want[MODEL_F__COUNT], f, rc;
     json_t *vals, *out = NULL;
     char *err = NULL;
@@ -511,6 +515,17 @@ void service_case_reveal_async(struct service *svc, const struct service_actor *
         rc = reveal_allowed(&k, want, canon.data, customer_id);
     if (rc == CU_OK)
         rc = service_customer_open(svc, k.c.customer_id, &m, &err);
+    /* The detector judges before anything is answered. */
+    if (rc == CU_OK)
+        rc = service_detect_check(svc, who, DETECT_REVEAL, want, 0, &v, &err);
+    if (rc == CU_OK)
+        rc = service_detect_act(svc, who, &v, &err);
+    if (rc == CU_OK && v.action == DETECT_BLOCK) {
+        rc = refuse(&k, CU_ERR_LIMIT, "limit-reached", canon.data, "limit reached (%s): %s", v.rule,
+                    v.detail);
+        k.blocked = 1;
+        k.reason = v.rule;
+    }
     if (rc != CU_OK && !k.refused) {
         done(ctx, rc, NULL, NULL, err);
         goto out;

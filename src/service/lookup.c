@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../audit/audit.h"
+#include "../detect/detect.h"
 
 #define LOOKUP_MAX 64
 
@@ -252,6 +253,7 @@ void service_lookup_async(struct service *svc, const struct service_actor *who, 
     struct lookup_ctx found = {json_array(), json_array()};
     char detail[64];
     struct service_access a = {.action = AUDIT_LOOKUP, .decision = AUDIT_ALLOW, .detail = detail};
+    struct detect_verdict v;
     struct service_held *h;
     json_t *id;
     size_t n = 0, i;
@@ -259,6 +261,11 @@ void service_lookup_async(struct service *svc, const struct service_actor *who, 
     int rc;
 
     rc = find_customers(svc, kind, value, lookup_found, &found, &n, &err);
+    /* The detector judges before anything is answered. */
+    if (rc == CU_OK)
+        rc = service_detect_check(svc, who, DETECT_LOOKUP, NULL, 0, &v, &err);
+    if (rc == CU_OK)
+        rc = service_detect_act(svc, who, &v, &err);
     if (rc != CU_OK) {
         json_decref(found.views);
         json_decref(found.ids);
@@ -269,6 +276,18 @@ void service_lookup_async(struct service *svc, const struct service_actor *who, 
      * matched) is durable. */
     snprintf(detail, sizeof(detail), "by %s%s", kind_label(kind), n == 0 ? ", no match" : "");
     h = service_hold(done, ctx);
+    if (v.action == DETECT_BLOCK) {
+        /* No data: one entry records the blocked request. */
+        json_decref(found.views);
+        json_decref(found.ids);
+        a.decision = AUDIT_BLOCK;
+        a.reasons = v.rule;
+        service_held_answer(h, CU_ERR_LIMIT, NULL, "limit-reached",
+                            xasprintf("limit reached (%s): %s", v.rule, v.detail));
+        service_held_entry(svc, h, who, &a, 0);
+        service_held_release(h);
+        return;
+    }
     service_held_answer(h, CU_OK, json_pack("{s:o}", "customers", found.views), NULL, NULL);
     if (n == 0)
         service_held_entry(svc, h, who, &a, 0);

@@ -289,6 +289,7 @@ void service_free(struct service *svc)
         return;
     if (!svc->borrowed) {
         audit_log_close(svc->audit);
+        service_detect_free(svc->detector);
         policy_free(svc->policy);
         if (svc->vault != NULL)
             vault_free(svc->vault);
@@ -328,6 +329,7 @@ int service_worker_new(struct service *parent, struct service **out, char **errm
     w->webhook_token = parent->webhook_token ? xstrdup(parent->webhook_token) : NULL;
     w->vault = parent->vault;
     w->audit = parent->audit;
+    w->detector = parent->detector;
     w->policy = parent->policy;
     rc = store_open(&w->store, w->store_url, errmsg);
     if (rc != CU_OK) {
@@ -340,9 +342,14 @@ int service_worker_new(struct service *parent, struct service **out, char **errm
 
 int service_audit_open(struct service *svc, char **errmsg)
 {
+    int rc;
+
     if (svc->audit != NULL)
         return CU_OK;
-    return audit_log_open(&svc->audit, svc->store_url, svc->vault, svc->audit_origin, errmsg);
+    rc = audit_log_open(&svc->audit, svc->store_url, svc->vault, svc->audit_origin, errmsg);
+    if (rc == CU_OK)
+        rc = service_detect_open(svc, errmsg);
+    return rc;
 }
 
 void service_operator(struct service_actor *who, char *name, size_t len)

@@ -30,12 +30,13 @@ struct service {
     char *audit_origin; /* checkpoint origin line: config "audit_origin" or derived */
     struct vault *vault;
     struct store *store;
-    struct audit_log *audit; /* the audit writer, opened on first use */
-    struct policy *policy;   /* DIR/policy.json (the built-in default if absent) */
-    int64_t case_ttl_s;      /* config "case_hours" (default SERVICE_CASE_HOURS) */
-    char *webhook_url;       /* config "notifier.webhook": NULL for the outbox only */
-    char *webhook_token;     /* config "notifier.token": sent as a bearer token */
-    int borrowed;            /* a worker: vault and audit belong to the parent */
+    struct audit_log *audit;           /* the audit writer, opened on first use */
+    struct policy *policy;             /* DIR/policy.json (the built-in default if absent) */
+    int64_t case_ttl_s;                /* config "case_hours" (default SERVICE_CASE_HOURS) */
+    char *webhook_url;                 /* config "notifier.webhook": NULL for the outbox only */
+    char *webhook_token;               /* config "notifier.token": sent as a bearer token */
+    struct service_detector *detector; /* insider detection (opened with the audit log) */
+    int borrowed;                      /* a worker: vault and audit belong to the parent */
 };
 
 #define SERVICE_CASE_HOURS   8   /* a case's life unless configured */
@@ -388,5 +389,17 @@ int service_outbox_list(struct service *svc, int64_t after_id, size_t limit, jso
 /* Delivers due messages to the webhook (at most `max`); *sent counts
  * successes.  CU_OK with nothing to do when no webhook is configured. */
 int service_outbox_deliver(struct service *svc, size_t max, size_t *sent, char **errmsg) CU_WUR;
+
+/*
+ * Insider-risk alerts (raised by the detector, src/detect):
+ *   {"alerts":[{"id","severity","rule","staff","detail","created_at","status",
+ *               "audit_index"?,"acked_by"?,"acked_at"?}]}
+ * newest first; `status` "open", "acked" or NULL for both.  Acknowledging
+ * is audited as `who`; CU_ERR_NOT_FOUND when there is no such open alert.
+ */
+int service_alerts(struct service *svc, const char *status, size_t limit, json_t **out,
+                   char **errmsg) CU_WUR;
+int service_alert_ack(struct service *svc, const struct service_actor *who, int64_t id,
+                      char **errmsg) CU_WUR;
 
 #endif

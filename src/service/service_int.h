@@ -92,4 +92,24 @@ json_t *service_masked_view(const struct model_customer *m, int matched_device);
 int service_parse_fields(const char *fields, int want[MODEL_F__COUNT], struct buf *canon,
                          char **errmsg) CU_WUR;
 
+/*
+ * The insider detector (detect.c).  service_detect_open() starts it with
+ * the audit log (its counters are written by the log's commit hook).
+ * service_detect_check() judges a request by `who` (kind: enum
+ * detect_kind; fields for reveals; canary when a canary customer is in the
+ * answer) against the counters, and counts it at once unless it is
+ * blocked; service_detect_act() raises the verdict's alert (stored and
+ * audited) and suspends the account when the verdict says so.  The local
+ * operator is not judged.
+ */
+struct detect_verdict;
+struct service_detector;
+int service_detect_open(struct service *svc, char **errmsg) CU_WUR;
+void service_detect_free(struct service_detector *d);
+int service_detect_check(struct service *svc, const struct service_actor *who, int kind,
+                         const int fields[MODEL_F__COUNT], int canary, struct detect_verdict *v,
+                         char **errmsg) CU_WUR;
+int service_detect_act(struct service *svc, const struct service_actor *who,
+                       const struct detect_verdict *v, char **errmsg) CU_WUR;
+
 #endif

@@ -512,3 +512,36 @@ int store_outbox_mark(struct store *s, const struct store_message *m, char **err
 {
     return s->ops->outbox_mark(s, m, errmsg);
 }
+
+int store_detect_add(struct store *s, const struct store_count *c, size_t n, char **errmsg)
+{
+    return s->ops->detect_add(s, c, n, errmsg);
+}
+
+int store_detect_rows(struct store *s, const char *staff, store_count_cb cb, void *ctx,
+                      char **errmsg)
+{
+    return s->ops->detect_rows(s, staff, cb, ctx, errmsg);
+}
+
+int store_detect_prune(struct store *s, const char *staff, const int64_t first_kept[3],
+                       char **errmsg)
+{
+    return s->ops->detect_prune(s, staff, first_kept, errmsg);
+}
+
+int store_alert_add(struct store *s, const struct store_alert *a, int64_t *id, char **errmsg)
+{
+    return s->ops->alert_add(s, a, id, errmsg);
+}
+
+int store_alert_list(struct store *s, const char *status, size_t limit, store_alert_cb cb,
+                     void *ctx, char **errmsg)
+{
+    return s->ops->alert_list(s, status, limit, cb, ctx, errmsg);
+}
+
+int store_alert_ack(struct store *s, int64_t id, const char *by, int64_t at, char **errmsg)
+{
+    return s->ops->alert_ack(s, id, by, at, errmsg);
+}

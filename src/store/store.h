@@ -375,4 +375,50 @@ int store_outbox_scan(struct store *s, int64_t after_id, int64_t due, size_t lim
  * last_error (NULL clears) and delivered_at. */
 int store_outbox_mark(struct store *s, const struct store_message *m, char **errmsg) CU_WUR;
 
+/*
+ * --- Insider detection -------------------------------------------------------
+ *
+ * Counters per staff member, metric and time bucket: `metric` is the
+ * detector's metric times 4 plus the bucket size (0 minute, 1 hour, 2 day),
+ * `bucket` the Unix time divided by that size.  store_detect_add() adds to
+ * them (creating rows) and is called inside the audit commit that records
+ * what they count; store_detect_rows() reads a staff member's rows;
+ * store_detect_prune() deletes their rows older than first_kept[size].
+ * Alerts are stored for the security team ("open", then "acked").
+ */
+struct store_count {
+    const char *staff;
+    int metric;
+    int64_t bucket;
+    int64_t n;
+};
+int store_detect_add(struct store *s, const struct store_count *c, size_t n, char **errmsg) CU_WUR;
+typedef int (*store_count_cb)(void *ctx, const struct store_count *c);
+int store_detect_rows(struct store *s, const char *staff, store_count_cb cb, void *ctx,
+                      char **errmsg) CU_WUR;
+int store_detect_prune(struct store *s, const char *staff, const int64_t first_kept[3],
+                       char **errmsg) CU_WUR;
+
+struct store_alert {
+    int64_t id;
+    int64_t created_at;
+    const char *staff;
+    const char *rule;
+    const char *severity; /* "warning", "high", "critical" */
+    const char *detail;   /* the evidence; never a personal value */
+    int64_t audit_index;  /* the audit entry that raised it, or -1 */
+    const char *status;   /* "open", "acked" */
+    const char *acked_by; /* or NULL */
+    int64_t acked_at;
+};
+/* Adds an open alert (status, acked_* ignored); its id goes to *id. */
+int store_alert_add(struct store *s, const struct store_alert *a, int64_t *id,
+                    char **errmsg) CU_WUR;
+/* Newest first, only `status` unless NULL; strings valid during the call. */
+typedef int (*store_alert_cb)(void *ctx, const struct store_alert *a);
+int store_alert_list(struct store *s, const char *status, size_t limit, store_alert_cb cb,
+                     void *ctx, char **errmsg) CU_WUR;
+/* CU_ERR_NOT_FOUND when there is no such open alert. */
+int store_alert_ack(struct store *s, int64_t id, const char *by, int64_t at, char **errmsg) CU_WUR;
+
 #endif

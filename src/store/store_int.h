@@ -69,6 +69,15 @@ struct store_ops {
     int (*outbox_scan)(struct store *s, int64_t after_id, int64_t due, size_t limit,
                        store_message_cb cb, void *ctx, char **errmsg);
     int (*outbox_mark)(struct store *s, const struct store_message *m, char **errmsg);
+    int (*detect_add)(struct store *s, const struct store_count *c, size_t n, char **errmsg);
+    int (*detect_rows)(struct store *s, const char *staff, store_count_cb cb, void *ctx,
+                       char **errmsg);
+    int (*detect_prune)(struct store *s, const char *staff, const int64_t first_kept[3],
+                        char **errmsg);
+    int (*alert_add)(struct store *s, const struct store_alert *a, int64_t *id, char **errmsg);
+    int (*alert_list)(struct store *s, const char *status, size_t limit, store_alert_cb cb,
+                      void *ctx, char **errmsg);
+    int (*alert_ack)(struct store *s, int64_t id, const char *by, int64_t at, char **errmsg);
 };
 
 struct store {

@@ -172,6 +172,15 @@ static const char *const migrations[] = {
     "DROP TABLE audit_index;"
     "DELETE FROM meta WHERE key = 'audit_indexed';"
     "INSERT OR REPLACE INTO meta(key, value) VALUES('audit_log_id', lower(hex(randomblob(16))));",
+    /* 8: insider detection: per-staff counters in time buckets (written
+     * in the audit commit that records what they count) and alerts */
+    "CREATE TABLE detect_counts(staff TEXT NOT NULL, metric INTEGER NOT NULL,"
+    " bucket INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(staff, metric, bucket))"
+    " WITHOUT ROWID;"
+    "CREATE TABLE alerts(id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL,"
+    " staff TEXT NOT NULL, rule TEXT NOT NULL, severity TEXT NOT NULL, detail TEXT NOT NULL,"
+    " audit_index INTEGER, status TEXT NOT NULL, acked_by TEXT, acked_at INTEGER);"
+    "CREATE INDEX alerts_open ON alerts(status, id);",
 };
 _Static_assert(SQLITE_APP_ID == 1129665364, "application_id in migration 1");
 #define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
@@ -229,6 +238,12 @@ enum stmt_id {
     ST_OUTBOX_ADD,
     ST_OUTBOX_SCAN,
     ST_OUTBOX_MARK,
+    ST_DETECT_ADD,
+    ST_DETECT_ROWS,
+    ST_DETECT_PRUNE,
+    ST_ALERT_ADD,
+    ST_ALERT_LIST,
+    ST_ALERT_ACK,
     ST__COUNT
 };
 
@@ -329,6 +344,21 @@ static const char *const stmt_sql[ST__COUNT] = {
                        " ORDER BY id LIMIT ?3",
     [ST_OUTBOX_MARK] = "UPDATE outbox SET status = ?6, attempts = ?7, next_attempt_at = ?8,"
                        " last_error = ?9, delivered_at = ?11 WHERE id = ?1",
+    [ST_DETECT_ADD] = "INSERT INTO detect_counts(staff, metric, bucket, n) VALUES(?1, ?2, ?3, ?4)"
+                      " ON CONFLICT(staff, metric, bucket) DO UPDATE SET n = n + excluded.n",
+    [ST_DETECT_ROWS] = "SELECT metric, bucket, n FROM detect_counts WHERE staff = ?1",
+    /* metric % 4: the bucket size (minute, hour, day); ?2..?4 the first kept */
+    [ST_DETECT_PRUNE] = "DELETE FROM detect_counts WHERE staff = ?1 AND ("
+                        "(metric % 4 = 0 AND bucket < ?2) OR (metric % 4 = 1 AND bucket < ?3) OR"
+                        " (metric % 4 = 2 AND bucket < ?4))",
+    [ST_ALERT_ADD] = "INSERT INTO alerts(created_at, staff, rule, severity, detail, audit_index,"
+                     " status) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'open')",
+    /* ?1 status or NULL, ?2 limit */
+    [ST_ALERT_LIST] = "SELECT id, created_at, staff, rule, severity, detail, audit_index, status,"
+                      " acked_by, acked_at FROM alerts WHERE ?1 IS NULL OR status = ?1"
+                      " ORDER BY id DESC LIMIT ?2",
+    [ST_ALERT_ACK] = "UPDATE alerts SET status = 'acked', acked_by = ?2, acked_at = ?3"
+                     " WHERE id = ?1 AND status = 'open'",
 };
 
 /* A blind row waiting to be inserted, in the blind table's key order. */
@@ -2403,6 +2433,147 @@ static int sq_outbox_mark(struct store *s, const struct store_message *m, char *
     return stmt_run(h, q, what, errmsg);
 }
 
+/* ---- insider detection ---- */
+
+static int sq_detect_add(struct store *s, const struct store_count *c, size_t n, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "update detection counters";
+    sqlite3_stmt *q;
+    size_t i;
+    int rc = stmt_get(h, ST_DETECT_ADD, &q, what, errmsg);
+
+    for (i = 0; rc == CU_OK && i < n; i++) {
+        sqlite3_bind_text(q, 1, c[i].staff, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 2, c[i].metric);
+        sqlite3_bind_int64(q, 3, c[i].bucket);
+        sqlite3_bind_int64(q, 4, c[i].n);
+        rc = stmt_run(h, q, what, errmsg);
+    }
+    return rc;
+}
+
+static int sq_detect_rows(struct store *s, const char *staff, store_count_cb cb, void *ctx,
+                          char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read detection counters";
+    struct store_count c = {staff, 0, 0, 0};
+    sqlite3_stmt *q;
+    int rc, own, src;
+
+    rc = scan_stmt_get(h, ST_DETECT_ROWS, &q, &own, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, staff, -1, SQLITE_STATIC);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        c.metric = sqlite3_column_int(q, 0);
+        c.bucket = sqlite3_column_int64(q, 1);
+        c.n = sqlite3_column_int64(q, 2);
+        rc = cb(ctx, &c);
+        if (rc != 0)
+            break;
+    }
+    if (rc == CU_OK && src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    scan_stmt_put(q, own);
+    return rc;
+}
+
+static int sq_detect_prune(struct store *s, const char *staff, const int64_t first_kept[3],
+                           char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "prune detection counters";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_DETECT_PRUNE, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, staff, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, first_kept[0]);
+    sqlite3_bind_int64(q, 3, first_kept[1]);
+    sqlite3_bind_int64(q, 4, first_kept[2]);
+    return stmt_run(h, q, what, errmsg);
+}
+
+static int sq_alert_add(struct store *s, const struct store_alert *a, int64_t *id, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "add an alert";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_ALERT_ADD, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(q, 1, a->created_at);
+    sqlite3_bind_text(q, 2, a->staff, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, a->rule, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, a->severity, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 5, a->detail, -1, SQLITE_STATIC);
+    if (a->audit_index >= 0)
+        sqlite3_bind_int64(q, 6, a->audit_index);
+    else
+        sqlite3_bind_null(q, 6);
+    rc = stmt_run(h, q, what, errmsg);
+    if (rc == CU_OK)
+        *id = sqlite3_last_insert_rowid(h->db);
+    return rc;
+}
+
+static int sq_alert_list(struct store *s, const char *status, size_t limit, store_alert_cb cb,
+                         void *ctx, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "list alerts";
+    struct store_alert a;
+    sqlite3_stmt *q;
+    int rc, own, src;
+
+    rc = scan_stmt_get(h, ST_ALERT_LIST, &q, &own, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    bind_text_or_null(q, 1, status);
+    sqlite3_bind_int64(q, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        a.id = sqlite3_column_int64(q, 0);
+        a.created_at = sqlite3_column_int64(q, 1);
+        a.staff = (const char *)sqlite3_column_text(q, 2);
+        a.rule = (const char *)sqlite3_column_text(q, 3);
+        a.severity = (const char *)sqlite3_column_text(q, 4);
+        a.detail = (const char *)sqlite3_column_text(q, 5);
+        a.audit_index = sqlite3_column_type(q, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 6);
+        a.status = (const char *)sqlite3_column_text(q, 7);
+        a.acked_by = (const char *)sqlite3_column_text(q, 8);
+        a.acked_at = sqlite3_column_int64(q, 9);
+        rc = cb(ctx, &a);
+        if (rc != 0)
+            break;
+    }
+    if (rc == CU_OK && src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    scan_stmt_put(q, own);
+    return rc;
+}
+
+static int sq_alert_ack(struct store *s, int64_t id, const char *by, int64_t at, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "acknowledge an alert";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_ALERT_ACK, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_text(q, 2, by, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, at);
+    rc = stmt_run(h, q, what, errmsg);
+    if (rc == CU_OK && sqlite3_changes(h->db) == 0)
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no open alert %lld", (long long)id);
+    return rc;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .free = sq_free,
@@ -2443,6 +2614,12 @@ static const struct store_ops sqlite_ops = {
     .outbox_add = sq_outbox_add,
     .outbox_scan = sq_outbox_scan,
     .outbox_mark = sq_outbox_mark,
+    .detect_add = sq_detect_add,
+    .detect_rows = sq_detect_rows,
+    .detect_prune = sq_detect_prune,
+    .alert_add = sq_alert_add,
+    .alert_list = sq_alert_list,
+    .alert_ack = sq_alert_ack,
     .tile_put = sq_tile_put,
     .tile_get = sq_tile_get,
     .checkpoint_put = sq_checkpoint_put,

@@ -75,6 +75,8 @@ static const struct row table[] = {
      "/v1/cases/K-none/reveal",
      "{\"fields\":[\"name\"]}",
      {401, 404, 404, 404, R, R}},
+    {"GET", "/v1/alerts", "/v1/alerts?status=open", NULL, {401, R, R, R, 200, R}},
+    {"POST", "/v1/alerts/{id}/ack", "/v1/alerts/999/ack", NULL, {401, R, R, R, 404, R}},
     /* last: it ends the sessions */
     {"POST", "/v1/logout", "/v1/logout", NULL, {401, 204, 204, 204, 204, 204}},
 };

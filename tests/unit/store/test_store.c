@@ -20,7 +20,7 @@
 #include "store/store_int.h"
 
 /* The schema version this code migrates to. */
-#define SCHEMA_NOW 7
+#define SCHEMA_NOW 8
 
 struct fx {
     char dir[64];
@@ -225,15 +225,15 @@ static void test_newer_schema_refused(void **state)
 
     store_free(fx->s);
     fx->s = NULL;
-    raw_int(fx->path, "PRAGMA user_version = 8");
+    raw_int(fx->path, "PRAGMA user_version = 9");
     assert_int_equal(store_open(&s2, fx->path, &err), CU_ERR_STORE);
     assert_null(s2);
     assert_non_null(err);
-    assert_non_null(strstr(err, "schema version 8"));
+    assert_non_null(strstr(err, "schema version 9"));
     assert_non_null(strstr(err, "newer"));
     free(err);
     /* refused without being touched */
-    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 8);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 9);
 }
 
 static void test_foreign_files_refused(void **state)
@@ -1030,7 +1030,8 @@ static void test_migrate_v1_to_now(void **state)
     raw_exec(fx->path, "DROP TABLE audit_entries; DROP TABLE audit_tiles;"
                        " DROP TABLE audit_checkpoints; DROP TABLE staff;"
                        " DROP TABLE sessions; DROP TABLE login_throttle;"
-                       " DROP TABLE cases; DROP TABLE outbox;"
+                       " DROP TABLE cases; DROP TABLE outbox; DROP TABLE detect_counts;"
+                       " DROP TABLE alerts;"
                        " DELETE FROM meta WHERE key = 'audit_log_id'; PRAGMA user_version = 1");
     assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
                                        "'audit%'"),
@@ -1822,6 +1823,69 @@ static void test_outbox(void **state)
     store_message_release(&m);
 }
 
+static int count_alert(void *ctx, const struct store_alert *a)
+{
+    int *n = ctx;
+
+    assert_string_equal(a->rule, "canary");
+    (*n)++;
+    return 0;
+}
+
+static int sum_rows(void *ctx, const struct store_count *c)
+{
+    *(int64_t *)ctx += c->bucket * c->n;
+    return 0;
+}
+
+static void test_detect_counts_and_alerts(void **state)
+{
+    struct fx *fx = *state;
+    struct store_count c[3] = {{"alice", 1, 100, 2}, {"alice", 1, 101, 3}, {"bob", 1, 100, 7}};
+    struct store_alert a = {0};
+    int64_t sum = -1, id = 0;
+    int n = 0;
+
+    assert_int_equal(store_detect_add(fx->s, c, 3, NULL), CU_OK);
+    assert_int_equal(store_detect_add(fx->s, c, 1, NULL), CU_OK); /* adds, not replaces */
+    sum = 0;
+    assert_int_equal(store_detect_rows(fx->s, "alice", sum_rows, &sum, NULL), CU_OK);
+    assert_int_equal(sum, 100 * 4 + 101 * 3); /* bucket x n: (100, 2 + 2), (101, 3) */
+    sum = 0;
+    assert_int_equal(store_detect_rows(fx->s, "carol", sum_rows, &sum, NULL), CU_OK);
+    assert_int_equal(sum, 0);
+    /* metric 1 is hour-sized (1 % 4): prune hour buckets before 101 */
+    {
+        int64_t kept[3] = {0, 101, 0};
+
+        assert_int_equal(store_detect_prune(fx->s, "alice", kept, NULL), CU_OK);
+    }
+    sum = 0;
+    assert_int_equal(store_detect_rows(fx->s, "alice", sum_rows, &sum, NULL), CU_OK);
+    assert_int_equal(sum, 101 * 3);
+    sum = 0;
+    assert_int_equal(store_detect_rows(fx->s, "bob", sum_rows, &sum, NULL), CU_OK);
+    assert_int_equal(sum, 100 * 7); /* another staff member's rows stay */
+
+    a.created_at = 5;
+    a.staff = "alice";
+    a.rule = "canary";
+    a.severity = "critical";
+    a.detail = "a canary customer was looked up";
+    a.audit_index = 42;
+    assert_int_equal(store_alert_add(fx->s, &a, &id, NULL), CU_OK);
+    assert_true(id > 0);
+    assert_int_equal(store_alert_list(fx->s, "open", 10, count_alert, &n, NULL), CU_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_alert_ack(fx->s, id, "sam", 9, NULL), CU_OK);
+    assert_int_equal(store_alert_ack(fx->s, id, "sam", 9, NULL), CU_ERR_NOT_FOUND);
+    n = 0;
+    assert_int_equal(store_alert_list(fx->s, "open", 10, count_alert, &n, NULL), CU_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_alert_list(fx->s, NULL, 10, count_alert, &n, NULL), CU_OK);
+    assert_int_equal(n, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1859,6 +1923,7 @@ int main(void)
         T(test_sessions_and_throttle),
         T(test_cases),
         T(test_outbox),
+        T(test_detect_counts_and_alerts),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

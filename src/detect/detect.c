@@ -1,0 +1,114 @@
+/* Insider detection: the pure rules (detect.h). */
+#include "detect.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *detect_metric_name(int metric)
+{
+    static const char *const cats[POLICY_CAT__COUNT] = {
+        "category:whereabouts", "category:communication_content", "category:credit",
+        "category:property",    "category:accommodation",         "category:communication_records",
+        "category:health",      "category:transaction",           "category:other"};
+
+    if (metric == DETECT_LOOKUPS)
+        return "lookups";
+    if (metric == DETECT_REVEALS)
+        return "reveals";
+    if (metric >= DETECT_CATEGORY && metric < DETECT_METRIC__COUNT)
+        return cats[metric - DETECT_CATEGORY];
+    return NULL;
+}
+
+double detect_meter(const struct policy *p, const struct detect_usage *u,
+                    const struct detect_request *r)
+{
+    const struct policy_statutory *st = policy_statutory(p);
+    double add[POLICY_CAT__COUNT] = {0}, m = 0;
+    int f, c;
+
+    if (r != NULL && r->kind == DETECT_REVEAL)
+        for (f = 0; f < MODEL_F__COUNT; f++)
+            if (r->fields[f])
+                add[st->field_category[f]] += 1;
+    for (c = 0; c < POLICY_CAT__COUNT; c++)
+        if (st->staff_threshold[c] > 0)
+            m += ((double)u->category[c] + add[c]) / st->staff_threshold[c];
+    return m;
+}
+
+/* Raises the verdict to `action` (never lowers it) with its rule. */
+static void find(struct detect_verdict *v, enum detect_action action, const char *rule,
+                 const char *detail)
+{
+    if (action < v->action || (action == v->action && v->rule != NULL))
+        return;
+    v->action = action;
+    v->rule = rule;
+    snprintf(v->detail, sizeof(v->detail), "%s", detail);
+}
+
+/* One quota: `have` before the request, the request makes it have + 1. */
+static void quota(struct detect_verdict *v, uint32_t have, uint32_t limit, double step_up,
+                  const char *rule, const char *what)
+{
+    char d[160];
+
+    if ((uint64_t)have + 1 > limit) {
+        snprintf(d, sizeof(d), "%s: %u done, limit %u", what, have, limit);
+        find(v, DETECT_BLOCK, rule, d);
+    } else if ((double)have + 1 >= step_up * (double)limit) {
+        snprintf(d, sizeof(d), "%s: %u done, near the limit of %u", what, have, limit);
+        find(v, DETECT_STEP_UP, rule, d);
+    }
+}
+
+void detect_judge(const struct policy *p, enum policy_role role, const struct detect_usage *u,
+                  const struct detect_request *r, struct detect_verdict *v)
+{
+    const struct policy_quota *q = policy_quota(p, role);
+    const struct policy_statutory *st = policy_statutory(p);
+
+    memset(v, 0, sizeof(*v));
+    v->action = DETECT_ALLOW;
+    if (r->canary) {
+        /* Nobody has a reason to look a canary up: suspend, whatever else. */
+        v->alert = v->critical = v->suspend = 1;
+        v->rule = "canary";
+        snprintf(v->detail, sizeof(v->detail), "a canary customer was %s",
+                 r->kind == DETECT_REVEAL ? "revealed" : "looked up");
+        return;
+    }
+    if (r->kind == DETECT_LOOKUP) {
+        quota(v, u->lookups_hour, q->lookups_per_hour, q->step_up_fraction, "quota-lookups-hour",
+              "look-ups this hour");
+        quota(v, u->lookups_day, q->lookups_per_day, q->step_up_fraction, "quota-lookups-day",
+              "look-ups today");
+    } else {
+        quota(v, u->reveals_hour, q->reveals_per_hour, q->step_up_fraction, "quota-reveals-hour",
+              "reveals this hour");
+        quota(v, u->reveals_day, q->reveals_per_day, q->step_up_fraction, "quota-reveals-day",
+              "reveals today");
+        v->meter = detect_meter(p, u, r);
+        if (v->meter >= st->block_fraction && v->action != DETECT_BLOCK) {
+            v->action = DETECT_BLOCK;
+            v->rule = "statutory-meter";
+            v->alert = 1;
+            snprintf(v->detail, sizeof(v->detail),
+                     "statutory meter %.3f with this request, block at %.3f (%u-day window)",
+                     v->meter, st->block_fraction, st->window_days);
+        } else if (v->meter >= st->alert_fraction &&
+                   detect_meter(p, u, NULL) < st->alert_fraction) {
+            /* alert once, when the meter crosses the line */
+            v->alert = 1;
+            if (v->action == DETECT_ALLOW) {
+                v->rule = "statutory-meter";
+                snprintf(v->detail, sizeof(v->detail),
+                         "statutory meter %.3f, alert at %.3f (%u-day window)", v->meter,
+                         st->alert_fraction, st->window_days);
+            }
+        }
+    }
+    if (v->action == DETECT_BLOCK)
+        v->alert = 1;
+}

@@ -1,0 +1,82 @@
+/*
+ * Inline insider detection: pure decisions over a staff member's recent
+ * use, made before any data of a request is sent.  No I/O: the service
+ * reads the counters (the store keeps them, updated in the same commit as
+ * the audit entries they count) and passes them in; this module decides.
+ *
+ * Rules implemented here, with thresholds from the policy file
+ * (docs/policy.md):
+ *   - role quotas: look-ups and reveals per hour and per day; a request
+ *     that would reach step_up_fraction of a quota steps up, one that
+ *     would exceed the quota is blocked;
+ *   - the statutory meter: revealed fields weighted by their legal
+ *     category's (staff) threshold over the window; alert at
+ *     alert_fraction, block a request that would reach block_fraction;
+ *   - canaries: a canary customer looked up or revealed is a critical
+ *     alert and suspends the account.
+ * A request is judged with itself counted, so the request that would cross
+ * a line is the one refused.
+ */
+#ifndef CU_DETECT_H
+#define CU_DETECT_H
+
+#include <stdint.h>
+
+#include "../model/model.h"
+#include "../policy/policy.h"
+
+/* What is counted, per staff member.  Look-ups and reveals are counted in
+ * minute, hour and day buckets; revealed fields per legal category in day
+ * buckets (the statutory window is in days). */
+enum detect_metric {
+    DETECT_LOOKUPS,
+    DETECT_REVEALS,
+    DETECT_CATEGORY, /* + enum policy_category */
+    DETECT_METRIC__COUNT = DETECT_CATEGORY + POLICY_CAT__COUNT
+};
+
+/* A staff member's use before this request, from the counters. */
+struct detect_usage {
+    uint32_t lookups_hour, lookups_day;
+    uint32_t reveals_hour, reveals_day;
+    uint32_t category[POLICY_CAT__COUNT]; /* fields revealed over the statutory window */
+};
+
+enum detect_kind { DETECT_LOOKUP, DETECT_REVEAL };
+
+/* The request being judged. */
+struct detect_request {
+    enum detect_kind kind;
+    int fields[MODEL_F__COUNT]; /* reveals: the fields asked for */
+    int canary;                 /* a canary customer is in the answer */
+};
+
+enum detect_action { DETECT_ALLOW, DETECT_STEP_UP, DETECT_BLOCK };
+
+struct detect_verdict {
+    enum detect_action action;
+    int alert;        /* raise an alert (rule and detail below) */
+    int critical;     /* ... of critical severity */
+    int suspend;      /* suspend the account now */
+    const char *rule; /* "quota-reveals-hour", "statutory-meter", "canary" ... or NULL */
+    double meter;     /* the statutory meter with this request, 0..1+ */
+    char detail[192]; /* the evidence: counts against limits (no personal value) */
+};
+
+/*
+ * Judges `r` by a staff member of `role` whose use so far is `u`.  The
+ * most severe finding wins (block over step-up over allow); an alert may
+ * come with any action.
+ */
+void detect_judge(const struct policy *p, enum policy_role role, const struct detect_usage *u,
+                  const struct detect_request *r, struct detect_verdict *v);
+
+/* The statutory meter of `u` plus the fields of `r`. */
+double detect_meter(const struct policy *p, const struct detect_usage *u,
+                    const struct detect_request *r);
+
+/* Names of the metrics, for messages and the store ("lookups", "reveals",
+ * "category:whereabouts" ...); static strings. */
+const char *detect_metric_name(int metric);
+
+#endif

@@ -1,0 +1,396 @@
+/*
+ * The insider detector's state and actions (the rules are src/detect).
+ *
+ * State: counters per staff member in minute, hour and day buckets.  The
+ * store holds them, written by the audit writer's commit hook in the same
+ * transaction as the entries they count (so a crash, a restart or a second
+ * server cannot separate them).  Decisions read a per-process copy of a
+ * staff member's buckets: loaded from the store on first use and again
+ * after REFRESH_S (so another process's counts arrive within that), and
+ * raised at once by every request allowed here (a reservation: requests
+ * in flight count before their entries commit, so a burst of parallel
+ * requests cannot all pass under the same count).
+ */
+#include "service_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../audit/audit.h"
+#include "../detect/detect.h"
+#include "../policy/policy.h"
+
+#define REFRESH_S  10
+#define MINUTES    60  /* minute buckets: the hour window */
+#define HOURS      24  /* hour buckets: the day window */
+#define DAYS_MAX   366 /* day buckets: the statutory window, at most */
+#define CACHE_SIZE 1024
+
+enum { SIZE_MINUTE, SIZE_HOUR, SIZE_DAY };
+static const int64_t bucket_seconds[3] = {60, 3600, 86400};
+
+/* A ring of buckets: slot = bucket % n, tagged with its bucket. */
+struct ring {
+    int32_t tag; /* minute buckets fit until 6053, day buckets for ever */
+    uint32_t n;
+};
+
+struct staff_state {
+    char name[40];
+    int64_t loaded_at;
+    struct ring lookups_min[MINUTES], reveals_min[MINUTES];
+    struct ring lookups_hour[HOURS], reveals_hour[HOURS];
+    struct ring cat_day[POLICY_CAT__COUNT][DAYS_MAX];
+    struct staff_state *next;
+};
+
+struct service_detector {
+    pthread_mutex_t lock;
+    const struct policy *policy;
+    struct staff_state *bucket[CACHE_SIZE];
+    /* the commit hook's pruning: staff last pruned, per minute */
+    int64_t pruned_minute;
+};
+
+static unsigned name_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h % CACHE_SIZE;
+}
+
+static void ring_add(struct ring *r, size_t n, int64_t bucket, uint32_t k)
+{
+    struct ring *slot = &r[(uint64_t)bucket % n];
+
+    if (slot->tag != (int32_t)bucket) {
+        if (slot->tag > (int32_t)bucket)
+            return; /* older than the ring holds */
+        slot->tag = (int32_t)bucket;
+        slot->n = 0;
+    }
+    slot->n += k;
+}
+
+/* The sum of buckets (now - n, now]. */
+static uint32_t ring_sum(const struct ring *r, size_t n, int64_t now, size_t window)
+{
+    uint64_t sum = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (r[i].tag > now - (int64_t)window && r[i].tag <= now)
+            sum += r[i].n;
+    return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+}
+
+/* The stored metric id of a detector metric at a bucket size. */
+static int metric_id(int metric, int size)
+{
+    return metric * 4 + size;
+}
+
+static void state_add(struct staff_state *st, int metric, int size, int64_t bucket, uint32_t k)
+{
+    if (metric == DETECT_LOOKUPS && size == SIZE_MINUTE)
+        ring_add(st->lookups_min, MINUTES, bucket, k);
+    else if (metric == DETECT_REVEALS && size == SIZE_MINUTE)
+        ring_add(st->reveals_min, MINUTES, bucket, k);
+    else if (metric == DETECT_LOOKUPS && size == SIZE_HOUR)
+        ring_add(st->lookups_hour, HOURS, bucket, k);
+    else if (metric == DETECT_REVEALS && size == SIZE_HOUR)
+        ring_add(st->reveals_hour, HOURS, bucket, k);
+    else if (metric >= DETECT_CATEGORY && metric < DETECT_METRIC__COUNT && size == SIZE_DAY)
+        ring_add(st->cat_day[metric - DETECT_CATEGORY], DAYS_MAX, bucket, k);
+}
+
+static int load_row(void *ctx, const struct store_count *c)
+{
+    state_add(ctx, c->metric / 4, c->metric % 4, c->bucket,
+              c->n > UINT32_MAX ? UINT32_MAX : (uint32_t)c->n);
+    return 0;
+}
+
+/* The state of `staff`, (re)loaded from the store when stale.  Lock held. */
+static int state_of(struct service *svc, struct service_detector *d, const char *staff, int64_t now,
+                    struct staff_state **out, char **errmsg)
+{
+    struct staff_state *st, **head = &d->bucket[name_hash(staff)];
+    int rc;
+
+    for (st = *head; st != NULL && strcmp(st->name, staff) != 0; st = st->next)
+        ;
+    if (st == NULL) {
+        st = xcalloc(1, sizeof(*st));
+        snprintf(st->name, sizeof(st->name), "%s", staff);
+        st->next = *head;
+        *head = st;
+    }
+    if (now - st->loaded_at >= REFRESH_S) {
+        struct staff_state *next = st->next;
+        char name[sizeof(st->name)];
+
+        memcpy(name, st->name, sizeof(name));
+        memset(st, 0, sizeof(*st));
+        memcpy(st->name, name, sizeof(name));
+        st->next = next;
+        rc = store_detect_rows(svc->store, staff, load_row, st, errmsg);
+        if (rc != CU_OK) {
+            st->loaded_at = 0;
+            return rc;
+        }
+        st->loaded_at = now;
+    }
+    *out = st;
+    return CU_OK;
+}
+
+static void usage_of(const struct policy *p, const struct staff_state *st, int64_t now,
+                     struct detect_usage *u)
+{
+    const struct policy_statutory *stat = policy_statutory(p);
+    size_t window = stat->window_days < DAYS_MAX ? stat->window_days : DAYS_MAX;
+    int c;
+
+    memset(u, 0, sizeof(*u));
+    u->lookups_hour = ring_sum(st->lookups_min, MINUTES, now / 60, MINUTES);
+    u->reveals_hour = ring_sum(st->reveals_min, MINUTES, now / 60, MINUTES);
+    u->lookups_day = ring_sum(st->lookups_hour, HOURS, now / 3600, HOURS);
+    u->reveals_day = ring_sum(st->reveals_hour, HOURS, now / 3600, HOURS);
+    for (c = 0; c < POLICY_CAT__COUNT; c++)
+        u->category[c] = ring_sum(st->cat_day[c], DAYS_MAX, now / 86400, window);
+}
+
+/* What one allowed request adds: the same for the reservation and for the
+ * commit hook, so the two always agree. */
+static size_t increments(const struct policy *p, int kind, const int fields[MODEL_F__COUNT],
+                         int64_t t, const char *staff, struct store_count *out)
+{
+    const struct policy_statutory *st = policy_statutory(p);
+    int metric = kind == DETECT_LOOKUP ? DETECT_LOOKUPS : DETECT_REVEALS, size, f;
+    size_t n = 0;
+
+    for (size = SIZE_MINUTE; size <= SIZE_DAY; size++) {
+        out[n].staff = staff;
+        out[n].metric = metric_id(metric, size);
+        out[n].bucket = t / bucket_seconds[size];
+        out[n++].n = 1;
+    }
+    if (kind == DETECT_REVEAL)
+        for (f = 0; f < MODEL_F__COUNT; f++)
+            if (fields[f]) {
+                out[n].staff = staff;
+                out[n].metric = metric_id(DETECT_CATEGORY + st->field_category[f], SIZE_DAY);
+                out[n].bucket = t / 86400;
+                out[n++].n = 1;
+            }
+    return n;
+}
+
+/* Whether an actor is subject to the detector: staff, not the local
+ * operator (who holds the master key and answers to the audit log). */
+static int watched(const char *actor)
+{
+    return actor != NULL && strncmp(actor, "operator:", 9) != 0;
+}
+
+/* The audit commit hook: counts the batch's allowed look-ups and reveals. */
+static int count_hook(void *ctx, struct store *s, const struct audit_committed *e, size_t n,
+                      char **errmsg)
+{
+    struct service_detector *d = ctx;
+    struct store_count c[3 + MODEL_F__COUNT];
+    int fields[MODEL_F__COUNT];
+    size_t i, k;
+    int rc = CU_OK, kind;
+
+    for (i = 0; rc == CU_OK && i < n; i++) {
+        if (!watched(e[i].actor) || e[i].decision != AUDIT_ALLOW ||
+            (e[i].action != AUDIT_LOOKUP && e[i].action != AUDIT_REVEAL))
+            continue;
+        kind = e[i].action == AUDIT_LOOKUP ? DETECT_LOOKUP : DETECT_REVEAL;
+        memset(fields, 0, sizeof(fields));
+        if (kind == DETECT_REVEAL && e[i].fields != NULL) {
+            struct buf canon = BUF_INIT;
+
+            if (service_parse_fields(e[i].fields, fields, &canon, NULL) != CU_OK)
+                memset(fields, 0, sizeof(fields));
+            buf_release(&canon);
+        }
+        k = increments(d->policy, kind, fields, e[i].time_ms / 1000, e[i].actor, c);
+        rc = store_detect_add(s, c, k, errmsg);
+        /* Old buckets go as their owner works, once a minute at most. */
+        if (rc == CU_OK && e[i].time_ms / 60000 != d->pruned_minute) {
+            const struct policy_statutory *st = policy_statutory(d->policy);
+            int64_t t = e[i].time_ms / 1000;
+            int64_t kept[3] = {t / 60 - MINUTES, t / 3600 - HOURS,
+                               t / 86400 - (int64_t)st->window_days};
+
+            d->pruned_minute = e[i].time_ms / 60000;
+            rc = store_detect_prune(s, e[i].actor, kept, errmsg);
+        }
+    }
+    return rc;
+}
+
+int service_detect_open(struct service *svc, char **errmsg)
+{
+    struct service_detector *d;
+
+    (void)errmsg;
+    if (svc->detector != NULL || svc->borrowed)
+        return CU_OK;
+    d = xcalloc(1, sizeof(*d));
+    pthread_mutex_init(&d->lock, NULL);
+    d->policy = svc->policy;
+    svc->detector = d;
+    audit_log_set_commit_hook(svc->audit, count_hook, d);
+    return CU_OK;
+}
+
+void service_detect_free(struct service_detector *d)
+{
+    size_t i;
+
+    if (d == NULL)
+        return;
+    for (i = 0; i < CACHE_SIZE; i++)
+        while (d->bucket[i] != NULL) {
+            struct staff_state *next = d->bucket[i]->next;
+
+            free(d->bucket[i]);
+            d->bucket[i] = next;
+        }
+    pthread_mutex_destroy(&d->lock);
+    free(d);
+}
+
+int service_detect_check(struct service *svc, const struct service_actor *who, int kind,
+                         const int fields[MODEL_F__COUNT], int canary, struct detect_verdict *v,
+                         char **errmsg)
+{
+    struct service_detector *d = svc->detector;
+    struct detect_request r = {0};
+    struct detect_usage u;
+    struct staff_state *st;
+    struct store_count c[3 + MODEL_F__COUNT];
+    int64_t now = cu_now();
+    size_t i, k;
+    int rc, role = policy_role_from_name(who->role);
+
+    memset(v, 0, sizeof(*v));
+    v->action = DETECT_ALLOW;
+    if (d == NULL || !watched(who->username) || role < 0)
+        return CU_OK;
+    r.kind = (enum detect_kind)kind;
+    if (fields != NULL)
+        memcpy(r.fields, fields, sizeof(r.fields));
+    r.canary = canary;
+    pthread_mutex_lock(&d->lock);
+    rc = state_of(svc, d, who->username, now, &st, errmsg);
+    if (rc == CU_OK) {
+        usage_of(d->policy, st, now, &u);
+        detect_judge(d->policy, (enum policy_role)role, &u, &r, v);
+        if (v->action != DETECT_BLOCK) {
+            /* reserve: this request counts from now on */
+            k = increments(d->policy, kind, r.fields, now, who->username, c);
+            for (i = 0; i < k; i++)
+                state_add(st, c[i].metric / 4, c[i].metric % 4, c[i].bucket, 1);
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+int service_detect_act(struct service *svc, const struct service_actor *who,
+                       const struct detect_verdict *v, char **errmsg)
+{
+    struct store_alert a = {0};
+    struct service_access note = {.action = AUDIT_ALERT, .decision = AUDIT_ALLOW};
+    struct service_actor system = *who;
+    uint64_t index = 0;
+    int64_t id = 0;
+    char detail[320];
+    int rc = CU_OK;
+
+    if (!v->alert && !v->suspend)
+        return CU_OK;
+    snprintf(detail, sizeof(detail), "%s: %s", v->rule ? v->rule : "alert", v->detail);
+    note.reasons = v->rule;
+    note.detail = detail;
+    if (v->alert) {
+        rc = service_audit_access(svc, &system, &note, &index, errmsg);
+        a.created_at = cu_now();
+        a.staff = who->username;
+        a.rule = v->rule ? v->rule : "alert";
+        a.severity = v->critical ? "critical" : v->action == DETECT_BLOCK ? "high" : "warning";
+        a.detail = v->detail;
+        a.audit_index = (int64_t)index;
+        if (rc == CU_OK)
+            rc = store_alert_add(svc->store, &a, &id, errmsg);
+        if (rc == CU_OK)
+            cu_log("alert %lld (%s): %s: %s", (long long)id, a.severity, who->username, detail);
+    }
+    if (rc == CU_OK && v->suspend) {
+        struct service_actor detector = {"detector", "system", NULL, who->client, who->request_id};
+
+        rc = service_staff_set_suspended(svc, &detector, who->username, 1, errmsg);
+    }
+    return rc;
+}
+
+struct alert_list {
+    json_t *alerts;
+};
+
+static int alert_json(void *ctx, const struct store_alert *a)
+{
+    struct alert_list *l = ctx;
+    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:s}", "id", (json_int_t)a->id,
+                          "severity", a->severity, "rule", a->rule, "staff", a->staff, "detail",
+                          a->detail, "created_at", (json_int_t)a->created_at, "status", a->status);
+
+    if (a->audit_index >= 0)
+        json_object_set_new(o, "audit_index", json_integer(a->audit_index));
+    if (a->acked_by != NULL) {
+        json_object_set_new(o, "acked_by", json_string(a->acked_by));
+        json_object_set_new(o, "acked_at", json_integer(a->acked_at));
+    }
+    json_array_append_new(l->alerts, o);
+    return 0;
+}
+
+int service_alerts(struct service *svc, const char *status, size_t limit, json_t **out,
+                   char **errmsg)
+{
+    struct alert_list l = {json_array()};
+    int rc;
+
+    *out = NULL;
+    if (status != NULL && strcmp(status, "open") != 0 && strcmp(status, "acked") != 0) {
+        json_decref(l.alerts);
+        return cu_errf(errmsg, CU_ERR_INVALID, "status must be open or acked");
+    }
+    rc = store_alert_list(svc->store, status, limit, alert_json, &l, errmsg);
+    if (rc == CU_OK)
+        *out = json_pack("{s:o}", "alerts", l.alerts);
+    else
+        json_decref(l.alerts);
+    return rc;
+}
+
+int service_alert_ack(struct service *svc, const struct service_actor *who, int64_t id,
+                      char **errmsg)
+{
+    char detail[64];
+    int rc;
+
+    snprintf(detail, sizeof(detail), "acknowledged alert %lld", (long long)id);
+    rc = store_alert_ack(svc->store, id, who->username, cu_now(), errmsg);
+    if (rc == CU_OK)
+        rc = service_audit_note(svc, who, AUDIT_ALERT, 1, detail, errmsg);
+    return rc;
+}

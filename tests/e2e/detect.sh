@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Insider detection inline: the request that would pass a quota or the
+# statutory meter gets no data (429 limit-reached), and the ones after it
+# neither; the block is in the audit log and raises an alert the security
+# team sees; the counters survive a restart of the server.
+. "$(dirname "$0")/lib.bash"
+
+"$CUSTODIAN" gen customers 40 --seed 47 --format jsonl >"$TMP/c.jsonl"
+cu init >/dev/null
+cu import "$TMP/c.jsonl" >/dev/null
+# Small limits: a clerk may reveal 3 times an hour and look up 8 times;
+# the statutory threshold of "other" information (name, phone ...) is 10
+# pieces, 5 for staff: the meter blocks at 0.8 (4 pieces), alerts at 0.5.
+sed -i '0,/"reveals_per_hour": 20,/s//"reveals_per_hour": 3,/;
+        0,/"lookups_per_hour": 60,/s//"lookups_per_hour": 8,/;
+        0,/"other": 5000/s//"other": 10/' "$DATA/policy.json"
+grep -q '"reveals_per_hour": 3,' "$DATA/policy.json" || echo "Bail out! policy edit failed"
+grep -q '"other": 10' "$DATA/policy.json" || echo "Bail out! policy edit failed"
+serve_start
+P=https://custodian.invalid/problems
+
+alice=$(staff_login alice clerk SZ-014)
+sam=$(staff_login sam security HQ)
+code_of() { cu outbox | grep -A1 "case $1\$" | tail -1 | grep -o '[0-9]\{6\}' | head -1; }
+name=$(jfield "$TMP/c.jsonl" 5 name)
+
+http POST /v1/cases '{"purpose":"customer_support","customer_id":"C00000005"}' "$alice"
+case1=$(jget case_id)
+http POST "/v1/cases/$case1/verify" "{\"code\":\"$(code_of "$case1")\"}" "$alice"
+check "the case is verified" test "$code" = 200
+
+# (devices: "transaction" information, far from its statutory threshold)
+for i in 1 2 3; do
+    http POST "/v1/cases/$case1/reveal" '{"fields":["devices"]}' "$alice"
+    check "reveal $i of 3 within the quota: 200" test "$code" = 200
+done
+http POST "/v1/cases/$case1/reveal" '{"fields":["devices"]}' "$alice"
+check "the 4th reveal this hour: 429" test "$code" = 429
+contains "as limit-reached" "$out" "\"type\":\"$P/limit-reached\""
+contains "naming the rule" "$out" "quota-reveals-hour"
+lacks "with no data" "$out" "$(jfield "$TMP/c.jsonl" 5 imei)"
+http POST "/v1/cases/$case1/reveal" '{"fields":["name"]}' "$alice"
+check "and the 5th too" test "$code" = 429
+
+run cu audit show --staff alice
+contains "the blocked reveal is in the audit log" "$out" '"decision": "block"'
+contains "with the rule as its reason" "$out" '"quota-reveals-hour"'
+run cu alerts
+contains "an alert for the security team" "$out" "quota-reveals-hour"
+contains "naming the staff member" "$out" "alice"
+http GET "/v1/alerts?status=open" "" "$sam"
+check "security reads alerts over HTTP: 200" test "$code" = 200
+contains "with the rule and the evidence" "$out" '"rule":"quota-reveals-hour"'
+contains "and the counts" "$out" 'reveals this hour: 3 done, limit 3'
+alert_id=$(printf '%s' "$out" | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
+http GET "/v1/alerts" "" "$alice"
+check "a clerk may not read alerts: 403" test "$code" = 403
+
+# look-ups: 8 an hour
+imei=$(jfield "$TMP/c.jsonl" 9 imei)
+for i in 1 2 3 4 5 6 7 8; do
+    http GET "/v1/devices/$imei" "" "$alice"
+    check "look-up $i of 8 within the quota: 200" test "$code" = 200
+done
+http GET "/v1/devices/$imei" "" "$alice"
+check "the 9th look-up this hour: 429" test "$code" = 429
+lacks "and shows no customer" "$out" '"customer_id"'
+
+# the statutory meter (an agent, whose quotas are far off)
+bob=$(staff_login bob agent CC-01)
+http POST /v1/cases '{"purpose":"customer_support","customer_id":"C00000011"}' "$bob"
+case2=$(jget case_id)
+http POST "/v1/cases/$case2/verify" "{\"code\":\"$(code_of "$case2")\"}" "$bob"
+http POST "/v1/cases/$case2/reveal" '{"fields":["name","phone"]}' "$bob"
+check "2 pieces (meter 0.4): 200" test "$code" = 200
+http POST "/v1/cases/$case2/reveal" '{"fields":["name","phone"]}' "$bob"
+check "2 more would make the meter 0.8: 429" test "$code" = 429
+contains "by the statutory meter" "$out" "statutory-meter"
+http POST "/v1/cases/$case2/reveal" '{"fields":["name"]}' "$bob"
+check "1 more (meter 0.6) passes: 200" test "$code" = 200
+run cu alerts
+contains "crossing the alert line raises an alert" "$out" "statutory meter 0.600, alert at 0.500"
+http POST "/v1/cases/$case2/reveal" '{"fields":["name"]}' "$bob"
+check "and the next (meter 0.8) is blocked: 429" test "$code" = 429
+
+# counters survive a restart
+kill -TERM $SERVER
+wait $SERVER
+serve_start
+http POST /v1/login "$(login_body alice long-password-of-alice "$(oathtool --totp -b "$(field "$TMP/alice.json" totp_secret)" --now="$(date -u -d '+30 sec' '+%Y-%m-%d %H:%M:%S UTC')")")"
+alice=$(jget token)
+check "alice logs in again after the restart" test -n "$alice"
+http POST "/v1/cases/$case1/reveal" '{"fields":["name"]}' "$alice"
+check "after a restart the quota still blocks: 429" test "$code" = 429
+http GET "/v1/devices/$imei" "" "$alice"
+check "and the look-up quota too" test "$code" = 429
+
+http POST "/v1/alerts/$alert_id/ack" "" "$sam"
+check "security acknowledges the alert: 204" test "$code" = 204
+run cu alerts
+lacks "it is no longer open" "$out" "#$alert_id "
+run cu alerts list --all
+contains "but listed with --all" "$out" "[acked]"
+expect "the audit log verifies" 0 cu audit verify
+done_testing

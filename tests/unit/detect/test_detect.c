@@ -1,0 +1,149 @@
+/* Unit tests for src/detect: the pure rules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "detect/detect.h"
+
+static struct policy *pol;
+
+static int setup(void **state)
+{
+    (void)state;
+    return policy_default(&pol, NULL) == CU_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    policy_free(pol);
+    return 0;
+}
+
+static void judge(const struct detect_usage *u, enum detect_kind kind, int canary,
+                  struct detect_verdict *v)
+{
+    struct detect_request r = {0};
+
+    r.kind = kind;
+    r.canary = canary;
+    r.fields[MODEL_F_NAME] = r.fields[MODEL_F_PHONE] = kind == DETECT_REVEAL;
+    detect_judge(pol, POLICY_ROLE_CLERK, u, &r, v);
+}
+
+/* The default clerk quota: 20 reveals an hour, step-up at 0.8. */
+static void test_quota_edges(void **state)
+{
+    struct detect_usage u = {0};
+    struct detect_verdict v;
+    const struct policy_quota *q = policy_quota(pol, POLICY_ROLE_CLERK);
+
+    (void)state;
+    judge(&u, DETECT_REVEAL, 0, &v);
+    assert_int_equal(v.action, DETECT_ALLOW);
+    assert_false(v.alert);
+    /* the request that reaches step_up_fraction of the quota steps up */
+    u.reveals_hour = (uint32_t)(q->step_up_fraction * q->reveals_per_hour) - 1;
+    judge(&u, DETECT_REVEAL, 0, &v);
+    assert_int_equal(v.action, DETECT_STEP_UP);
+    assert_string_equal(v.rule, "quota-reveals-hour");
+    /* the last one within the quota is allowed (stepped up), the next blocked */
+    u.reveals_hour = q->reveals_per_hour - 1;
+    judge(&u, DETECT_REVEAL, 0, &v);
+    assert_int_equal(v.action, DETECT_STEP_UP);
+    u.reveals_hour = q->reveals_per_hour;
+    judge(&u, DETECT_REVEAL, 0, &v);
+    assert_int_equal(v.action, DETECT_BLOCK);
+    assert_true(v.alert);
+    assert_non_null(strstr(v.detail, "limit 20"));
+    /* the day quota counts on its own */
+    memset(&u, 0, sizeof(u));
+    u.reveals_day = q->reveals_per_day;
+    judge(&u, DETECT_REVEAL, 0, &v);
+    assert_int_equal(v.action, DETECT_BLOCK);
+    assert_string_equal(v.rule, "quota-reveals-day");
+    /* look-ups have their own quotas; reveals do not count against them */
+    judge(&u, DETECT_LOOKUP, 0, &v);
+    assert_int_equal(v.action, DETECT_ALLOW);
+    u.lookups_hour = q->lookups_per_hour;
+    judge(&u, DETECT_LOOKUP, 0, &v);
+    assert_int_equal(v.action, DETECT_BLOCK);
+    assert_string_equal(v.rule, "quota-lookups-hour");
+}
+
+/* Name and phone are "other" (5,000, halved: 2,500 for staff). */
+static void test_statutory_meter(void **state)
+{
+    const struct policy_statutory *st = policy_statutory(pol);
+    struct detect_usage u = {0};
+    struct detect_request r = {0};
+    struct detect_verdict v;
+    double per = 1.0 / st->staff_threshold[POLICY_CAT_OTHER];
+
+    (void)state;
+    r.kind = DETECT_REVEAL;
+    r.fields[MODEL_F_NAME] = r.fields[MODEL_F_PHONE] = 1;
+    assert_true(st->staff_threshold[POLICY_CAT_OTHER] == 2500);
+    assert_true(detect_meter(pol, &u, &r) > 2 * per - 1e-12 &&
+                detect_meter(pol, &u, &r) < 2 * per + 1e-12);
+    /* categories combine in proportion: 250 accommodation pieces are 1.0 */
+    u.category[POLICY_CAT_ACCOMMODATION] = 125;
+    assert_true(detect_meter(pol, &u, NULL) > 0.5 - 1e-12);
+    /* the request that would reach block_fraction is blocked */
+    memset(&u, 0, sizeof(u));
+    u.category[POLICY_CAT_OTHER] = (uint32_t)(st->block_fraction * 2500) - 2;
+    detect_judge(pol, POLICY_ROLE_AGENT, &u, &r, &v);
+    assert_int_equal(v.action, DETECT_BLOCK);
+    assert_string_equal(v.rule, "statutory-meter");
+    u.category[POLICY_CAT_OTHER] -= 1;
+    detect_judge(pol, POLICY_ROLE_AGENT, &u, &r, &v);
+    assert_int_equal(v.action, DETECT_ALLOW);
+    /* crossing the alert line alerts once; being past it does not again */
+    u.category[POLICY_CAT_OTHER] = (uint32_t)(st->alert_fraction * 2500) - 1;
+    detect_judge(pol, POLICY_ROLE_AGENT, &u, &r, &v);
+    assert_true(v.alert);
+    u.category[POLICY_CAT_OTHER] += 2;
+    detect_judge(pol, POLICY_ROLE_AGENT, &u, &r, &v);
+    assert_false(v.alert);
+    assert_int_equal(v.action, DETECT_ALLOW);
+}
+
+static void test_canary_suspends(void **state)
+{
+    struct detect_usage u = {0};
+    struct detect_verdict v;
+
+    (void)state;
+    judge(&u, DETECT_LOOKUP, 1, &v);
+    assert_true(v.alert && v.critical && v.suspend);
+    assert_string_equal(v.rule, "canary");
+}
+
+/* Security and admin have no quota: any look-up or reveal is blocked. */
+static void test_no_quota_no_access(void **state)
+{
+    struct detect_usage u = {0};
+    struct detect_request r = {0};
+    struct detect_verdict v;
+
+    (void)state;
+    r.kind = DETECT_LOOKUP;
+    detect_judge(pol, POLICY_ROLE_SECURITY, &u, &r, &v);
+    assert_int_equal(v.action, DETECT_BLOCK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quota_edges),
+        cmocka_unit_test(test_statutory_meter),
+        cmocka_unit_test(test_canary_suspends),
+        cmocka_unit_test(test_no_quota_no_access),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
