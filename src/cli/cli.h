@@ -104,5 +104,6 @@ int cmd_staff(struct cli *cli, int argc, char **argv);
 int cmd_serve(struct cli *cli, int argc, char **argv);
 int cmd_outbox(struct cli *cli, int argc, char **argv);
 int cmd_alerts(struct cli *cli, int argc, char **argv);
+int cmd_canary(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -26,6 +26,7 @@ static const struct command {
     {"audit", cmd_audit, "verify the audit log, checkpoints, proofs, entries, export"},
     {"outbox", cmd_outbox, "show the messages sent to customers (codes, notices)"},
     {"alerts", cmd_alerts, "list and acknowledge insider-risk alerts"},
+    {"canary", cmd_canary, "plant canary customers that raise an alert when touched"},
     {"demo", cmd_demo, "make a demo vault with synthetic customers"},
 };
 

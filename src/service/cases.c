@@ -502,7 +502,7 @@ void service_case_reveal_async(struct service *svc, const struct service_actor *
     struct service_access a;
     struct service_held *h;
     struct detect_verdict v;
-    int want[MODEL_F__COUNT], f, rc;
+    int want[MODEL_F__COUNT], f, rc, canary = 0;
     json_t *vals, *out = NULL;
     char *err = NULL;
 
@@ -517,7 +517,9 @@ void service_case_reveal_async(struct service *svc, const struct service_actor *
         rc = service_customer_open(svc, k.c.customer_id, &m, &err);
     /* The detector judges before anything is answered. */
     if (rc == CU_OK)
-        rc = service_detect_check(svc, who, DETECT_REVEAL, want, 0, &v, &err);
+        rc = service_is_canary(svc, k.c.customer_id, &canary, &err);
+    if (rc == CU_OK)
+        rc = service_detect_check(svc, who, DETECT_REVEAL, want, canary, &v, &err);
     if (rc == CU_OK)
         rc = service_detect_act(svc, who, &v, &err);
     if (rc == CU_OK && v.action == DETECT_BLOCK) {

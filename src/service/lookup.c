@@ -258,12 +258,20 @@ void service_lookup_async(struct service *svc, const struct service_actor *who, 
     json_t *id;
     size_t n = 0, i;
     char *err = NULL;
-    int rc;
+    int rc, canary = 0;
 
     rc = find_customers(svc, kind, value, lookup_found, &found, &n, &err);
+    json_array_foreach(found.ids, i, id)
+    {
+        int yes = 0;
+
+        if (rc == CU_OK)
+            rc = service_is_canary(svc, json_string_value(id), &yes, &err);
+        canary |= yes;
+    }
     /* The detector judges before anything is answered. */
     if (rc == CU_OK)
-        rc = service_detect_check(svc, who, DETECT_LOOKUP, NULL, 0, &v, &err);
+        rc = service_detect_check(svc, who, DETECT_LOOKUP, NULL, canary, &v, &err);
     if (rc == CU_OK)
         rc = service_detect_act(svc, who, &v, &err);
     if (rc != CU_OK) {

@@ -402,4 +402,17 @@ int service_alerts(struct service *svc, const char *status, size_t limit, json_t
 int service_alert_ack(struct service *svc, const struct service_actor *who, int64_t id,
                       char **errmsg) CU_WUR;
 
+/*
+ * Plants `n` canary customers (synthetic, stored like any other, known as
+ * canaries only through their keyed tag) and returns what an operator
+ * watches for:
+ *   {"canaries":[{"customer_id","name","account","email","phones":[...],
+ *                 "imeis":[...]}]}
+ * Audited without naming them.
+ */
+int service_canary_add(struct service *svc, const struct service_actor *who, unsigned n,
+                       json_t **out, char **errmsg) CU_WUR;
+/* Whether a customer is a canary. */
+int service_is_canary(struct service *svc, const char *customer_id, int *yes, char **errmsg) CU_WUR;
+
 #endif

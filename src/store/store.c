@@ -545,3 +545,13 @@ int store_alert_ack(struct store *s, int64_t id, const char *by, int64_t at, cha
 {
     return s->ops->alert_ack(s, id, by, at, errmsg);
 }
+
+int store_canary_add(struct store *s, const unsigned char tag[16], char **errmsg)
+{
+    return s->ops->canary(s, tag, 1, NULL, errmsg);
+}
+
+int store_canary_has(struct store *s, const unsigned char tag[16], int *has, char **errmsg)
+{
+    return s->ops->canary(s, tag, 0, has, errmsg);
+}

@@ -421,4 +421,8 @@ int store_alert_list(struct store *s, const char *status, size_t limit, store_al
 /* CU_ERR_NOT_FOUND when there is no such open alert. */
 int store_alert_ack(struct store *s, int64_t id, const char *by, int64_t at, char **errmsg) CU_WUR;
 
+/* Canary customers, known by their keyed tag only (vault_canary_tag). */
+int store_canary_add(struct store *s, const unsigned char tag[16], char **errmsg) CU_WUR;
+int store_canary_has(struct store *s, const unsigned char tag[16], int *has, char **errmsg) CU_WUR;
+
 #endif

@@ -78,6 +78,7 @@ struct store_ops {
     int (*alert_list)(struct store *s, const char *status, size_t limit, store_alert_cb cb,
                       void *ctx, char **errmsg);
     int (*alert_ack)(struct store *s, int64_t id, const char *by, int64_t at, char **errmsg);
+    int (*canary)(struct store *s, const unsigned char tag[16], int add, int *has, char **errmsg);
 };
 
 struct store {

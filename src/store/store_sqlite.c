@@ -181,6 +181,8 @@ static const char *const migrations[] = {
     " staff TEXT NOT NULL, rule TEXT NOT NULL, severity TEXT NOT NULL, detail TEXT NOT NULL,"
     " audit_index INTEGER, status TEXT NOT NULL, acked_by TEXT, acked_at INTEGER);"
     "CREATE INDEX alerts_open ON alerts(status, id);",
+    /* 9: canary customers, by their keyed tag (vault_canary_tag) only */
+    "CREATE TABLE canaries(tag BLOB PRIMARY KEY) WITHOUT ROWID;",
 };
 _Static_assert(SQLITE_APP_ID == 1129665364, "application_id in migration 1");
 #define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
@@ -244,6 +246,8 @@ enum stmt_id {
     ST_ALERT_ADD,
     ST_ALERT_LIST,
     ST_ALERT_ACK,
+    ST_CANARY_ADD,
+    ST_CANARY_HAS,
     ST__COUNT
 };
 
@@ -359,6 +363,8 @@ static const char *const stmt_sql[ST__COUNT] = {
                       " ORDER BY id DESC LIMIT ?2",
     [ST_ALERT_ACK] = "UPDATE alerts SET status = 'acked', acked_by = ?2, acked_at = ?3"
                      " WHERE id = ?1 AND status = 'open'",
+    [ST_CANARY_ADD] = "INSERT OR IGNORE INTO canaries(tag) VALUES(?1)",
+    [ST_CANARY_HAS] = "SELECT 1 FROM canaries WHERE tag = ?1",
 };
 
 /* A blind row waiting to be inserted, in the blind table's key order. */
@@ -2574,6 +2580,25 @@ static int sq_alert_ack(struct store *s, int64_t id, const char *by, int64_t at,
     return rc;
 }
 
+static int sq_canary(struct store *s, const unsigned char tag[16], int add, int *has, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = add ? "add a canary" : "look for a canary";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, add ? ST_CANARY_ADD : ST_CANARY_HAS, &q, what, errmsg), src;
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_blob(q, 1, tag, 16, SQLITE_STATIC);
+    src = sqlite3_step(q);
+    if (!add && has != NULL)
+        *has = src == SQLITE_ROW;
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    sqlite3_reset(q);
+    return rc;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .free = sq_free,
@@ -2620,6 +2645,7 @@ static const struct store_ops sqlite_ops = {
     .alert_add = sq_alert_add,
     .alert_list = sq_alert_list,
     .alert_ack = sq_alert_ack,
+    .canary = sq_canary,
     .tile_put = sq_tile_put,
     .tile_get = sq_tile_get,
     .checkpoint_put = sq_checkpoint_put,

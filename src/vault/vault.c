@@ -63,6 +63,7 @@
 #define KDF_ID_AUDIT_SIGN 9
 #define KDF_ID_TOKEN      12
 #define KDF_ID_STAFF      13
+#define KDF_ID_CANARY     14
 #define KDF_ID_BLIND_BASE 16
 #define BLIND_KINDS       15
 
@@ -76,6 +77,7 @@ struct vault_subkeys {
     unsigned char blind[BLIND_KINDS][VAULT_KEY_BYTES]; /* [k - 1] for kind k */
     unsigned char token[VAULT_KEY_BYTES];
     unsigned char staff[VAULT_KEY_BYTES];
+    unsigned char canary[VAULT_KEY_BYTES];
     unsigned char audit_pk[crypto_sign_PUBLICKEYBYTES];
     unsigned char audit_sk[crypto_sign_SECRETKEYBYTES];
 };
@@ -500,6 +502,7 @@ int vault_new(struct vault **out, const char *master_key_path, char **errmsg)
     derive(v->sub->pseudonym, KDF_ID_PSEUDONYM, master);
     derive(v->sub->token, KDF_ID_TOKEN, master);
     derive(v->sub->staff, KDF_ID_STAFF, master);
+    derive(v->sub->canary, KDF_ID_CANARY, master);
     for (k = 1; k <= BLIND_KINDS; k++)
         derive(v->sub->blind[k - 1], KDF_ID_BLIND_BASE + (uint64_t)k, master);
     {
@@ -765,6 +768,13 @@ uint64_t vault_blind(const struct vault *v, int kind, const void *value, size_t 
     for (i = BLIND_BYTES - 1; i >= 0; i--)
         x = (x << 8) | h[i];
     return x;
+}
+
+void vault_canary_tag(const struct vault *v, const char *customer_id,
+                      unsigned char out[VAULT_PSEUDONYM_BYTES])
+{
+    crypto_generichash(out, VAULT_PSEUDONYM_BYTES, (const unsigned char *)customer_id,
+                       strlen(customer_id), v->sub->canary, VAULT_KEY_BYTES);
 }
 
 void vault_pseudonym(const struct vault *v, const char *customer_id,

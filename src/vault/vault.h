@@ -127,6 +127,14 @@ int vault_field_open(const struct vault_dek *dek, const char *customer_id, const
 uint64_t vault_blind(const struct vault *v, int kind, const void *value, size_t len);
 
 /*
+ * Canary tag of a customer id (BLAKE2b under its own derived key, subkey
+ * id 14): the store keeps the tags of canary customers, so which customers
+ * are canaries is known only through the master key.
+ */
+void vault_canary_tag(const struct vault *v, const char *customer_id,
+                      unsigned char out[VAULT_PSEUDONYM_BYTES]);
+
+/*
  * Keyed pseudonym of a customer id for the audit log (BLAKE2b, own derived
  * key, VAULT_PSEUDONYM_BYTES bytes into `out`).
  */

@@ -95,6 +95,29 @@ check "after a restart the quota still blocks: 429" test "$code" = 429
 http GET "/v1/devices/$imei" "" "$alice"
 check "and the look-up quota too" test "$code" = 429
 
+# canaries: a look-up of one suspends the account within the request
+run cu canary add 2 --json
+check "canary add plants customers" test "$status" = 0
+canary_imei=$(printf '%s\n' "$out" | grep -A1 '"imeis"' | sed -n 's/.*"\([0-9]\{15\}\)".*/\1/p' | head -1)
+canary_id=$(printf '%s\n' "$out" | sed -n 's/.*"customer_id": "\(C[0-9]*\)".*/\1/p' | head -1)
+check "with an IMEI to watch" test -n "$canary_imei"
+run sqlite3 "$DATA/custodian.db" "SELECT count(*) FROM canaries"
+check "the store keeps two canary tags" test "$out" = 2
+carol=$(staff_login carol clerk SZ-014)
+http GET "/v1/devices/$canary_imei" "" "$carol"
+check "the canary look-up is answered like any other (no tip-off)" test "$code" = 200
+http GET "/v1/me" "" "$carol"
+check "but the session ends at once: 401" test "$code" = 401
+http POST /v1/login "$(login_body carol long-password-of-carol "$(oathtool --totp -b "$(field "$TMP/carol.json" totp_secret)" --now="$(date -u -d '+30 sec' '+%Y-%m-%d %H:%M:%S UTC')")")"
+check "and log-in says the account is suspended: 423" test "$code" = 423
+run cu alerts
+contains "a critical canary alert" "$out" "critical canary"
+contains "naming carol" "$out" "carol"
+run cu staff list
+contains "carol is suspended" "$(printf '%s\n' "$out" | grep carol)" "suspended"
+run cu audit show --staff detector
+contains "the suspension is audited as the detector" "$out" '"action": "staff_suspend"'
+
 http POST "/v1/alerts/$alert_id/ack" "" "$sam"
 check "security acknowledges the alert: 204" test "$code" = 204
 run cu alerts

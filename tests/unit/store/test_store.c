@@ -20,7 +20,7 @@
 #include "store/store_int.h"
 
 /* The schema version this code migrates to. */
-#define SCHEMA_NOW 8
+#define SCHEMA_NOW 9
 
 struct fx {
     char dir[64];
@@ -225,15 +225,15 @@ static void test_newer_schema_refused(void **state)
 
     store_free(fx->s);
     fx->s = NULL;
-    raw_int(fx->path, "PRAGMA user_version = 9");
+    raw_int(fx->path, "PRAGMA user_version = 10");
     assert_int_equal(store_open(&s2, fx->path, &err), CU_ERR_STORE);
     assert_null(s2);
     assert_non_null(err);
-    assert_non_null(strstr(err, "schema version 9"));
+    assert_non_null(strstr(err, "schema version 10"));
     assert_non_null(strstr(err, "newer"));
     free(err);
     /* refused without being touched */
-    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 9);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 10);
 }
 
 static void test_foreign_files_refused(void **state)
@@ -1031,7 +1031,7 @@ static void test_migrate_v1_to_now(void **state)
                        " DROP TABLE audit_checkpoints; DROP TABLE staff;"
                        " DROP TABLE sessions; DROP TABLE login_throttle;"
                        " DROP TABLE cases; DROP TABLE outbox; DROP TABLE detect_counts;"
-                       " DROP TABLE alerts;"
+                       " DROP TABLE alerts; DROP TABLE canaries;"
                        " DELETE FROM meta WHERE key = 'audit_log_id'; PRAGMA user_version = 1");
     assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
                                        "'audit%'"),
@@ -1884,6 +1884,22 @@ static void test_detect_counts_and_alerts(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(store_alert_list(fx->s, NULL, 10, count_alert, &n, NULL), CU_OK);
     assert_int_equal(n, 1);
+    /* canaries */
+    {
+        unsigned char tag[16], other[16];
+        int has = -1;
+
+        memset(tag, 7, sizeof(tag));
+        memset(other, 8, sizeof(other));
+        assert_int_equal(store_canary_has(fx->s, tag, &has, NULL), CU_OK);
+        assert_int_equal(has, 0);
+        assert_int_equal(store_canary_add(fx->s, tag, NULL), CU_OK);
+        assert_int_equal(store_canary_add(fx->s, tag, NULL), CU_OK); /* twice is fine */
+        assert_int_equal(store_canary_has(fx->s, tag, &has, NULL), CU_OK);
+        assert_int_equal(has, 1);
+        assert_int_equal(store_canary_has(fx->s, other, &has, NULL), CU_OK);
+        assert_int_equal(has, 0);
+    }
 }
 
 int main(void)

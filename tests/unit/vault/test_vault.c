@@ -615,6 +615,13 @@ static void test_pseudonym(void **state)
     assert_memory_not_equal(p1, p2, sizeof(p1));
     vault_pseudonym(a, "C00000002", p2);
     assert_memory_not_equal(p1, p2, sizeof(p1));
+    /* canary tags: deterministic per master key, unlinkable to pseudonyms */
+    vault_canary_tag(a, "C00000001", p2);
+    assert_memory_not_equal(p1, p2, sizeof(p1));
+    vault_canary_tag(a2, "C00000001", p1);
+    assert_memory_equal(p1, p2, sizeof(p1));
+    vault_canary_tag(b, "C00000001", p1);
+    assert_memory_not_equal(p1, p2, sizeof(p1));
     vault_free(a);
     vault_free(a2);
     vault_free(b);
