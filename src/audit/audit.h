@@ -99,6 +99,11 @@ struct audit_entry {
     const char *request_id;
     const char *client; /* client address */
     const char *detail; /* short non-personal note (counts, key versions) */
+    /* Not part of the entry (nor of its leaf): bytes handed with it to the
+     * commit hook (audit_log_set_commit_hook), e.g. the detector's keyed
+     * neighbourhood of a look-up.  Copied by append/submit. */
+    const void *side;
+    size_t side_len;
 };
 
 /*
@@ -320,6 +325,8 @@ struct audit_committed {
     int action;
     int decision;
     const char *fields; /* "name,phone" or NULL */
+    const void *side;   /* the entry's side bytes (struct audit_entry), or NULL */
+    size_t side_len;
 };
 struct store;
 typedef int (*audit_commit_fn)(void *ctx, struct store *s, const struct audit_committed *e,

@@ -58,6 +58,7 @@ struct request {
     int action;
     int decision;
     char *fields;
+    struct buf side;
     int has_subject;
     unsigned char subject[AUDIT_PSEUDONYM_BYTES];
     uint64_t index;
@@ -279,6 +280,8 @@ static int run_hook(struct audit_log *log, struct request *batch, char **errmsg)
         e[n].action = r->action;
         e[n].decision = r->decision;
         e[n].fields = r->fields;
+        e[n].side = r->side.len ? r->side.data : NULL;
+        e[n].side_len = r->side.len;
     }
     rc = log->hook(log->hook_ctx, log->store, e, n, errmsg);
     free(e);
@@ -397,6 +400,7 @@ static void *writer_main(void *arg)
             buf_release(&r->leaf);
             free(r->actor);
             free(r->fields);
+            buf_release(&r->side);
             free(r);
         }
         free(err);
@@ -545,6 +549,9 @@ int audit_log_submit(struct audit_log *log, const struct audit_entry *e, audit_d
     r->action = e->action;
     r->decision = e->decision;
     r->fields = e->fields != NULL && e->fields[0] != '\0' ? xstrdup(e->fields) : NULL;
+    buf_init(&r->side);
+    if (e->side != NULL && e->side_len > 0)
+        buf_add(&r->side, e->side, e->side_len);
     r->has_subject = e->has_subject;
     if (e->has_subject)
         memcpy(r->subject, e->subject, AUDIT_PSEUDONYM_BYTES);

@@ -84,6 +84,27 @@ void detect_judge(const struct policy *p, enum policy_role role, const struct de
               "look-ups this hour");
         quota(v, u->lookups_day, q->lookups_per_day, q->step_up_fraction, "quota-lookups-day",
               "look-ups today");
+        if (r->neighbours > 0) {
+            const struct policy_enumeration *en = policy_enumeration(p);
+            uint32_t near = r->neighbours + 1; /* with this one */
+            char d[160];
+
+            snprintf(d, sizeof(d),
+                     "%u look-ups of neighbouring identifiers in %u hours (alert at %u, block at "
+                     "%u)",
+                     near, en->window_hours, en->alert_after, en->block_after);
+            if (near >= en->block_after) {
+                v->action = DETECT_BLOCK;
+                v->rule = "enumeration";
+                snprintf(v->detail, sizeof(v->detail), "%s", d);
+            } else if (near == en->alert_after) {
+                v->alert = 1;
+                if (v->action == DETECT_ALLOW) {
+                    v->rule = "enumeration";
+                    snprintf(v->detail, sizeof(v->detail), "%s", d);
+                }
+            }
+        }
     } else {
         quota(v, u->reveals_hour, q->reveals_per_hour, q->step_up_fraction, "quota-reveals-hour",
               "reveals this hour");

@@ -12,6 +12,10 @@
  *   - the statutory meter: revealed fields weighted by their legal
  *     category's (staff) threshold over the window; alert at
  *     alert_fraction, block a request that would reach block_fraction;
+ *   - enumeration: a look-up near earlier ones (IMEIs of one TAC with
+ *     close serial numbers, phone numbers close in value) counts with
+ *     them; alert at alert_after such look-ups in the window, block at
+ *     block_after;
  *   - canaries: a canary customer looked up or revealed is a critical
  *     alert and suspends the account.
  * A request is judged with itself counted, so the request that would cross
@@ -49,6 +53,7 @@ struct detect_request {
     enum detect_kind kind;
     int fields[MODEL_F__COUNT]; /* reveals: the fields asked for */
     int canary;                 /* a canary customer is in the answer */
+    uint32_t neighbours;        /* look-ups: earlier look-ups near this one in the window */
 };
 
 enum detect_action { DETECT_ALLOW, DETECT_STEP_UP, DETECT_BLOCK };

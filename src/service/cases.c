@@ -519,7 +519,7 @@ void service_case_reveal_async(struct service *svc, const struct service_actor *
     if (rc == CU_OK)
         rc = service_is_canary(svc, k.c.customer_id, &canary, &err);
     if (rc == CU_OK)
-        rc = service_detect_check(svc, who, DETECT_REVEAL, want, canary, &v, &err);
+        rc = service_detect_check(svc, who, DETECT_REVEAL, want, canary, NULL, &v, &err);
     if (rc == CU_OK)
         rc = service_detect_act(svc, who, &v, &err);
     if (rc == CU_OK && v.action == DETECT_BLOCK) {

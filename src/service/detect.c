@@ -26,6 +26,8 @@
 #define HOURS      24  /* hour buckets: the day window */
 #define DAYS_MAX   366 /* day buckets: the statutory window, at most */
 #define CACHE_SIZE 1024
+#define RECENT_MAX 512 /* neighbourhoods of look-ups kept per staff member */
+#define NEAR_BYTES 16  /* a bucket key; the side data is bucket then exact key */
 
 enum { SIZE_MINUTE, SIZE_HOUR, SIZE_DAY };
 static const int64_t bucket_seconds[3] = {60, 3600, 86400};
@@ -42,6 +44,13 @@ struct staff_state {
     struct ring lookups_min[MINUTES], reveals_min[MINUTES];
     struct ring lookups_hour[HOURS], reveals_hour[HOURS];
     struct ring cat_day[POLICY_CAT__COUNT][DAYS_MAX];
+    /* the neighbourhoods of recent look-ups, oldest overwritten first */
+    struct {
+        int64_t t;
+        unsigned char key[NEAR_BYTES];   /* the bucket */
+        unsigned char exact[NEAR_BYTES]; /* the value */
+    } recent[RECENT_MAX];
+    size_t nrecent;
     struct staff_state *next;
 };
 
@@ -114,6 +123,47 @@ static int load_row(void *ctx, const struct store_count *c)
     return 0;
 }
 
+/* side: bucket key then exact key (2 * NEAR_BYTES). */
+static void recent_add(struct staff_state *st, int64_t t, const unsigned char *side)
+{
+    size_t i = st->nrecent++ % RECENT_MAX;
+
+    st->recent[i].t = t;
+    memcpy(st->recent[i].key, side, NEAR_BYTES);
+    memcpy(st->recent[i].exact, side + NEAR_BYTES, NEAR_BYTES);
+}
+
+static int load_recent(void *ctx, int64_t t, const void *key, size_t len)
+{
+    if (len == 2 * NEAR_BYTES)
+        recent_add(ctx, t, key);
+    return 0;
+}
+
+/*
+ * Distinct values looked up in the window, other than this one, whose
+ * bucket is this one's or adjacent.
+ */
+static uint32_t neighbours(const struct staff_state *st, const struct service_near *near,
+                           int64_t since)
+{
+    size_t i, k, n = st->nrecent < RECENT_MAX ? st->nrecent : RECENT_MAX;
+    uint32_t count = 0;
+    int j, near_bucket, seen;
+
+    for (i = 0; i < n; i++) {
+        if (st->recent[i].t < since || memcmp(st->recent[i].exact, near->exact, NEAR_BYTES) == 0)
+            continue;
+        for (near_bucket = 0, j = 0; j < 3 && !near_bucket; j++)
+            near_bucket = memcmp(st->recent[i].key, near->bucket[j], NEAR_BYTES) == 0;
+        for (seen = 0, k = 0; near_bucket && k < i && !seen; k++)
+            seen = st->recent[k].t >= since &&
+                   memcmp(st->recent[k].exact, st->recent[i].exact, NEAR_BYTES) == 0;
+        count += near_bucket && !seen;
+    }
+    return count;
+}
+
 /* The state of `staff`, (re)loaded from the store when stale.  Lock held. */
 static int state_of(struct service *svc, struct service_detector *d, const char *staff, int64_t now,
                     struct staff_state **out, char **errmsg)
@@ -138,6 +188,11 @@ static int state_of(struct service *svc, struct service_detector *d, const char 
         memcpy(st->name, name, sizeof(name));
         st->next = next;
         rc = store_detect_rows(svc->store, staff, load_row, st, errmsg);
+        if (rc == CU_OK)
+            rc =
+                store_recent_rows(svc->store, staff,
+                                  now - 3600 * (int64_t)policy_enumeration(d->policy)->window_hours,
+                                  load_recent, st, errmsg);
         if (rc != CU_OK) {
             st->loaded_at = 0;
             return rc;
@@ -222,6 +277,9 @@ static int count_hook(void *ctx, struct store *s, const struct audit_committed *
         }
         k = increments(d->policy, kind, fields, e[i].time_ms / 1000, e[i].actor, c);
         rc = store_detect_add(s, c, k, errmsg);
+        if (rc == CU_OK && kind == DETECT_LOOKUP && e[i].side_len == NEAR_BYTES)
+            rc =
+                store_recent_add(s, e[i].actor, e[i].time_ms / 1000, e[i].side, NEAR_BYTES, errmsg);
         /* Old buckets go as their owner works, once a minute at most. */
         if (rc == CU_OK && e[i].time_ms / 60000 != d->pruned_minute) {
             const struct policy_statutory *st = policy_statutory(d->policy);
@@ -231,9 +289,68 @@ static int count_hook(void *ctx, struct store *s, const struct audit_committed *
 
             d->pruned_minute = e[i].time_ms / 60000;
             rc = store_detect_prune(s, e[i].actor, kept, errmsg);
+            if (rc == CU_OK)
+                rc = store_recent_prune(
+                    s, e[i].actor, t - 3600 * (int64_t)policy_enumeration(d->policy)->window_hours,
+                    errmsg);
         }
     }
     return rc;
+}
+
+int service_neighbourhood(struct service *svc, int kind, const char *value,
+                          struct service_near *near)
+{
+    const struct policy_enumeration *en = policy_enumeration(svc->policy);
+    struct model_error merr = {0};
+    char *norm = NULL, prefix[40], text[96];
+    unsigned long long number, distance, b;
+    size_t len;
+    int j, ok = 0;
+
+    if (kind != MODEL_ID_IMEI && kind != MODEL_ID_PHONE)
+        return 0;
+    if (model_norm_ident((enum model_ident)kind, value, svc->default_country, &norm, &merr) !=
+        CU_OK)
+        goto out;
+    len = strlen(norm);
+    if (kind == MODEL_ID_IMEI && len == 15) {
+        char serial[7];
+
+        /* the TAC (a model, not a person) and the serial's bucket */
+        snprintf(prefix, sizeof(prefix), "imei:%.8s", norm);
+        memcpy(serial, norm + 8, 6); /* digits 9 to 14; the 15th checks */
+        serial[6] = '\0';
+        number = strtoull(serial, NULL, 10);
+        distance = en->imei_serial_distance;
+    } else if (kind == MODEL_ID_PHONE && len > 8) {
+        /* country code and length, and the number's bucket */
+        snprintf(prefix, sizeof(prefix), "tel:%.4s:%zu", norm, len);
+        number = strtoull(norm + 4, NULL, 10);
+        distance = en->phone_distance;
+    } else {
+        goto out;
+    }
+    if (distance == 0)
+        distance = 1;
+    b = number / distance;
+    /* Two numbers within `distance` fall in the same or adjacent buckets;
+     * only keyed hashes of buckets are kept, never an identifier. */
+    for (j = 0; j < 3; j++) {
+        snprintf(text, sizeof(text), "enumeration|%s|%llu", prefix, b + (unsigned long long)j - 1);
+        vault_pseudonym(svc->vault, text, near->bucket[j]);
+        cu_wipe(text, sizeof(text));
+    }
+    snprintf(text, sizeof(text), "enumeration|%s|=%llu", prefix, number);
+    vault_pseudonym(svc->vault, text, near->exact);
+    cu_wipe(text, sizeof(text));
+    ok = 1;
+out:
+    if (norm != NULL) {
+        cu_wipe(norm, strlen(norm));
+        free(norm);
+    }
+    return ok;
 }
 
 int service_detect_open(struct service *svc, char **errmsg)
@@ -269,8 +386,8 @@ void service_detect_free(struct service_detector *d)
 }
 
 int service_detect_check(struct service *svc, const struct service_actor *who, int kind,
-                         const int fields[MODEL_F__COUNT], int canary, struct detect_verdict *v,
-                         char **errmsg)
+                         const int fields[MODEL_F__COUNT], int canary,
+                         const struct service_near *near, struct detect_verdict *v, char **errmsg)
 {
     struct service_detector *d = svc->detector;
     struct detect_request r = {0};
@@ -293,12 +410,22 @@ int service_detect_check(struct service *svc, const struct service_actor *who, i
     rc = state_of(svc, d, who->username, now, &st, errmsg);
     if (rc == CU_OK) {
         usage_of(d->policy, st, now, &u);
+        if (near != NULL)
+            r.neighbours = neighbours(
+                st, near, now - 3600 * (int64_t)policy_enumeration(d->policy)->window_hours);
         detect_judge(d->policy, (enum policy_role)role, &u, &r, v);
         if (v->action != DETECT_BLOCK) {
             /* reserve: this request counts from now on */
             k = increments(d->policy, kind, r.fields, now, who->username, c);
             for (i = 0; i < k; i++)
                 state_add(st, c[i].metric / 4, c[i].metric % 4, c[i].bucket, 1);
+            if (near != NULL) {
+                unsigned char side[2 * NEAR_BYTES];
+
+                memcpy(side, near->bucket[1], NEAR_BYTES);
+                memcpy(side + NEAR_BYTES, near->exact, NEAR_BYTES);
+                recent_add(st, now, side);
+            }
         }
     }
     pthread_mutex_unlock(&d->lock);

@@ -134,6 +134,8 @@ void service_audit_entry(struct service *svc, const struct service_actor *who,
     e->fields = a->fields;
     e->reasons = a->reasons;
     e->detail = a->detail;
+    e->side = a->side;
+    e->side_len = a->side_len;
 }
 
 int service_audit_access(struct service *svc, const struct service_actor *who,
@@ -258,7 +260,9 @@ void service_lookup_async(struct service *svc, const struct service_actor *who, 
     json_t *id;
     size_t n = 0, i;
     char *err = NULL;
-    int rc, canary = 0;
+    struct service_near near;
+    unsigned char side[32];
+    int rc, canary = 0, has_near;
 
     rc = find_customers(svc, kind, value, lookup_found, &found, &n, &err);
     json_array_foreach(found.ids, i, id)
@@ -270,8 +274,14 @@ void service_lookup_async(struct service *svc, const struct service_actor *who, 
         canary |= yes;
     }
     /* The detector judges before anything is answered. */
+    has_near = service_neighbourhood(svc, kind, value, &near);
+    if (has_near) {
+        memcpy(side, near.bucket[1], sizeof(near.bucket[1]));
+        memcpy(side + sizeof(near.bucket[1]), near.exact, sizeof(near.exact));
+    }
     if (rc == CU_OK)
-        rc = service_detect_check(svc, who, DETECT_LOOKUP, NULL, canary, &v, &err);
+        rc = service_detect_check(svc, who, DETECT_LOOKUP, NULL, canary, has_near ? &near : NULL,
+                                  &v, &err);
     if (rc == CU_OK)
         rc = service_detect_act(svc, who, &v, &err);
     if (rc != CU_OK) {
@@ -297,12 +307,20 @@ void service_lookup_async(struct service *svc, const struct service_actor *who, 
         return;
     }
     service_held_answer(h, CU_OK, json_pack("{s:o}", "customers", found.views), NULL, NULL);
+    /* The first entry carries the look-up's neighbourhood to the detector's
+     * counters (one per look-up, however many customers it shows). */
+    if (has_near) {
+        a.side = side;
+        a.side_len = sizeof(side);
+    }
     if (n == 0)
         service_held_entry(svc, h, who, &a, 0);
     json_array_foreach(found.ids, i, id)
     {
         a.customer_id = json_string_value(id);
         service_held_entry(svc, h, who, &a, 0);
+        a.side = NULL;
+        a.side_len = 0;
     }
     json_decref(found.ids);
     service_held_release(h);

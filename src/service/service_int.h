@@ -34,6 +34,8 @@ struct service_access {
     const char *fields;  /* "name,phone" */
     const char *reasons; /* reason codes, e.g. "case-not-verified" */
     const char *detail;
+    const void *side; /* for the commit hook, not the entry (struct audit_entry) */
+    size_t side_len;
 };
 /* Writes the entry as `who` and waits until it is durable; its index goes
  * to *index when not NULL. */
@@ -106,8 +108,22 @@ struct detect_verdict;
 struct service_detector;
 int service_detect_open(struct service *svc, char **errmsg) CU_WUR;
 void service_detect_free(struct service_detector *d);
+/*
+ * The keyed neighbourhood of a look-up by IMEI or phone, for the
+ * enumeration rule: bucket[1] the key of its own bucket of nearby values,
+ * bucket[0] and bucket[2] the adjacent buckets', `exact` the key of the
+ * value itself (a repeat is not a neighbour).  Keyed hashes only.
+ * service_neighbourhood() returns 0 for other identifiers or bad values.
+ */
+struct service_near {
+    unsigned char bucket[3][16];
+    unsigned char exact[16];
+};
+int service_neighbourhood(struct service *svc, int kind, const char *value,
+                          struct service_near *near);
 int service_detect_check(struct service *svc, const struct service_actor *who, int kind,
-                         const int fields[MODEL_F__COUNT], int canary, struct detect_verdict *v,
+                         const int fields[MODEL_F__COUNT], int canary,
+                         const struct service_near *near, struct detect_verdict *v,
                          char **errmsg) CU_WUR;
 int service_detect_act(struct service *svc, const struct service_actor *who,
                        const struct detect_verdict *v, char **errmsg) CU_WUR;

@@ -555,3 +555,20 @@ int store_canary_has(struct store *s, const unsigned char tag[16], int *has, cha
 {
     return s->ops->canary(s, tag, 0, has, errmsg);
 }
+
+int store_recent_add(struct store *s, const char *staff, int64_t t, const void *key, size_t len,
+                     char **errmsg)
+{
+    return s->ops->recent_add(s, staff, t, key, len, errmsg);
+}
+
+int store_recent_rows(struct store *s, const char *staff, int64_t since, store_recent_cb cb,
+                      void *ctx, char **errmsg)
+{
+    return s->ops->recent_rows(s, staff, since, cb, ctx, errmsg);
+}
+
+int store_recent_prune(struct store *s, const char *staff, int64_t before, char **errmsg)
+{
+    return s->ops->recent_prune(s, staff, before, errmsg);
+}

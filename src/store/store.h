@@ -425,4 +425,14 @@ int store_alert_ack(struct store *s, int64_t id, const char *by, int64_t at, cha
 int store_canary_add(struct store *s, const unsigned char tag[16], char **errmsg) CU_WUR;
 int store_canary_has(struct store *s, const unsigned char tag[16], int *has, char **errmsg) CU_WUR;
 
+/* The detector's recent look-up neighbourhoods (keyed hashes, never an
+ * identifier): added in the audit commit, read from `since` in time order,
+ * pruned before `before`. */
+int store_recent_add(struct store *s, const char *staff, int64_t t, const void *key, size_t len,
+                     char **errmsg) CU_WUR;
+typedef int (*store_recent_cb)(void *ctx, int64_t t, const void *key, size_t len);
+int store_recent_rows(struct store *s, const char *staff, int64_t since, store_recent_cb cb,
+                      void *ctx, char **errmsg) CU_WUR;
+int store_recent_prune(struct store *s, const char *staff, int64_t before, char **errmsg) CU_WUR;
+
 #endif

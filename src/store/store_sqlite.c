@@ -183,6 +183,9 @@ static const char *const migrations[] = {
     "CREATE INDEX alerts_open ON alerts(status, id);",
     /* 9: canary customers, by their keyed tag (vault_canary_tag) only */
     "CREATE TABLE canaries(tag BLOB PRIMARY KEY) WITHOUT ROWID;",
+    /* 10: the detector's recent look-up neighbourhoods (keyed hashes) */
+    "CREATE TABLE detect_recent(staff TEXT NOT NULL, t INTEGER NOT NULL, key BLOB NOT NULL);"
+    "CREATE INDEX detect_recent_by_staff ON detect_recent(staff, t);",
 };
 _Static_assert(SQLITE_APP_ID == 1129665364, "application_id in migration 1");
 #define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
@@ -248,6 +251,9 @@ enum stmt_id {
     ST_ALERT_ACK,
     ST_CANARY_ADD,
     ST_CANARY_HAS,
+    ST_RECENT_ADD,
+    ST_RECENT_ROWS,
+    ST_RECENT_PRUNE,
     ST__COUNT
 };
 
@@ -365,6 +371,9 @@ static const char *const stmt_sql[ST__COUNT] = {
                      " WHERE id = ?1 AND status = 'open'",
     [ST_CANARY_ADD] = "INSERT OR IGNORE INTO canaries(tag) VALUES(?1)",
     [ST_CANARY_HAS] = "SELECT 1 FROM canaries WHERE tag = ?1",
+    [ST_RECENT_ADD] = "INSERT INTO detect_recent(staff, t, key) VALUES(?1, ?2, ?3)",
+    [ST_RECENT_ROWS] = "SELECT t, key FROM detect_recent WHERE staff = ?1 AND t >= ?2 ORDER BY t",
+    [ST_RECENT_PRUNE] = "DELETE FROM detect_recent WHERE staff = ?1 AND t < ?2",
 };
 
 /* A blind row waiting to be inserted, in the blind table's key order. */
@@ -2580,6 +2589,61 @@ static int sq_alert_ack(struct store *s, int64_t id, const char *by, int64_t at,
     return rc;
 }
 
+static int sq_recent_add(struct store *s, const char *staff, int64_t t, const void *key, size_t len,
+                         char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "record a look-up neighbourhood";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_RECENT_ADD, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, staff, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, t);
+    sqlite3_bind_blob(q, 3, key, (int)len, SQLITE_STATIC);
+    return stmt_run(h, q, what, errmsg);
+}
+
+static int sq_recent_rows(struct store *s, const char *staff, int64_t since, store_recent_cb cb,
+                          void *ctx, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read look-up neighbourhoods";
+    sqlite3_stmt *q;
+    int rc, own, src;
+
+    rc = scan_stmt_get(h, ST_RECENT_ROWS, &q, &own, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, staff, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, since);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        rc = cb(ctx, sqlite3_column_int64(q, 0), sqlite3_column_blob(q, 1),
+                (size_t)sqlite3_column_bytes(q, 1));
+        if (rc != 0)
+            break;
+    }
+    if (rc == CU_OK && src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    scan_stmt_put(q, own);
+    return rc;
+}
+
+static int sq_recent_prune(struct store *s, const char *staff, int64_t before, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "prune look-up neighbourhoods";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_RECENT_PRUNE, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, staff, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, before);
+    return stmt_run(h, q, what, errmsg);
+}
+
 static int sq_canary(struct store *s, const unsigned char tag[16], int add, int *has, char **errmsg)
 {
     struct store_sqlite *h = sq(s);
@@ -2646,6 +2710,9 @@ static const struct store_ops sqlite_ops = {
     .alert_list = sq_alert_list,
     .alert_ack = sq_alert_ack,
     .canary = sq_canary,
+    .recent_add = sq_recent_add,
+    .recent_rows = sq_recent_rows,
+    .recent_prune = sq_recent_prune,
     .tile_put = sq_tile_put,
     .tile_get = sq_tile_get,
     .checkpoint_put = sq_checkpoint_put,

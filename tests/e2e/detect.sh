@@ -95,6 +95,31 @@ check "after a restart the quota still blocks: 429" test "$code" = 429
 http GET "/v1/devices/$imei" "" "$alice"
 check "and the look-up quota too" test "$code" = 429
 
+# enumeration: IMEIs of one TAC with serial numbers a step apart
+luhn() { # 14 digits -> the 15-digit IMEI
+    local d=$1 sum=0 i x
+    for ((i = 0; i < 14; i++)); do
+        x=${d:i:1}
+        if ((i % 2 == 1)); then x=$((x * 2)); ((x > 9)) && x=$((x - 9)); fi
+        sum=$((sum + x))
+    done
+    echo "$d$(((10 - sum % 10) % 10))"
+}
+dave=$(staff_login dave clerk SZ-014)
+for i in 1 2 3 4; do
+    http GET "/v1/devices/$(luhn "3569380300$((1200 + i))")" "" "$dave"
+    check "neighbouring look-up $i of 4 is answered (404: no such device)" test "$code" = 404
+done
+http GET "/v1/devices/$(luhn "35693803001205")" "" "$dave"
+check "the 5th neighbouring look-up is blocked: 429" test "$code" = 429
+contains "by the enumeration rule" "$out" "enumeration"
+http GET "/v1/devices/$(luhn "35693803009999")" "" "$dave"
+check "a look-up far from them is not" test "$code" = 404
+run cu alerts
+contains "the enumeration alert (at the 3rd) names dave" "$out" "enumeration        dave         3 look-ups"
+run grep -c --binary-files=text "3569380300120" "$DATA/custodian.db"
+check "the store keeps no walked IMEI, only keyed buckets" test "$out" = 0
+
 # canaries: a look-up of one suspends the account within the request
 run cu canary add 2 --json
 check "canary add plants customers" test "$status" = 0

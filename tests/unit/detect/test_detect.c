@@ -112,6 +112,34 @@ static void test_statutory_meter(void **state)
     assert_int_equal(v.action, DETECT_ALLOW);
 }
 
+/* Default enumeration: alert at the 3rd neighbouring look-up, block at the 5th. */
+static void test_enumeration(void **state)
+{
+    struct detect_usage u = {0};
+    struct detect_request r = {0};
+    struct detect_verdict v;
+
+    (void)state;
+    r.kind = DETECT_LOOKUP;
+    r.neighbours = 1;
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_int_equal(v.action, DETECT_ALLOW);
+    assert_false(v.alert);
+    r.neighbours = 2;
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_int_equal(v.action, DETECT_ALLOW);
+    assert_true(v.alert);
+    assert_string_equal(v.rule, "enumeration");
+    r.neighbours = 3;
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_false(v.alert); /* alerted once already */
+    r.neighbours = 4;
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_int_equal(v.action, DETECT_BLOCK);
+    assert_true(v.alert);
+    assert_non_null(strstr(v.detail, "5 look-ups"));
+}
+
 static void test_canary_suspends(void **state)
 {
     struct detect_usage u = {0};
@@ -141,6 +169,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quota_edges),
         cmocka_unit_test(test_statutory_meter),
+        cmocka_unit_test(test_enumeration),
         cmocka_unit_test(test_canary_suspends),
         cmocka_unit_test(test_no_quota_no_access),
     };

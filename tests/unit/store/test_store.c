@@ -20,7 +20,7 @@
 #include "store/store_int.h"
 
 /* The schema version this code migrates to. */
-#define SCHEMA_NOW 9
+#define SCHEMA_NOW 10
 
 struct fx {
     char dir[64];
@@ -225,15 +225,15 @@ static void test_newer_schema_refused(void **state)
 
     store_free(fx->s);
     fx->s = NULL;
-    raw_int(fx->path, "PRAGMA user_version = 10");
+    raw_int(fx->path, "PRAGMA user_version = 11");
     assert_int_equal(store_open(&s2, fx->path, &err), CU_ERR_STORE);
     assert_null(s2);
     assert_non_null(err);
-    assert_non_null(strstr(err, "schema version 10"));
+    assert_non_null(strstr(err, "schema version 11"));
     assert_non_null(strstr(err, "newer"));
     free(err);
     /* refused without being touched */
-    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 10);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 11);
 }
 
 static void test_foreign_files_refused(void **state)
@@ -1031,7 +1031,7 @@ static void test_migrate_v1_to_now(void **state)
                        " DROP TABLE audit_checkpoints; DROP TABLE staff;"
                        " DROP TABLE sessions; DROP TABLE login_throttle;"
                        " DROP TABLE cases; DROP TABLE outbox; DROP TABLE detect_counts;"
-                       " DROP TABLE alerts; DROP TABLE canaries;"
+                       " DROP TABLE alerts; DROP TABLE canaries; DROP TABLE detect_recent;"
                        " DELETE FROM meta WHERE key = 'audit_log_id'; PRAGMA user_version = 1");
     assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
                                        "'audit%'"),
