@@ -296,7 +296,14 @@ static int h_me(void *app, struct http_request *req, struct http_response *res)
     int rc = CU_OK;
 
     if (begin(app, req, res, &c, R_STAFF, 0)) {
+        json_t *limits = NULL;
+
         rc = service_staff_usage(c.svc, c.ss.username, &usage, &err);
+        if (rc == CU_OK)
+            rc = service_detect_usage(c.svc, c.ss.username, c.ss.role, &limits, &err);
+        if (rc == CU_OK)
+            json_object_update(usage, limits);
+        json_decref(limits);
         if (rc == CU_OK)
             http_json(res, 200,
                       json_pack("{s:s, s:s, s:s, s:b, s:o}", "username", c.ss.username, "role",
@@ -605,6 +612,49 @@ static int h_alert_ack(void *app, struct http_request *req, struct http_response
     return CU_OK;
 }
 
+/* GET /v1/staff/{username}/activity (security, supervisor) */
+static int h_staff_activity(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin(app, req, res, &c, R_SECURITY | R_SUPERVISOR, 0)) {
+        rc = service_staff_activity(c.svc, req->param, 50, &out, &err);
+        if (rc == CU_OK)
+            http_json(res, 200, out);
+        fail(res, rc, err);
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
+/* POST /v1/staff/{username}/suspend and /resume (security) */
+static int staff_set(void *app, struct http_request *req, struct http_response *res, int suspend)
+{
+    struct call c;
+    char *err = NULL;
+    int rc;
+
+    if (begin(app, req, res, &c, R_SECURITY, 0)) {
+        rc = service_staff_set_suspended(c.svc, &c.who, req->param, suspend, &err);
+        fail(res, rc, err);
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
+static int h_staff_suspend(void *app, struct http_request *req, struct http_response *res)
+{
+    return staff_set(app, req, res, 1);
+}
+
+static int h_staff_resume(void *app, struct http_request *req, struct http_response *res)
+{
+    return staff_set(app, req, res, 0);
+}
+
 static const struct http_route routes[] = {
     {"POST", "/v1/login", h_login},
     {"POST", "/v1/logout", h_logout},
@@ -620,6 +670,9 @@ static const struct http_route routes[] = {
     {"POST", "/v1/cases/{id}/reveal", h_case_reveal},
     {"GET", "/v1/alerts", h_alerts},
     {"POST", "/v1/alerts/{id}/ack", h_alert_ack},
+    {"GET", "/v1/staff/{username}/activity", h_staff_activity},
+    {"POST", "/v1/staff/{username}/suspend", h_staff_suspend},
+    {"POST", "/v1/staff/{username}/resume", h_staff_resume},
 };
 
 const struct http_route *api_routes(size_t *n)

@@ -521,3 +521,43 @@ int service_alert_ack(struct service *svc, const struct service_actor *who, int6
         rc = service_audit_note(svc, who, AUDIT_ALERT, 1, detail, errmsg);
     return rc;
 }
+
+int service_detect_usage(struct service *svc, const char *staff, const char *role, json_t **out,
+                         char **errmsg)
+{
+    struct service_detector *d = svc->detector;
+    int r = policy_role_from_name(role);
+    const struct policy_quota *q = policy_quota(svc->policy, r < 0 ? POLICY_ROLE__COUNT : r);
+    const struct policy_statutory *st = policy_statutory(svc->policy);
+    struct staff_state *s;
+    struct detect_usage u = {0};
+    int64_t now = cu_now();
+    int rc = CU_OK;
+
+    *out = NULL;
+    if (d != NULL) {
+        pthread_mutex_lock(&d->lock);
+        rc = state_of(svc, d, staff, now, &s, errmsg);
+        if (rc == CU_OK)
+            usage_of(d->policy, s, now, &u);
+        pthread_mutex_unlock(&d->lock);
+    } else {
+        struct staff_state *tmp = xcalloc(1, sizeof(*tmp));
+
+        rc = store_detect_rows(svc->store, staff, load_row, tmp, errmsg);
+        if (rc == CU_OK)
+            usage_of(svc->policy, tmp, now, &u);
+        free(tmp);
+    }
+    if (rc != CU_OK)
+        return rc;
+    *out = json_pack("{s:i, s:i, s:i, s:i, s:{s:i, s:i, s:i, s:i}, s:{s:f, s:f, s:f, s:i}}",
+                     "lookups_last_hour", u.lookups_hour, "lookups_last_day", u.lookups_day,
+                     "reveals_last_hour", u.reveals_hour, "reveals_last_day", u.reveals_day,
+                     "limits", "lookups_per_hour", q->lookups_per_hour, "lookups_per_day",
+                     q->lookups_per_day, "reveals_per_hour", q->reveals_per_hour, "reveals_per_day",
+                     q->reveals_per_day, "statutory", "meter", detect_meter(svc->policy, &u, NULL),
+                     "alert_at", st->alert_fraction, "block_at", st->block_fraction, "window_days",
+                     st->window_days);
+    return CU_OK;
+}

@@ -415,4 +415,22 @@ int service_canary_add(struct service *svc, const struct service_actor *who, uns
 /* Whether a customer is a canary. */
 int service_is_canary(struct service *svc, const char *customer_id, int *yes, char **errmsg) CU_WUR;
 
+/*
+ * A staff member's use against their limits, from the detector's counters
+ * (sliding windows):
+ *   {"lookups_last_hour","lookups_last_day","reveals_last_hour",
+ *    "reveals_last_day","limits":{"lookups_per_hour",...},
+ *    "statutory":{"meter","alert_at","block_at","window_days"}}
+ */
+int service_detect_usage(struct service *svc, const char *staff, const char *role, json_t **out,
+                         char **errmsg) CU_WUR;
+
+/*
+ * What the security team sees of a staff member:
+ *   {"username","role","store","status","usage":{today's counts and the
+ *    detector's usage},"recent":[their `recent` newest audit entries]}
+ */
+int service_staff_activity(struct service *svc, const char *username, size_t recent, json_t **out,
+                           char **errmsg) CU_WUR;
+
 #endif

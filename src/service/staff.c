@@ -262,3 +262,32 @@ int service_staff_usage(struct service *svc, const char *username, json_t **out,
         *out = json_pack("{s:I, s:I}", "lookups_today", u.lookups, "reveals_today", u.reveals);
     return rc;
 }
+
+int service_staff_activity(struct service *svc, const char *username, size_t recent, json_t **out,
+                           char **errmsg)
+{
+    struct store_staff st;
+    json_t *usage = NULL, *today = NULL, *entries = NULL;
+    int rc;
+
+    *out = NULL;
+    store_staff_init(&st);
+    rc = store_staff_get(svc->store, username, &st, errmsg);
+    if (rc == CU_OK)
+        rc = service_staff_usage(svc, st.username, &today, errmsg);
+    if (rc == CU_OK)
+        rc = service_detect_usage(svc, st.username, st.role, &usage, errmsg);
+    if (rc == CU_OK)
+        rc = service_audit_show(svc, st.username, NULL, recent, &entries, errmsg);
+    if (rc == CU_OK) {
+        json_object_update(usage, today);
+        *out = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O}", "username", st.username, "role", st.role,
+                         "store", st.store, "status", st.suspended ? "suspended" : "active",
+                         "usage", usage, "recent", json_object_get(entries, "entries"));
+    }
+    json_decref(usage);
+    json_decref(today);
+    json_decref(entries);
+    store_staff_release(&st);
+    return rc;
+}

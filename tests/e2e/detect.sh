@@ -143,6 +143,22 @@ contains "carol is suspended" "$(printf '%s\n' "$out" | grep carol)" "suspended"
 run cu audit show --staff detector
 contains "the suspension is audited as the detector" "$out" '"action": "staff_suspend"'
 
+# what security sees, and does
+http GET /v1/staff/alice/activity "" "$sam"
+check "security reads a staff member's activity: 200" test "$code" = 200
+contains "with the reveals against the limit" "$out" '"reveals_last_hour":3'
+contains "the limits" "$out" '"reveals_per_hour":3'
+contains "and the recent audit entries" "$out" '"decision":"block"'
+http GET /v1/staff/alice/activity "" "$alice"
+check "a clerk may not: 403" test "$code" = 403
+http POST /v1/staff/carol/resume "" "$sam"
+check "security resumes the suspended account: 204" test "$code" = 204
+run cu staff list
+check "carol is active again" not grep -q "carol.*suspended" <<<"$out"
+http GET /v1/me "" "$alice"
+contains "/v1/me shows use against the limits" "$out" '"lookups_per_hour":8'
+contains "and the statutory meter" "$out" '"statutory":{"meter":'
+
 http POST "/v1/alerts/$alert_id/ack" "" "$sam"
 check "security acknowledges the alert: 204" test "$code" = 204
 run cu alerts
