@@ -388,6 +388,17 @@ static void *writer_main(void *arg)
 
         err = NULL;
         rc = commit_batch(log, batch, &err);
+        /* Counted before anyone is answered, so that what a caller sees
+         * after its answer includes its entry. */
+        pthread_mutex_lock(&log->lock);
+        if (rc == CU_OK) {
+            log->stats.entries += log->last_batch;
+            log->stats.batches++;
+        } else {
+            log->stats.failures++;
+        }
+        log->stats.size = log->range.size;
+        pthread_mutex_unlock(&log->lock);
 
         /* Answer the callers without the lock (a completion never calls
          * into the log). */
@@ -405,13 +416,6 @@ static void *writer_main(void *arg)
         }
         free(err);
         pthread_mutex_lock(&log->lock);
-        if (rc == CU_OK) {
-            log->stats.entries += log->last_batch;
-            log->stats.batches++;
-        } else {
-            log->stats.failures++;
-        }
-        log->stats.size = log->range.size;
         log->busy = 0;
         pthread_cond_broadcast(&log->idle);
     }
