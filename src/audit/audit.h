@@ -62,6 +62,7 @@ enum audit_action {
     AUDIT_SUBJECT_LOGIN,
     AUDIT_SUBJECT_ACCESS,
     AUDIT_ACCESS_DENIED, /* a role called an endpoint it may not use */
+    AUDIT_CASE_COSIGN,   /* a supervisor's co-sign for step-ups */
     AUDIT_ACTION__MAX
 };
 

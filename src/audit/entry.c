@@ -39,6 +39,7 @@ static const char *const action_names[AUDIT_ACTION__MAX] = {
     [AUDIT_SUBJECT_LOGIN] = "subject_login",
     [AUDIT_SUBJECT_ACCESS] = "subject_access",
     [AUDIT_ACCESS_DENIED] = "access_denied",
+    [AUDIT_CASE_COSIGN] = "case_cosign",
 };
 
 /* Indexed by enum audit_decision; entry 0 is unused. */

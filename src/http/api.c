@@ -526,6 +526,22 @@ static int h_case_approve(void *app, struct http_request *req, struct http_respo
     return CU_OK;
 }
 
+static int h_case_cosign(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    json_t *out = NULL;
+    const char *why = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin(app, req, res, &c, R_CASES, 1)) {
+        rc = service_case_cosign(c.svc, &c.who, req->param, &out, &why, &err);
+        case_answer(res, rc, 200, out, why, err);
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
 static int h_case_close(void *app, struct http_request *req, struct http_response *res)
 {
     struct call c;
@@ -666,6 +682,7 @@ static const struct http_route routes[] = {
     {"GET", "/v1/cases/{id}", h_case_get},
     {"POST", "/v1/cases/{id}/verify", h_case_verify},
     {"POST", "/v1/cases/{id}/approve", h_case_approve},
+    {"POST", "/v1/cases/{id}/cosign", h_case_cosign},
     {"POST", "/v1/cases/{id}/close", h_case_close},
     {"POST", "/v1/cases/{id}/reveal", h_case_reveal},
     {"GET", "/v1/alerts", h_alerts},

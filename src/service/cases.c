@@ -31,7 +31,7 @@ struct case_call {
     struct store_case c;
     int action;         /* enum audit_action */
     int refused;        /* the refusal's error code, 0 while allowed */
-    int blocked;        /* the refusal is the detector's block ... */
+    int blocked;        /* the refusal is the detector's: 1 block, 2 step-up ... */
     const char *reason; /* ... by this rule (the audit reason) */
     const char *slug;
     const char *fields;
@@ -63,7 +63,10 @@ static void decision(const struct case_call *k, const char *fields, const char *
 {
     memset(a, 0, sizeof(*a));
     a->action = k->action;
-    a->decision = k->blocked ? AUDIT_BLOCK : k->refused ? AUDIT_DENY : AUDIT_ALLOW;
+    a->decision = k->blocked == 1 ? AUDIT_BLOCK
+                  : k->blocked    ? AUDIT_STEP_UP
+                  : k->refused    ? AUDIT_DENY
+                                  : AUDIT_ALLOW;
     a->reasons = k->blocked ? k->reason : k->refused ? k->slug : NULL;
     a->fields = k->refused ? k->fields : fields;
     a->detail = k->refused ? NULL : detail;
@@ -415,6 +418,41 @@ out:
     return rc;
 }
 
+int service_case_cosign(struct service *svc, const struct service_actor *who, const char *case_id,
+                        json_t **out, const char **why, char **errmsg)
+{
+    struct case_call k;
+    int64_t now = cu_now();
+    int rc;
+
+    *out = NULL;
+    *why = NULL;
+    case_call_init(&k, svc, who, AUDIT_CASE_COSIGN);
+    rc = load(&k, case_id, CASE_APPROVER, errmsg);
+    if (rc == CU_OK &&
+        case_state(&k.c, now) !=
+            policy_purpose_requires((enum policy_purpose)policy_purpose_from_name(k.c.purpose)))
+        rc = refuse(&k, CU_ERR_CONFLICT, "case-state", NULL,
+                    "case %s is %s: only a case that may reveal needs a co-sign", k.c.id,
+                    k.c.status);
+    rc = settle(&k, rc, NULL, NULL, why, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    free(k.c.cosigned_by);
+    k.c.cosigned_by = xstrdup(who->username);
+    k.c.cosign_until = now + SERVICE_COSIGN_SECONDS;
+    if (k.c.cosign_until > k.c.expires_at)
+        k.c.cosign_until = k.c.expires_at;
+    k.c.updated_at = now;
+    rc = store_case_put(svc->store, &k.c, 0, errmsg);
+    if (rc == CU_OK)
+        *out = json_pack("{s:s, s:s, s:I}", "case_id", k.c.id, "cosigned_by", who->username,
+                         "until", (json_int_t)k.c.cosign_until);
+out:
+    store_case_release(&k.c);
+    return rc;
+}
+
 int service_case_close(struct service *svc, const struct service_actor *who, const char *case_id,
                        json_t **out, const char **why, char **errmsg)
 {
@@ -519,13 +557,21 @@ void service_case_reveal_async(struct service *svc, const struct service_actor *
     if (rc == CU_OK)
         rc = service_is_canary(svc, k.c.customer_id, &canary, &err);
     if (rc == CU_OK)
-        rc = service_detect_check(svc, who, DETECT_REVEAL, want, canary, NULL, &v, &err);
+        rc = service_detect_check(svc, who, DETECT_REVEAL, want, canary, NULL,
+                                  k.c.cosign_until > cu_now(), &v, &err);
     if (rc == CU_OK)
         rc = service_detect_act(svc, who, &v, &err);
     if (rc == CU_OK && v.action == DETECT_BLOCK) {
         rc = refuse(&k, CU_ERR_LIMIT, "limit-reached", canon.data, "limit reached (%s): %s", v.rule,
                     v.detail);
         k.blocked = 1;
+        k.reason = v.rule;
+    } else if (rc == CU_OK && v.action == DETECT_STEP_UP && k.c.cosign_until <= cu_now()) {
+        /* Near a limit: a supervisor must co-sign the case first. */
+        rc = refuse(&k, CU_ERR_FORBIDDEN, "step-up-required", canon.data,
+                    "%s: a supervisor must co-sign case %s (POST /v1/cases/%s/cosign)", v.detail,
+                    k.c.id, k.c.id);
+        k.blocked = 2;
         k.reason = v.rule;
     }
     if (rc != CU_OK && !k.refused) {

@@ -387,7 +387,8 @@ void service_detect_free(struct service_detector *d)
 
 int service_detect_check(struct service *svc, const struct service_actor *who, int kind,
                          const int fields[MODEL_F__COUNT], int canary,
-                         const struct service_near *near, struct detect_verdict *v, char **errmsg)
+                         const struct service_near *near, int stepped_up, struct detect_verdict *v,
+                         char **errmsg)
 {
     struct service_detector *d = svc->detector;
     struct detect_request r = {0};
@@ -414,7 +415,7 @@ int service_detect_check(struct service *svc, const struct service_actor *who, i
             r.neighbours = neighbours(
                 st, near, now - 3600 * (int64_t)policy_enumeration(d->policy)->window_hours);
         detect_judge(d->policy, (enum policy_role)role, &u, &r, v);
-        if (v->action != DETECT_BLOCK) {
+        if (v->action == DETECT_ALLOW || (v->action == DETECT_STEP_UP && stepped_up)) {
             /* reserve: this request counts from now on */
             k = increments(d->policy, kind, r.fields, now, who->username, c);
             for (i = 0; i < k; i++)

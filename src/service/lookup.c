@@ -279,8 +279,9 @@ void service_lookup_async(struct service *svc, const struct service_actor *who, 
         memcpy(side, near.bucket[1], sizeof(near.bucket[1]));
         memcpy(side + sizeof(near.bucket[1]), near.exact, sizeof(near.exact));
     }
+    /* Look-ups are masked: a step-up does not stop them. */
     if (rc == CU_OK)
-        rc = service_detect_check(svc, who, DETECT_LOOKUP, NULL, canary, has_near ? &near : NULL,
+        rc = service_detect_check(svc, who, DETECT_LOOKUP, NULL, canary, has_near ? &near : NULL, 1,
                                   &v, &err);
     if (rc == CU_OK)
         rc = service_detect_act(svc, who, &v, &err);

@@ -39,9 +39,10 @@ struct service {
     int borrowed;                      /* a worker: vault and audit belong to the parent */
 };
 
-#define SERVICE_CASE_HOURS   8   /* a case's life unless configured */
-#define SERVICE_CODE_SECONDS 600 /* a one-time code's life */
-#define SERVICE_CODE_TRIES   5   /* codes a case accepts before refusing */
+#define SERVICE_CASE_HOURS     8   /* a case's life unless configured */
+#define SERVICE_CODE_SECONDS   600 /* a one-time code's life */
+#define SERVICE_CODE_TRIES     5   /* codes a case accepts before refusing */
+#define SERVICE_COSIGN_SECONDS 900 /* a supervisor's co-sign lasts this long */
 
 /*
  * A handle for another thread (an HTTP worker): its own store connection,
@@ -337,6 +338,8 @@ int service_password_change(struct service *svc, const char *token, const char *
  *   code-incorrect (FORBIDDEN), code-expired (CONFLICT),
  *   too-many-attempts (LIMIT)
  *   no-contact (CONFLICT)             no phone or e-mail to send a code to
+ *   limit-reached (LIMIT)             the insider detector blocks (src/detect)
+ *   step-up-required (FORBIDDEN)      near a limit: a supervisor's co-sign first
  * *why is NULL for other errors (bad input, unknown case or customer,
  * store or audit failure).  Views are
  *   {"case_id","purpose","customer_id","status","owner","store",
@@ -352,6 +355,13 @@ int service_case_verify(struct service *svc, const struct service_actor *who, co
 /* {"status":"approved"} */
 int service_case_approve(struct service *svc, const struct service_actor *who, const char *case_id,
                          json_t **out, const char **why, char **errmsg) CU_WUR;
+/*
+ * A supervisor's co-sign (not the requester's): for SERVICE_COSIGN_SECONDS
+ * the case's reveals pass a step-up (a staff member near a limit).  Refused
+ * (step-up-required, 403) without one.  {"case_id","cosigned_by","until"}
+ */
+int service_case_cosign(struct service *svc, const struct service_actor *who, const char *case_id,
+                        json_t **out, const char **why, char **errmsg) CU_WUR;
 /* {"status":"closed"} */
 int service_case_close(struct service *svc, const struct service_actor *who, const char *case_id,
                        json_t **out, const char **why, char **errmsg) CU_WUR;

@@ -100,7 +100,8 @@ int service_parse_fields(const char *fields, int want[MODEL_F__COUNT], struct bu
  * service_detect_check() judges a request by `who` (kind: enum
  * detect_kind; fields for reveals; canary when a canary customer is in the
  * answer) against the counters, and counts it at once unless it is
- * blocked; service_detect_act() raises the verdict's alert (stored and
+ * blocked, or stepped up without `stepped_up` (a co-sign: then the caller
+ * refuses it); service_detect_act() raises the verdict's alert (stored and
  * audited) and suspends the account when the verdict says so.  The local
  * operator is not judged.
  */
@@ -123,7 +124,7 @@ int service_neighbourhood(struct service *svc, int kind, const char *value,
                           struct service_near *near);
 int service_detect_check(struct service *svc, const struct service_actor *who, int kind,
                          const int fields[MODEL_F__COUNT], int canary,
-                         const struct service_near *near, struct detect_verdict *v,
+                         const struct service_near *near, int stepped_up, struct detect_verdict *v,
                          char **errmsg) CU_WUR;
 int service_detect_act(struct service *svc, const struct service_actor *who,
                        const struct detect_verdict *v, char **errmsg) CU_WUR;

@@ -461,6 +461,7 @@ void store_case_release(struct store_case *c)
     free(c->status);
     free(c->reason);
     free(c->approver);
+    free(c->cosigned_by);
     cu_wipe(c->code_hash, sizeof(c->code_hash));
     store_case_init(c);
 }

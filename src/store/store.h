@@ -325,6 +325,8 @@ struct store_case {
     int64_t created_at;
     int64_t updated_at;
     int64_t expires_at;
+    char *cosigned_by;    /* the supervisor whose co-sign allows step-ups, or NULL */
+    int64_t cosign_until; /* ... until then */
 };
 void store_case_init(struct store_case *c);
 void store_case_release(struct store_case *c);

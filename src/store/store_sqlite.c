@@ -88,7 +88,8 @@ _Static_assert(MODEL_F__COUNT == 7, "the customers table has one column per mode
 
 #define CASE_COLS                                                                                  \
     "id, purpose, customer_id, requester, requester_role, store, status, reason, approver,"        \
-    " code_hash, code_expires_at, code_tries, created_at, updated_at, expires_at"
+    " code_hash, code_expires_at, code_tries, created_at, updated_at, expires_at, cosigned_by,"    \
+    " cosign_until"
 #define OUTBOX_COLS                                                                                \
     "id, customer_id, case_id, channel, sealed, status, attempts, next_attempt_at, last_error,"    \
     " created_at, delivered_at"
@@ -186,6 +187,9 @@ static const char *const migrations[] = {
     /* 10: the detector's recent look-up neighbourhoods (keyed hashes) */
     "CREATE TABLE detect_recent(staff TEXT NOT NULL, t INTEGER NOT NULL, key BLOB NOT NULL);"
     "CREATE INDEX detect_recent_by_staff ON detect_recent(staff, t);",
+    /* 11: a supervisor's co-sign of a case (step-up) */
+    "ALTER TABLE cases ADD COLUMN cosigned_by TEXT;"
+    "ALTER TABLE cases ADD COLUMN cosign_until INTEGER NOT NULL DEFAULT 0;",
 };
 _Static_assert(SQLITE_APP_ID == 1129665364, "application_id in migration 1");
 #define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
@@ -338,11 +342,12 @@ static const char *const stmt_sql[ST__COUNT] = {
                         " WHERE client = ?1",
     [ST_THROTTLE_PUT] = "INSERT OR REPLACE INTO login_throttle(client, failures, window_start,"
                         " locked_until) VALUES(?1, ?2, ?3, ?4)",
-    /* cases: ?1 id ... ?15 expires_at, in CASE_COLS order */
-    [ST_CASE_INSERT] = "INSERT INTO cases(" CASE_COLS ")"
-                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    /* cases: ?1 id ... ?17 cosign_until, in CASE_COLS order */
+    [ST_CASE_INSERT] = "INSERT INTO cases(" CASE_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+                       " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     [ST_CASE_UPDATE] = "UPDATE cases SET status = ?7, approver = ?9, code_hash = ?10,"
-                       " code_expires_at = ?11, code_tries = ?12, updated_at = ?14 WHERE id = ?1",
+                       " code_expires_at = ?11, code_tries = ?12, updated_at = ?14,"
+                       " cosigned_by = ?16, cosign_until = ?17 WHERE id = ?1",
     [ST_CASE_GET] = "SELECT " CASE_COLS " FROM cases WHERE id = ?1",
     [ST_CASE_TRY] = "UPDATE cases SET code_tries = code_tries + 1"
                     " WHERE id = ?1 AND code_tries < ?2 RETURNING code_tries",
@@ -2285,6 +2290,8 @@ static int sq_case_put(struct store *s, const struct store_case *c, int create, 
     sqlite3_bind_int64(q, 11, c->code_expires_at);
     sqlite3_bind_int(q, 12, c->code_tries);
     sqlite3_bind_int64(q, 14, c->updated_at);
+    bind_text_or_null(q, 16, c->cosigned_by);
+    sqlite3_bind_int64(q, 17, c->cosign_until);
     src = sqlite3_step(q);
     if ((src & 0xff) == SQLITE_CONSTRAINT && create)
         rc = cu_errf(errmsg, CU_ERR_CONFLICT, "case '%s' exists already", c->id);
@@ -2326,6 +2333,8 @@ static int sq_case_get(struct store *s, const char *id, struct store_case *out, 
         out->created_at = sqlite3_column_int64(q, 12);
         out->updated_at = sqlite3_column_int64(q, 13);
         out->expires_at = sqlite3_column_int64(q, 14);
+        out->cosigned_by = col_text_or_null(q, 15);
+        out->cosign_until = sqlite3_column_int64(q, 16);
     } else if (src == SQLITE_DONE) {
         rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no case '%.64s'", id);
     } else {

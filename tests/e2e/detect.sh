@@ -30,10 +30,22 @@ http POST "/v1/cases/$case1/verify" "{\"code\":\"$(code_of "$case1")\"}" "$alice
 check "the case is verified" test "$code" = 200
 
 # (devices: "transaction" information, far from its statutory threshold)
-for i in 1 2 3; do
+for i in 1 2; do
     http POST "/v1/cases/$case1/reveal" '{"fields":["devices"]}' "$alice"
     check "reveal $i of 3 within the quota: 200" test "$code" = 200
 done
+# the 3rd reaches step_up_fraction (0.8) of the quota: a supervisor co-signs
+http POST "/v1/cases/$case1/reveal" '{"fields":["devices"]}' "$alice"
+check "the 3rd reveal, near the quota, needs a co-sign: 403" test "$code" = 403
+contains "as step-up-required" "$out" "\"type\":\"$P/step-up-required\""
+sue=$(staff_login sue supervisor SZ-014)
+http POST "/v1/cases/$case1/cosign" "" "$alice"
+check "the owner cannot co-sign her own case: 403" test "$code" = 403
+http POST "/v1/cases/$case1/cosign" "" "$sue"
+check "a supervisor co-signs: 200" test "$code" = 200
+contains "for a while" "$out" '"cosigned_by":"sue"'
+http POST "/v1/cases/$case1/reveal" '{"fields":["devices"]}' "$alice"
+check "reveal 3 of 3 with the co-sign: 200" test "$code" = 200
 http POST "/v1/cases/$case1/reveal" '{"fields":["devices"]}' "$alice"
 check "the 4th reveal this hour: 429" test "$code" = 429
 contains "as limit-reached" "$out" "\"type\":\"$P/limit-reached\""
@@ -44,6 +56,7 @@ check "and the 5th too" test "$code" = 429
 
 run cu audit show --staff alice
 contains "the blocked reveal is in the audit log" "$out" '"decision": "block"'
+contains "so is the refused step-up" "$out" '"decision": "step_up"'
 contains "with the rule as its reason" "$out" '"quota-reveals-hour"'
 run cu alerts
 contains "an alert for the security team" "$out" "quota-reveals-hour"

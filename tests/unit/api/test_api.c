@@ -70,6 +70,7 @@ static const struct row table[] = {
      NULL,
      {401, 404, 404, 404, R, R}},
     {"POST", "/v1/cases/{id}/close", "/v1/cases/K-none/close", NULL, {401, 404, 404, 404, R, R}},
+    {"POST", "/v1/cases/{id}/cosign", "/v1/cases/K-none/cosign", NULL, {401, 404, 404, 404, R, R}},
     {"POST",
      "/v1/cases/{id}/reveal",
      "/v1/cases/K-none/reveal",

@@ -97,7 +97,7 @@ static void test_action_names(void **state)
         "case_close",     "login",         "login_failed", "logout",      "password_change",
         "staff_add",      "staff_suspend", "staff_resume", "staff_reset", "alert",
         "export",         "erase",         "key_rotate",   "import",      "subject_login",
-        "subject_access", "access_denied",
+        "subject_access", "access_denied", "case_cosign",
     };
 
     (void)state;

@@ -20,7 +20,7 @@
 #include "store/store_int.h"
 
 /* The schema version this code migrates to. */
-#define SCHEMA_NOW 10
+#define SCHEMA_NOW 11
 
 struct fx {
     char dir[64];
@@ -225,15 +225,15 @@ static void test_newer_schema_refused(void **state)
 
     store_free(fx->s);
     fx->s = NULL;
-    raw_int(fx->path, "PRAGMA user_version = 11");
+    raw_int(fx->path, "PRAGMA user_version = 12");
     assert_int_equal(store_open(&s2, fx->path, &err), CU_ERR_STORE);
     assert_null(s2);
     assert_non_null(err);
-    assert_non_null(strstr(err, "schema version 11"));
+    assert_non_null(strstr(err, "schema version 12"));
     assert_non_null(strstr(err, "newer"));
     free(err);
     /* refused without being touched */
-    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 11);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 12);
 }
 
 static void test_foreign_files_refused(void **state)
@@ -1751,10 +1751,17 @@ static void test_cases(void **state)
     assert_int_equal(store_case_get(fx->s, "K1", &got, NULL), CU_OK);
     assert_string_equal(got.status, "verified");
     assert_string_equal(got.approver, "bob");
+    assert_null(got.cosigned_by);
     assert_false(got.has_code);
     assert_int_equal(got.code_tries, 2);
     assert_int_equal(got.updated_at, 200);
     assert_string_equal(got.customer_id, "C00000001");
+    c.cosigned_by = xstrdup("sue");
+    c.cosign_until = 500;
+    assert_int_equal(store_case_put(fx->s, &c, 0, NULL), CU_OK);
+    assert_int_equal(store_case_get(fx->s, "K1", &got, NULL), CU_OK);
+    assert_string_equal(got.cosigned_by, "sue");
+    assert_int_equal(got.cosign_until, 500);
     free(c.id);
     c.id = xstrdup("K2");
     assert_int_equal(store_case_put(fx->s, &c, 0, NULL), CU_ERR_NOT_FOUND);
