@@ -96,6 +96,9 @@ void cu_wipe(void *p, size_t n);
 /* Seconds since the epoch / monotonic seconds. */
 int64_t cu_now(void);
 int64_t cu_now_ms(void); /* milliseconds since the epoch */
+/* Simulations only (bench/insider-sim): from now on cu_now() and
+ * cu_now_ms() say `unix_ms` (0: the real clock again). */
+void cu_clock_set(int64_t unix_ms);
 double cu_monotonic(void);
 
 /* Logging to stderr for operators; never pass a personal value. */

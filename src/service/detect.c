@@ -21,13 +21,14 @@
 #include "../detect/detect.h"
 #include "../policy/policy.h"
 
-#define REFRESH_S  10
-#define MINUTES    60  /* minute buckets: the hour window */
-#define HOURS      24  /* hour buckets: the day window */
-#define DAYS_MAX   366 /* day buckets: the statutory window, at most */
-#define CACHE_SIZE 1024
-#define RECENT_MAX 512 /* neighbourhoods of look-ups kept per staff member */
-#define NEAR_BYTES 16  /* a bucket key; the side data is bucket then exact key */
+#define REFRESH_S     10
+#define MINUTES       60  /* minute buckets: the hour window */
+#define HOURS         24  /* hour buckets: the day window */
+#define DAYS_MAX      366 /* day buckets: the statutory window, at most */
+#define CACHE_SIZE    1024
+#define RECENT_MAX    512  /* neighbourhoods of look-ups kept per staff member */
+#define ALERT_QUIET_S 3600 /* one alert an hour per staff member and rule */
+#define NEAR_BYTES    16   /* a bucket key; the side data is bucket then exact key */
 
 enum { SIZE_MINUTE, SIZE_HOUR, SIZE_DAY };
 static const int64_t bucket_seconds[3] = {60, 3600, 86400};
@@ -51,6 +52,11 @@ struct staff_state {
         unsigned char exact[NEAR_BYTES]; /* the value */
     } recent[RECENT_MAX];
     size_t nrecent;
+    /* the last alert per rule: one alert an hour per rule is enough */
+    struct {
+        const char *rule; /* the rule's static name */
+        int64_t t;
+    } alerted[8];
     struct staff_state *next;
 };
 
@@ -182,10 +188,14 @@ static int state_of(struct service *svc, struct service_detector *d, const char 
     if (now - st->loaded_at >= REFRESH_S) {
         struct staff_state *next = st->next;
         char name[sizeof(st->name)];
+        __typeof__(st->alerted) alerted;
 
+        /* the counts come again from the store; name, link and alerts stay */
         memcpy(name, st->name, sizeof(name));
+        memcpy(alerted, st->alerted, sizeof(alerted));
         memset(st, 0, sizeof(*st));
         memcpy(st->name, name, sizeof(name));
+        memcpy(st->alerted, alerted, sizeof(alerted));
         st->next = next;
         rc = store_detect_rows(svc->store, staff, load_row, st, errmsg);
         if (rc == CU_OK)
@@ -277,9 +287,9 @@ static int count_hook(void *ctx, struct store *s, const struct audit_committed *
         }
         k = increments(d->policy, kind, fields, e[i].time_ms / 1000, e[i].actor, c);
         rc = store_detect_add(s, c, k, errmsg);
-        if (rc == CU_OK && kind == DETECT_LOOKUP && e[i].side_len == NEAR_BYTES)
-            rc =
-                store_recent_add(s, e[i].actor, e[i].time_ms / 1000, e[i].side, NEAR_BYTES, errmsg);
+        if (rc == CU_OK && kind == DETECT_LOOKUP && e[i].side_len == 2 * NEAR_BYTES)
+            rc = store_recent_add(s, e[i].actor, e[i].time_ms / 1000, e[i].side, 2 * NEAR_BYTES,
+                                  errmsg);
         /* Old buckets go as their owner works, once a minute at most. */
         if (rc == CU_OK && e[i].time_ms / 60000 != d->pruned_minute) {
             const struct policy_statutory *st = policy_statutory(d->policy);
@@ -433,6 +443,41 @@ int service_detect_check(struct service *svc, const struct service_actor *who, i
     return rc;
 }
 
+/* Whether `rule` has not alerted on `who` within ALERT_QUIET_S (and
+ * notes that it does now). */
+static int fresh_alert(struct service *svc, const struct service_actor *who, const char *rule)
+{
+    struct service_detector *d = svc->detector;
+    struct staff_state *st;
+    int64_t now = cu_now();
+    size_t i, oldest = 0;
+    int fresh = 1;
+
+    pthread_mutex_lock(&d->lock);
+    for (st = d->bucket[name_hash(who->username)]; st != NULL; st = st->next)
+        if (strcmp(st->name, who->username) == 0)
+            break;
+    if (st != NULL) {
+        for (i = 0; i < CU_ARRAY_LEN(st->alerted); i++) {
+            if (st->alerted[i].rule == rule && now - st->alerted[i].t < ALERT_QUIET_S) {
+                fresh = 0;
+                break;
+            }
+            if (st->alerted[i].t < st->alerted[oldest].t)
+                oldest = i;
+        }
+        if (fresh) {
+            for (i = 0; i < CU_ARRAY_LEN(st->alerted) && st->alerted[i].rule != rule; i++)
+                ;
+            i = i < CU_ARRAY_LEN(st->alerted) ? i : oldest;
+            st->alerted[i].rule = rule;
+            st->alerted[i].t = now;
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
+    return fresh;
+}
+
 int service_detect_act(struct service *svc, const struct service_actor *who,
                        const struct detect_verdict *v, char **errmsg)
 {
@@ -446,6 +491,8 @@ int service_detect_act(struct service *svc, const struct service_actor *who,
 
     if (!v->alert && !v->suspend)
         return CU_OK;
+    if (v->alert && !v->critical && svc->detector != NULL && !fresh_alert(svc, who, v->rule))
+        return CU_OK; /* alerted on this rule within the hour; the audit has every block */
     snprintf(detail, sizeof(detail), "%s: %s", v->rule ? v->rule : "alert", v->detail);
     note.reasons = v->rule;
     note.detail = detail;
