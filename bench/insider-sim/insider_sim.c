@@ -27,6 +27,7 @@
 
 #include "audit/audit.h"
 #include "service/service.h"
+#include "store/store.h"
 #include "synth/synth.h"
 #include "vault/vault.h"
 
@@ -45,6 +46,7 @@ struct staff {
     uint64_t refused;    /* reveals refused by the detector (block or step-up) */
     int64_t first_block; /* ms, 0: never */
     int64_t start;       /* ms of its first action */
+    int suspended;
 };
 
 struct event {
@@ -185,6 +187,23 @@ static void walk(struct sim *s, struct staff *st, unsigned serial)
     free(err);
 }
 
+/* Whether the account is suspended (the server's session check). */
+static int suspended(struct sim *s, struct staff *st)
+{
+    struct store_staff row;
+    int yes;
+
+    if (st->suspended)
+        return 1;
+    store_staff_init(&row);
+    yes = store_staff_get(s->svc->store, st->name, &row, NULL) == CU_OK && row.suspended;
+    store_staff_release(&row);
+    if (yes && st->first_block == 0)
+        st->first_block = cu_now_ms();
+    st->suspended = yes;
+    return yes;
+}
+
 static int event_cmp(const void *a, const void *b)
 {
     const struct event *x = a, *y = b;
@@ -296,7 +315,7 @@ int main(int argc, char **argv)
                 if (st->kind == FAST || st->kind == ENUMERATOR)
                     ev[nev].t = START_MS + d * DAY_MS + 10 * HOUR_MS - TZ_MS + j * 10000LL;
                 else if (st->kind == OFF_HOURS)
-                    ev[nev].t = START_MS + d * DAY_MS + 2 * HOUR_MS - TZ_MS + j * 60000LL;
+                    ev[nev].t = START_MS + d * DAY_MS + 2 * HOUR_MS - TZ_MS + j * 900000LL;
                 else
                     ev[nev].t = work_time(&s, d);
                 nev++;
@@ -310,6 +329,8 @@ int main(int argc, char **argv)
             cu_clock_set(ev[i].t);
             if (st->start == 0)
                 st->start = ev[i].t;
+            if (suspended(&s, st))
+                continue; /* the server would refuse its session (423) */
             switch (st->kind) {
             case LEGIT: /* about a third of the customers need a verified case */
                 serve(&s, st, c, 1,
@@ -339,8 +360,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-insider-sim: %s\n", err);
         return 1;
     }
-    printf("| attacker | full records revealed | reveals refused | first block | first alert |\n");
-    printf("| --- | ---: | ---: | --- | --- |\n");
+    printf("| attacker | full records revealed | reveals refused | first block | first alert | "
+           "suspended |\n");
+    printf("| --- | ---: | ---: | --- | --- | --- |\n");
     for (i = (size_t)nlegit; i < s.nstaff; i++) {
         struct staff *st = &s.staff[i];
         int64_t first_alert = 0;
@@ -361,8 +383,9 @@ int main(int argc, char **argv)
             snprintf(al, sizeof(al), "after %.1f h (day %lld)",
                      (double)(first_alert - st->start) / HOUR_MS,
                      (long long)((first_alert - START_MS) / DAY_MS + 1));
-        printf("| %s | %llu%s | %llu | %s | %s |\n", st->name, (unsigned long long)st->revealed,
-               st->kind == ENUMERATOR ? " (masked)" : "", (unsigned long long)st->refused, blk, al);
+        printf("| %s | %llu%s | %llu | %s | %s | %s |\n", st->name,
+               (unsigned long long)st->revealed, st->kind == ENUMERATOR ? " (masked)" : "",
+               (unsigned long long)st->refused, blk, al, st->suspended ? "yes" : "no");
     }
     json_array_foreach(json_object_get(alerts, "alerts"), k, a)
     {

@@ -110,6 +110,19 @@ void detect_judge(const struct policy *p, enum policy_role role, const struct de
               "reveals this hour");
         quota(v, u->reveals_day, q->reveals_per_day, q->step_up_fraction, "quota-reveals-day",
               "reveals today");
+        {
+            uint32_t burst = q->reveals_per_hour / 4 > 3 ? q->reveals_per_hour / 4 : 3;
+
+            if (v->action != DETECT_BLOCK && (uint64_t)u->reveals_10min + 1 > burst) {
+                v->action = DETECT_BLOCK;
+                v->rule = "burst";
+                v->suspend = 1;
+                snprintf(v->detail, sizeof(v->detail),
+                         "reveals in 10 minutes: %u done, at most %u (a quarter of the hourly "
+                         "quota)",
+                         u->reveals_10min, burst);
+            }
+        }
         v->meter = detect_meter(p, u, r);
         if (v->meter >= st->block_fraction && v->action != DETECT_BLOCK) {
             v->action = DETECT_BLOCK;

@@ -12,6 +12,9 @@
  *   - the statutory meter: revealed fields weighted by their legal
  *     category's (staff) threshold over the window; alert at
  *     alert_fraction, block a request that would reach block_fraction;
+ *   - bursts: reveals faster than anyone serving customers can (more than a
+ *     quarter of the hourly quota, at least 3, within 10 minutes): block
+ *     and suspend (a harvester at full speed gets a handful of records);
  *   - enumeration: a look-up near earlier ones (IMEIs of one TAC with
  *     close serial numbers, phone numbers close in value) counts with
  *     them; alert at alert_after such look-ups in the window, block at
@@ -43,6 +46,7 @@ enum detect_metric {
 struct detect_usage {
     uint32_t lookups_hour, lookups_day;
     uint32_t reveals_hour, reveals_day;
+    uint32_t reveals_10min;               /* the burst window */
     uint32_t category[POLICY_CAT__COUNT]; /* fields revealed over the statutory window */
 };
 

@@ -223,6 +223,7 @@ static void usage_of(const struct policy *p, const struct staff_state *st, int64
     memset(u, 0, sizeof(*u));
     u->lookups_hour = ring_sum(st->lookups_min, MINUTES, now / 60, MINUTES);
     u->reveals_hour = ring_sum(st->reveals_min, MINUTES, now / 60, MINUTES);
+    u->reveals_10min = ring_sum(st->reveals_min, MINUTES, now / 60, 10);
     u->lookups_day = ring_sum(st->lookups_hour, HOURS, now / 3600, HOURS);
     u->reveals_day = ring_sum(st->reveals_hour, HOURS, now / 3600, HOURS);
     for (c = 0; c < POLICY_CAT__COUNT; c++)

@@ -140,6 +140,27 @@ static void test_enumeration(void **state)
     assert_non_null(strstr(v.detail, "5 look-ups"));
 }
 
+/* A burst: more than a quarter of the hourly reveal quota in 10 minutes. */
+static void test_burst(void **state)
+{
+    struct detect_usage u = {0};
+    struct detect_verdict v;
+
+    (void)state;
+    u.reveals_10min = 4; /* clerk: 20 an hour, a burst is more than 5 */
+    u.reveals_hour = 4;
+    judge(&u, DETECT_REVEAL, 0, &v);
+    assert_int_equal(v.action, DETECT_ALLOW);
+    u.reveals_10min = u.reveals_hour = 5;
+    judge(&u, DETECT_REVEAL, 0, &v);
+    assert_int_equal(v.action, DETECT_BLOCK);
+    assert_string_equal(v.rule, "burst");
+    assert_true(v.suspend && v.alert);
+    /* look-ups are not reveals */
+    judge(&u, DETECT_LOOKUP, 0, &v);
+    assert_int_equal(v.action, DETECT_ALLOW);
+}
+
 static void test_canary_suspends(void **state)
 {
     struct detect_usage u = {0};
@@ -167,11 +188,9 @@ static void test_no_quota_no_access(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quota_edges),
-        cmocka_unit_test(test_statutory_meter),
-        cmocka_unit_test(test_enumeration),
-        cmocka_unit_test(test_canary_suspends),
-        cmocka_unit_test(test_no_quota_no_access),
+        cmocka_unit_test(test_quota_edges),     cmocka_unit_test(test_statutory_meter),
+        cmocka_unit_test(test_enumeration),     cmocka_unit_test(test_burst),
+        cmocka_unit_test(test_canary_suspends), cmocka_unit_test(test_no_quota_no_access),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
