@@ -31,10 +31,10 @@
 #include "synth/synth.h"
 #include "vault/vault.h"
 
-#define DAY_MS   86400000LL
-#define HOUR_MS  3600000LL
-#define START_MS 1767542400000LL /* Monday 2026-01-05 00:00 UTC (08:00 in Shanghai) */
-#define TZ_MS    (8 * HOUR_MS)   /* staff work 09:00-21:00 Asia/Shanghai */
+#define DAY_MS  86400000LL
+#define HOUR_MS 3600000LL
+#define START_MS                                                                                   \
+    1767542400000LL /* Monday 2026-01-05 00:00 in Shanghai (16:00 UTC the day before) */
 
 enum kind { LEGIT, FAST, SLOW, ENUMERATOR, COLLUDER, OFF_HOURS, FAKE_CASES };
 
@@ -211,10 +211,11 @@ static int event_cmp(const void *a, const void *b)
     return (x->t > y->t) - (x->t < y->t);
 }
 
-/* A time during the working day (09:00-21:00 local) of day d. */
+/* A time during the working day (09:00-21:00 in Shanghai, the stores'
+ * time zone) of day d. */
 static int64_t work_time(struct sim *s, int d)
 {
-    return START_MS + d * DAY_MS + 9 * HOUR_MS - TZ_MS + (int64_t)rnd(s, 12 * HOUR_MS);
+    return START_MS + d * DAY_MS + 9 * HOUR_MS + (int64_t)rnd(s, 12 * HOUR_MS);
 }
 
 int main(int argc, char **argv)
@@ -313,9 +314,9 @@ int main(int argc, char **argv)
                 }
                 ev[nev].staff = (int)i;
                 if (st->kind == FAST || st->kind == ENUMERATOR)
-                    ev[nev].t = START_MS + d * DAY_MS + 10 * HOUR_MS - TZ_MS + j * 10000LL;
+                    ev[nev].t = START_MS + d * DAY_MS + 10 * HOUR_MS + j * 10000LL;
                 else if (st->kind == OFF_HOURS)
-                    ev[nev].t = START_MS + d * DAY_MS + 2 * HOUR_MS - TZ_MS + j * 900000LL;
+                    ev[nev].t = START_MS + d * DAY_MS + 2 * HOUR_MS + j * 900000LL;
                 else
                     ev[nev].t = work_time(&s, d);
                 nev++;

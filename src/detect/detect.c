@@ -123,6 +123,12 @@ void detect_judge(const struct policy *p, enum policy_role role, const struct de
                          u->reveals_10min, burst);
             }
         }
+        if (r->outside_hours && v->action == DETECT_ALLOW) {
+            v->action = DETECT_STEP_UP;
+            v->rule = "store-hours";
+            v->alert = 1;
+            snprintf(v->detail, sizeof(v->detail), "a reveal while the store is closed");
+        }
         v->meter = detect_meter(p, u, r);
         if (v->meter >= st->block_fraction && v->action != DETECT_BLOCK) {
             v->action = DETECT_BLOCK;

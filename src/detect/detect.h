@@ -19,6 +19,8 @@
  *     close serial numbers, phone numbers close in value) counts with
  *     them; alert at alert_after such look-ups in the window, block at
  *     block_after;
+ *   - store hours: a reveal while the staff member's store is closed steps
+ *     up (a supervisor's co-sign) and alerts;
  *   - canaries: a canary customer looked up or revealed is a critical
  *     alert and suspends the account.
  * A request is judged with itself counted, so the request that would cross
@@ -58,6 +60,7 @@ struct detect_request {
     int fields[MODEL_F__COUNT]; /* reveals: the fields asked for */
     int canary;                 /* a canary customer is in the answer */
     uint32_t neighbours;        /* look-ups: earlier look-ups near this one in the window */
+    int outside_hours;          /* the staff member's store is closed now */
 };
 
 enum detect_action { DETECT_ALLOW, DETECT_STEP_UP, DETECT_BLOCK };

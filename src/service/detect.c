@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../audit/audit.h"
 #include "../detect/detect.h"
@@ -396,6 +397,43 @@ void service_detect_free(struct service_detector *d)
     free(d);
 }
 
+/*
+ * The minute of the day (0..1439) in time zone `tz` at `now`.  The C
+ * library converts to local time only for the process's zone (TZ), so the
+ * zone's offset is found under a lock by switching TZ, and cached for a
+ * few minutes (offsets change only at daylight-saving transitions).
+ */
+static int local_minute(const char *tz, int64_t now)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char cached_tz[64];
+    static int64_t cached_until, cached_offset;
+    int64_t offset;
+
+    pthread_mutex_lock(&lock);
+    if (strcmp(tz, cached_tz) != 0 || now >= cached_until) {
+        char *old = getenv("TZ") ? xstrdup(getenv("TZ")) : NULL;
+        time_t t = (time_t)now;
+        struct tm tm;
+
+        setenv("TZ", tz, 1);
+        tzset();
+        localtime_r(&t, &tm);
+        cached_offset = tm.tm_gmtoff;
+        if (old != NULL)
+            setenv("TZ", old, 1);
+        else
+            unsetenv("TZ");
+        tzset();
+        free(old);
+        snprintf(cached_tz, sizeof(cached_tz), "%s", tz);
+        cached_until = now + 300;
+    }
+    offset = cached_offset;
+    pthread_mutex_unlock(&lock);
+    return (int)((((now + offset) % 86400) + 86400) % 86400 / 60);
+}
+
 int service_detect_check(struct service *svc, const struct service_actor *who, int kind,
                          const int fields[MODEL_F__COUNT], int canary,
                          const struct service_near *near, int stepped_up, struct detect_verdict *v,
@@ -418,6 +456,11 @@ int service_detect_check(struct service *svc, const struct service_actor *who, i
     if (fields != NULL)
         memcpy(r.fields, fields, sizeof(r.fields));
     r.canary = canary;
+    {
+        const struct policy_hours *hours = policy_store_hours(d->policy, who->store);
+
+        r.outside_hours = !policy_hours_open_at(hours, local_minute(hours->timezone, now));
+    }
     pthread_mutex_lock(&d->lock);
     rc = state_of(svc, d, who->username, now, &st, errmsg);
     if (rc == CU_OK) {

@@ -7,6 +7,7 @@
 
 "$CUSTODIAN" gen customers 50 --seed 43 --format jsonl >"$TMP/c.jsonl"
 cu init >/dev/null
+always_open
 cu import "$TMP/c.jsonl" >/dev/null
 serve_start
 P=https://custodian.invalid/problems

@@ -7,6 +7,7 @@
 
 "$CUSTODIAN" gen customers 40 --seed 47 --format jsonl >"$TMP/c.jsonl"
 cu init >/dev/null
+always_open
 cu import "$TMP/c.jsonl" >/dev/null
 # Small limits: a clerk may reveal 3 times an hour and look up 8 times;
 # the statutory threshold of "other" information (name, phone ...) is 10
@@ -14,6 +15,14 @@ cu import "$TMP/c.jsonl" >/dev/null
 sed -i '0,/"reveals_per_hour": 20,/s//"reveals_per_hour": 3,/;
         0,/"lookups_per_hour": 60,/s//"lookups_per_hour": 8,/;
         0,/"other": 5000/s//"other": 10/' "$DATA/policy.json"
+# Store NIGHT-1 (UTC) opens in two hours: closed now.
+h=$((10#$(date -u +%H)))
+open_at=$(printf '%02d:00' $(((h + 2) % 24)))
+close_at=$(printf '%02d:00' $(((h + 3) % 24)))
+[ "$close_at" = 00:00 ] && close_at=24:00
+sed -i "s|\"stores\": {}|\"stores\": {\"NIGHT-1\": {\"timezone\": \"UTC\", \"open\": \"$open_at\", \"close\": \"$close_at\"}}|" \
+    "$DATA/policy.json"
+grep -q NIGHT-1 "$DATA/policy.json" || echo "Bail out! policy edit failed"
 grep -q '"reveals_per_hour": 3,' "$DATA/policy.json" || echo "Bail out! policy edit failed"
 grep -q '"other": 10' "$DATA/policy.json" || echo "Bail out! policy edit failed"
 serve_start
@@ -121,6 +130,20 @@ run cu alerts
 contains "the enumeration alert (at the 3rd) names dave" "$out" "enumeration        dave         3 look-ups"
 run grep -c --binary-files=text "3569380300120" "$DATA/custodian.db"
 check "the store keeps no walked IMEI, only keyed buckets" test "$out" = 0
+
+# store hours: a reveal while one's store is closed needs a co-sign
+nina=$(staff_login nina clerk NIGHT-1)
+http POST /v1/cases '{"purpose":"customer_support","customer_id":"C00000013"}' "$nina"
+case3=$(jget case_id)
+http POST "/v1/cases/$case3/verify" "{\"code\":\"$(code_of "$case3")\"}" "$nina"
+http POST "/v1/cases/$case3/reveal" '{"fields":["name"]}' "$nina"
+check "a reveal while the store is closed: 403" test "$code" = 403
+contains "step-up-required, naming the store hours" "$out" "a reveal while the store is closed"
+run cu alerts
+contains "and an alert" "$out" "store-hours        nina"
+http POST "/v1/cases/$case3/cosign" "" "$sue"
+http POST "/v1/cases/$case3/reveal" '{"fields":["name"]}' "$nina"
+check "with a supervisor's co-sign it goes: 200" test "$code" = 200
 
 # canaries: a look-up of one suspends the account within the request
 run cu canary add 2 --json

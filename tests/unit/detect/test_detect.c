@@ -161,6 +161,25 @@ static void test_burst(void **state)
     assert_int_equal(v.action, DETECT_ALLOW);
 }
 
+static void test_store_hours(void **state)
+{
+    struct detect_usage u = {0};
+    struct detect_request r = {0};
+    struct detect_verdict v;
+
+    (void)state;
+    r.kind = DETECT_REVEAL;
+    r.fields[MODEL_F_NAME] = 1;
+    r.outside_hours = 1;
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_int_equal(v.action, DETECT_STEP_UP);
+    assert_string_equal(v.rule, "store-hours");
+    assert_true(v.alert);
+    r.outside_hours = 0;
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_int_equal(v.action, DETECT_ALLOW);
+}
+
 static void test_canary_suspends(void **state)
 {
     struct detect_usage u = {0};
@@ -190,6 +209,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quota_edges),     cmocka_unit_test(test_statutory_meter),
         cmocka_unit_test(test_enumeration),     cmocka_unit_test(test_burst),
+        cmocka_unit_test(test_store_hours),
         cmocka_unit_test(test_canary_suspends), cmocka_unit_test(test_no_quota_no_access),
     };
 
