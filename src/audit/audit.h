@@ -325,8 +325,9 @@ struct audit_committed {
     const char *actor;
     int action;
     int decision;
-    const char *fields; /* "name,phone" or NULL */
-    const void *side;   /* the entry's side bytes (struct audit_entry), or NULL */
+    const char *fields;  /* "name,phone" or NULL */
+    const char *reasons; /* reason codes or NULL */
+    const void *side;    /* the entry's side bytes (struct audit_entry), or NULL */
     size_t side_len;
 };
 struct store;

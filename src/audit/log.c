@@ -58,6 +58,7 @@ struct request {
     int action;
     int decision;
     char *fields;
+    char *reasons;
     struct buf side;
     int has_subject;
     unsigned char subject[AUDIT_PSEUDONYM_BYTES];
@@ -280,6 +281,7 @@ static int run_hook(struct audit_log *log, struct request *batch, char **errmsg)
         e[n].action = r->action;
         e[n].decision = r->decision;
         e[n].fields = r->fields;
+        e[n].reasons = r->reasons;
         e[n].side = r->side.len ? r->side.data : NULL;
         e[n].side_len = r->side.len;
     }
@@ -411,6 +413,7 @@ static void *writer_main(void *arg)
             buf_release(&r->leaf);
             free(r->actor);
             free(r->fields);
+            free(r->reasons);
             buf_release(&r->side);
             free(r);
         }
@@ -553,6 +556,7 @@ int audit_log_submit(struct audit_log *log, const struct audit_entry *e, audit_d
     r->action = e->action;
     r->decision = e->decision;
     r->fields = e->fields != NULL && e->fields[0] != '\0' ? xstrdup(e->fields) : NULL;
+    r->reasons = e->reasons != NULL && e->reasons[0] != '\0' ? xstrdup(e->reasons) : NULL;
     buf_init(&r->side);
     if (e->side != NULL && e->side_len > 0)
         buf_add(&r->side, e->side, e->side_len);

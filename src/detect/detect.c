@@ -15,8 +15,14 @@ const char *detect_metric_name(int metric)
         return "lookups";
     if (metric == DETECT_REVEALS)
         return "reveals";
-    if (metric >= DETECT_CATEGORY && metric < DETECT_METRIC__COUNT)
+    if (metric >= DETECT_CATEGORY && metric < DETECT_CASES_OPENED)
         return cats[metric - DETECT_CATEGORY];
+    if (metric == DETECT_CASES_OPENED)
+        return "cases_opened";
+    if (metric == DETECT_CASES_VERIFIED)
+        return "cases_verified";
+    if (metric == DETECT_WRONG_CODES)
+        return "wrong_codes";
     return NULL;
 }
 
@@ -77,6 +83,40 @@ void detect_judge(const struct policy *p, enum policy_role role, const struct de
         v->rule = "canary";
         snprintf(v->detail, sizeof(v->detail), "a canary customer was %s",
                  r->kind == DETECT_REVEAL ? "revealed" : "looked up");
+        return;
+    }
+    if (r->kind == DETECT_CASE_OPEN) {
+        uint32_t open = u->cases_opened_day > u->cases_verified_day
+                            ? u->cases_opened_day - u->cases_verified_day
+                            : 0;
+        uint32_t alert = q->reveals_per_hour / 2 > 5 ? q->reveals_per_hour / 2 : 5;
+        uint32_t block = q->reveals_per_hour > 10 ? q->reveals_per_hour : 10;
+
+        if (open + 1 > block) {
+            v->action = DETECT_BLOCK;
+            v->alert = 1;
+            v->rule = "unverified-cases";
+            snprintf(v->detail, sizeof(v->detail),
+                     "%u cases opened today are not verified (block at %u)", open, block);
+        } else if (open + 1 == alert) {
+            v->alert = 1;
+            v->rule = "unverified-cases";
+            snprintf(v->detail, sizeof(v->detail),
+                     "%u cases opened today are not verified (alert at %u)", open + 1, alert);
+        }
+        return;
+    }
+    if (r->kind == DETECT_VERIFY) {
+        uint32_t limit = q->reveals_per_hour / 4 > 5 ? q->reveals_per_hour / 4 : 5;
+
+        if (u->wrong_codes_hour >= limit) {
+            v->action = DETECT_BLOCK;
+            v->alert = 1;
+            v->rule = "wrong-codes";
+            snprintf(v->detail, sizeof(v->detail),
+                     "%u wrong one-time codes in the last hour (at most %u)", u->wrong_codes_hour,
+                     limit);
+        }
         return;
     }
     if (r->kind == DETECT_LOOKUP) {

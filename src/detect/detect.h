@@ -19,6 +19,14 @@
  *     close serial numbers, phone numbers close in value) counts with
  *     them; alert at alert_after such look-ups in the window, block at
  *     block_after;
+ *   - cases that are never verified: a customer_support case opened while
+ *     half the hourly reveal quota (at least 5) of the day's cases are
+ *     still unverified alerts; with the whole quota (at least 10), opening
+ *     is blocked (look-ups that never lead to a customer who proves they
+ *     are there);
+ *   - wrong codes: a quarter of the hourly reveal quota (at least 5) of
+ *     wrong one-time codes within an hour alerts and blocks further
+ *     verification for the hour (guessing);
  *   - store hours: a reveal while the staff member's store is closed steps
  *     up (a supervisor's co-sign) and alerts;
  *   - canaries: a canary customer looked up or revealed is a critical
@@ -40,19 +48,24 @@
 enum detect_metric {
     DETECT_LOOKUPS,
     DETECT_REVEALS,
-    DETECT_CATEGORY, /* + enum policy_category */
-    DETECT_METRIC__COUNT = DETECT_CATEGORY + POLICY_CAT__COUNT
+    DETECT_CATEGORY,                                           /* + enum policy_category */
+    DETECT_CASES_OPENED = DETECT_CATEGORY + POLICY_CAT__COUNT, /* customer_support */
+    DETECT_CASES_VERIFIED,
+    DETECT_WRONG_CODES,
+    DETECT_METRIC__COUNT
 };
 
 /* A staff member's use before this request, from the counters. */
 struct detect_usage {
     uint32_t lookups_hour, lookups_day;
     uint32_t reveals_hour, reveals_day;
-    uint32_t reveals_10min;               /* the burst window */
-    uint32_t category[POLICY_CAT__COUNT]; /* fields revealed over the statutory window */
+    uint32_t reveals_10min;                        /* the burst window */
+    uint32_t category[POLICY_CAT__COUNT];          /* fields revealed over the statutory window */
+    uint32_t cases_opened_day, cases_verified_day; /* customer_support cases */
+    uint32_t wrong_codes_hour;
 };
 
-enum detect_kind { DETECT_LOOKUP, DETECT_REVEAL };
+enum detect_kind { DETECT_LOOKUP, DETECT_REVEAL, DETECT_CASE_OPEN, DETECT_VERIFY };
 
 /* The request being judged. */
 struct detect_request {

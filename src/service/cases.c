@@ -33,6 +33,7 @@ struct case_call {
     int refused;        /* the refusal's error code, 0 while allowed */
     int blocked;        /* the refusal is the detector's: 1 block, 2 step-up ... */
     const char *reason; /* ... by this rule (the audit reason) */
+    const char *side;   /* for the detector's commit hook (a case's purpose) */
     const char *slug;
     const char *fields;
     char msg[256];
@@ -72,6 +73,8 @@ static void decision(const struct case_call *k, const char *fields, const char *
     a->detail = k->refused ? NULL : detail;
     a->customer_id = k->c.customer_id;
     a->case_id = k->c.id;
+    a->side = k->side;
+    a->side_len = k->side ? strlen(k->side) : 0;
 }
 
 /*
@@ -97,6 +100,27 @@ static int settle(struct case_call *k, int rc, const char *fields, const char *d
         return CU_OK;
     *why = k->slug;
     return cu_errf(errmsg, k->refused, "%s", k->msg);
+}
+
+/*
+ * The insider detector's say on a case step (opening, verifying): acts on
+ * its verdict (alert, suspension) and turns a block into the call's
+ * refusal.  CU_OK to go on.
+ */
+static int detect_gate(struct case_call *k, int kind, char **errmsg)
+{
+    struct detect_verdict v;
+    int rc = service_detect_check(k->svc, k->who, kind, NULL, 0, NULL, 1, &v, errmsg);
+
+    if (rc == CU_OK)
+        rc = service_detect_act(k->svc, k->who, &v, errmsg);
+    if (rc == CU_OK && v.action == DETECT_BLOCK) {
+        rc = refuse(k, CU_ERR_LIMIT, "limit-reached", NULL, "limit reached (%s): %s", v.rule,
+                    v.detail);
+        k->blocked = 1;
+        k->reason = v.rule;
+    }
+    return rc;
 }
 
 static int role_of(const struct service_actor *who)
@@ -289,7 +313,10 @@ int service_case_open(struct service *svc, const struct service_actor *who, cons
     if (support && !contact(&m, send_to, &channel, &to))
         rc = refuse(&k, CU_ERR_CONFLICT, "no-contact", NULL,
                     "the customer has no phone or e-mail on file to send a code to");
+    if (rc == CU_OK && support)
+        rc = detect_gate(&k, DETECT_CASE_OPEN, errmsg);
 decided:
+    k.side = support ? "customer_support" : NULL;
     snprintf(detail, sizeof(detail), "%s%s%s", k.c.purpose,
              support ? "" : ": reason: ", support ? "" : reason);
     rc = settle(&k, rc, NULL, detail, why, errmsg);
@@ -346,6 +373,8 @@ int service_case_verify(struct service *svc, const struct service_actor *who, co
         goto out;
     }
     rc = load(&k, case_id, CASE_OWNER, errmsg);
+    if (rc == CU_OK)
+        rc = detect_gate(&k, DETECT_VERIFY, errmsg);
     if (rc == CU_OK &&
         (case_state(&k.c, now) != POLICY_CASE_AWAITING_VERIFICATION || !k.c.has_code))
         rc = refuse(&k, CU_ERR_CONFLICT, "case-state", NULL,
@@ -367,10 +396,12 @@ int service_case_verify(struct service *svc, const struct service_actor *who, co
                     "the code has expired; open a new case to send another");
     if (rc == CU_OK) {
         code_hash(svc, k.c.id, code, h);
-        if (!vault_equal(h, k.c.code_hash, sizeof(h)))
+        if (!vault_equal(h, k.c.code_hash, sizeof(h))) {
+            service_detect_wrong_code(svc, who);
             rc = refuse(&k, CU_ERR_FORBIDDEN, "code-incorrect", NULL,
                         "wrong code (%d of %d tries left)", SERVICE_CODE_TRIES - tries,
                         SERVICE_CODE_TRIES);
+        }
     }
     rc = settle(&k, rc, NULL, NULL, why, errmsg);
     if (rc != CU_OK)

@@ -46,6 +46,8 @@ struct staff_state {
     struct ring lookups_min[MINUTES], reveals_min[MINUTES];
     struct ring lookups_hour[HOURS], reveals_hour[HOURS];
     struct ring cat_day[POLICY_CAT__COUNT][DAYS_MAX];
+    struct ring opened_hour[HOURS], verified_hour[HOURS]; /* customer_support cases */
+    struct ring wrong_min[MINUTES];                       /* wrong one-time codes */
     /* the neighbourhoods of recent look-ups, oldest overwritten first */
     struct {
         int64_t t;
@@ -119,8 +121,14 @@ static void state_add(struct staff_state *st, int metric, int size, int64_t buck
         ring_add(st->lookups_hour, HOURS, bucket, k);
     else if (metric == DETECT_REVEALS && size == SIZE_HOUR)
         ring_add(st->reveals_hour, HOURS, bucket, k);
-    else if (metric >= DETECT_CATEGORY && metric < DETECT_METRIC__COUNT && size == SIZE_DAY)
+    else if (metric >= DETECT_CATEGORY && metric < DETECT_CASES_OPENED && size == SIZE_DAY)
         ring_add(st->cat_day[metric - DETECT_CATEGORY], DAYS_MAX, bucket, k);
+    else if (metric == DETECT_CASES_OPENED && size == SIZE_HOUR)
+        ring_add(st->opened_hour, HOURS, bucket, k);
+    else if (metric == DETECT_CASES_VERIFIED && size == SIZE_HOUR)
+        ring_add(st->verified_hour, HOURS, bucket, k);
+    else if (metric == DETECT_WRONG_CODES && size == SIZE_MINUTE)
+        ring_add(st->wrong_min, MINUTES, bucket, k);
 }
 
 static int load_row(void *ctx, const struct store_count *c)
@@ -229,10 +237,17 @@ static void usage_of(const struct policy *p, const struct staff_state *st, int64
     u->reveals_day = ring_sum(st->reveals_hour, HOURS, now / 3600, HOURS);
     for (c = 0; c < POLICY_CAT__COUNT; c++)
         u->category[c] = ring_sum(st->cat_day[c], DAYS_MAX, now / 86400, window);
+    u->cases_opened_day = ring_sum(st->opened_hour, HOURS, now / 3600, HOURS);
+    u->cases_verified_day = ring_sum(st->verified_hour, HOURS, now / 3600, HOURS);
+    u->wrong_codes_hour = ring_sum(st->wrong_min, MINUTES, now / 60, MINUTES);
 }
 
-/* What one allowed request adds: the same for the reservation and for the
- * commit hook, so the two always agree. */
+/* What is counted: look-ups and reveals (enum detect_kind's first two),
+ * then the case events. */
+enum { COUNT_CASE_OPENED = DETECT_REVEAL + 1, COUNT_CASE_VERIFIED, COUNT_WRONG_CODE };
+
+/* What one event adds: the same for the reservation and for the commit
+ * hook, so the two always agree. */
 static size_t increments(const struct policy *p, int kind, const int fields[MODEL_F__COUNT],
                          int64_t t, const char *staff, struct store_count *out)
 {
@@ -240,6 +255,16 @@ static size_t increments(const struct policy *p, int kind, const int fields[MODE
     int metric = kind == DETECT_LOOKUP ? DETECT_LOOKUPS : DETECT_REVEALS, size, f;
     size_t n = 0;
 
+    if (kind >= COUNT_CASE_OPENED) {
+        /* one count, in the bucket size its window uses */
+        out[0].staff = staff;
+        out[0].metric = kind == COUNT_CASE_OPENED     ? metric_id(DETECT_CASES_OPENED, SIZE_HOUR)
+                        : kind == COUNT_CASE_VERIFIED ? metric_id(DETECT_CASES_VERIFIED, SIZE_HOUR)
+                                                      : metric_id(DETECT_WRONG_CODES, SIZE_MINUTE);
+        out[0].bucket = t / bucket_seconds[out[0].metric % 4];
+        out[0].n = 1;
+        return 1;
+    }
     for (size = SIZE_MINUTE; size <= SIZE_DAY; size++) {
         out[n].staff = staff;
         out[n].metric = metric_id(metric, size);
@@ -275,10 +300,22 @@ static int count_hook(void *ctx, struct store *s, const struct audit_committed *
     int rc = CU_OK, kind;
 
     for (i = 0; rc == CU_OK && i < n; i++) {
-        if (!watched(e[i].actor) || e[i].decision != AUDIT_ALLOW ||
-            (e[i].action != AUDIT_LOOKUP && e[i].action != AUDIT_REVEAL))
+        if (!watched(e[i].actor))
             continue;
-        kind = e[i].action == AUDIT_LOOKUP ? DETECT_LOOKUP : DETECT_REVEAL;
+        if (e[i].action == AUDIT_CASE_OPEN && e[i].decision == AUDIT_ALLOW &&
+            e[i].side_len == strlen("customer_support") &&
+            memcmp(e[i].side, "customer_support", e[i].side_len) == 0)
+            kind = COUNT_CASE_OPENED;
+        else if (e[i].action == AUDIT_CASE_VERIFY && e[i].decision == AUDIT_ALLOW)
+            kind = COUNT_CASE_VERIFIED;
+        else if (e[i].action == AUDIT_CASE_VERIFY && e[i].reasons != NULL &&
+                 strstr(e[i].reasons, "code-incorrect") != NULL)
+            kind = COUNT_WRONG_CODE;
+        else if (e[i].decision == AUDIT_ALLOW &&
+                 (e[i].action == AUDIT_LOOKUP || e[i].action == AUDIT_REVEAL))
+            kind = e[i].action == AUDIT_LOOKUP ? DETECT_LOOKUP : DETECT_REVEAL;
+        else
+            continue;
         memset(fields, 0, sizeof(fields));
         if (kind == DETECT_REVEAL && e[i].fields != NULL) {
             struct buf canon = BUF_INIT;
@@ -469,9 +506,12 @@ int service_detect_check(struct service *svc, const struct service_actor *who, i
             r.neighbours = neighbours(
                 st, near, now - 3600 * (int64_t)policy_enumeration(d->policy)->window_hours);
         detect_judge(d->policy, (enum policy_role)role, &u, &r, v);
-        if (v->action == DETECT_ALLOW || (v->action == DETECT_STEP_UP && stepped_up)) {
-            /* reserve: this request counts from now on */
-            k = increments(d->policy, kind, r.fields, now, who->username, c);
+        if (kind != DETECT_VERIFY &&
+            (v->action == DETECT_ALLOW || (v->action == DETECT_STEP_UP && stepped_up))) {
+            /* reserve: this request counts from now on (a verification
+             * counts once its outcome is known, in the commit hook) */
+            k = increments(d->policy, kind == DETECT_CASE_OPEN ? COUNT_CASE_OPENED : kind, r.fields,
+                           now, who->username, c);
             for (i = 0; i < k; i++)
                 state_add(st, c[i].metric / 4, c[i].metric % 4, c[i].bucket, 1);
             if (near != NULL) {
@@ -652,4 +692,20 @@ int service_detect_usage(struct service *svc, const char *staff, const char *rol
                      "alert_at", st->alert_fraction, "block_at", st->block_fraction, "window_days",
                      st->window_days);
     return CU_OK;
+}
+
+void service_detect_wrong_code(struct service *svc, const struct service_actor *who)
+{
+    struct service_detector *d = svc->detector;
+    struct staff_state *st;
+    struct store_count c[1];
+    int64_t now = cu_now();
+
+    if (d == NULL || !watched(who->username))
+        return;
+    pthread_mutex_lock(&d->lock);
+    if (state_of(svc, d, who->username, now, &st, NULL) == CU_OK &&
+        increments(d->policy, COUNT_WRONG_CODE, NULL, now, who->username, c) == 1)
+        state_add(st, c[0].metric / 4, c[0].metric % 4, c[0].bucket, 1);
+    pthread_mutex_unlock(&d->lock);
 }

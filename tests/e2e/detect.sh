@@ -131,6 +131,34 @@ contains "the enumeration alert (at the 3rd) names dave" "$out" "enumeration    
 run grep -c --binary-files=text "3569380300120" "$DATA/custodian.db"
 check "the store keeps no walked IMEI, only keyed buckets" test "$out" = 0
 
+# cases never verified: alert at 5 open ones today, block at 10 (this
+# policy's clerk quota is 3 reveals an hour, so the minimums apply)
+fay=$(staff_login fay clerk SZ-014)
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    http POST /v1/cases "{\"purpose\":\"customer_support\",\"customer_id\":\"C0000002$((i % 10))\"}" "$fay"
+    [ "$code" = 201 ] || break
+done
+check "10 cases opened and left unverified: all 201" test "$code" = 201
+http POST /v1/cases '{"purpose":"customer_support","customer_id":"C00000031"}' "$fay"
+check "the 11th is blocked: 429" test "$code" = 429
+contains "by the unverified-cases rule" "$out" "unverified-cases"
+run cu alerts
+contains "which alerted at the 5th" "$out" "unverified-cases   fay          5 cases opened today are not verified"
+
+# wrong codes: 5 in an hour, then no more verification for the hour
+gus=$(staff_login gus clerk SZ-014)
+http POST /v1/cases '{"purpose":"customer_support","customer_id":"C00000032"}' "$gus"
+ca=$(jget case_id)
+http POST /v1/cases '{"purpose":"customer_support","customer_id":"C00000033"}' "$gus"
+cb=$(jget case_id)
+good=$(code_of "$cb")
+if [ "$good" = 000000 ]; then bad=111111; else bad=000000; fi
+for c in "$ca" "$ca" "$ca" "$cb" "$cb"; do http POST "/v1/cases/$c/verify" "{\"code\":\"$bad\"}" "$gus"; done
+check "five wrong codes: the last is still judged (403)" test "$code" = 403
+http POST "/v1/cases/$cb/verify" "{\"code\":\"$good\"}" "$gus"
+check "then even the right code is blocked for the hour: 429" test "$code" = 429
+contains "by the wrong-codes rule" "$out" "wrong-codes"
+
 # store hours: a reveal while one's store is closed needs a co-sign
 nina=$(staff_login nina clerk NIGHT-1)
 http POST /v1/cases '{"purpose":"customer_support","customer_id":"C00000013"}' "$nina"

@@ -180,6 +180,40 @@ static void test_store_hours(void **state)
     assert_int_equal(v.action, DETECT_ALLOW);
 }
 
+/* Clerk defaults: 20 reveals an hour, so alert at 10 unverified cases,
+ * block at 20; verification blocked after 5 wrong codes in an hour. */
+static void test_cases_and_codes(void **state)
+{
+    struct detect_usage u = {0};
+    struct detect_request r = {0};
+    struct detect_verdict v;
+
+    (void)state;
+    r.kind = DETECT_CASE_OPEN;
+    u.cases_opened_day = 12;
+    u.cases_verified_day = 3; /* 9 open: this one makes 10 */
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_int_equal(v.action, DETECT_ALLOW);
+    assert_true(v.alert);
+    assert_string_equal(v.rule, "unverified-cases");
+    u.cases_opened_day = 23; /* 20 open */
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_int_equal(v.action, DETECT_BLOCK);
+    u.cases_verified_day = 20; /* most verified: fine */
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_int_equal(v.action, DETECT_ALLOW);
+    assert_false(v.alert);
+
+    r.kind = DETECT_VERIFY;
+    u.wrong_codes_hour = 4;
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_int_equal(v.action, DETECT_ALLOW);
+    u.wrong_codes_hour = 5;
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_int_equal(v.action, DETECT_BLOCK);
+    assert_string_equal(v.rule, "wrong-codes");
+}
+
 static void test_canary_suspends(void **state)
 {
     struct detect_usage u = {0};
@@ -210,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_quota_edges),     cmocka_unit_test(test_statutory_meter),
         cmocka_unit_test(test_enumeration),     cmocka_unit_test(test_burst),
         cmocka_unit_test(test_store_hours),
+        cmocka_unit_test(test_cases_and_codes),
         cmocka_unit_test(test_canary_suspends), cmocka_unit_test(test_no_quota_no_access),
     };
 
