@@ -107,7 +107,9 @@ void detect_judge(const struct policy *p, enum policy_role role, const struct de
         return;
     }
     if (r->kind == DETECT_VERIFY) {
-        uint32_t limit = q->reveals_per_hour / 4 > 5 ? q->reveals_per_hour / 4 : 5;
+        /* at least two cases' worth of tries: a customer who mistypes
+         * their code five times does not stop the clerk */
+        uint32_t limit = q->reveals_per_hour / 2 > 10 ? q->reveals_per_hour / 2 : 10;
 
         if (u->wrong_codes_hour >= limit) {
             v->action = DETECT_BLOCK;

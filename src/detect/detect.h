@@ -24,9 +24,9 @@
  *     still unverified alerts; with the whole quota (at least 10), opening
  *     is blocked (look-ups that never lead to a customer who proves they
  *     are there);
- *   - wrong codes: a quarter of the hourly reveal quota (at least 5) of
- *     wrong one-time codes within an hour alerts and blocks further
- *     verification for the hour (guessing);
+ *   - wrong codes: half the hourly reveal quota (at least 10: two cases'
+ *     tries) of wrong one-time codes within an hour alerts and blocks
+ *     further verification for the hour (guessing);
  *   - store hours: a reveal while the staff member's store is closed steps
  *     up (a supervisor's co-sign) and alerts;
  *   - canaries: a canary customer looked up or revealed is a critical

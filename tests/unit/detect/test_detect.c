@@ -181,7 +181,7 @@ static void test_store_hours(void **state)
 }
 
 /* Clerk defaults: 20 reveals an hour, so alert at 10 unverified cases,
- * block at 20; verification blocked after 5 wrong codes in an hour. */
+ * block at 20; verification blocked after 10 wrong codes in an hour. */
 static void test_cases_and_codes(void **state)
 {
     struct detect_usage u = {0};
@@ -205,10 +205,10 @@ static void test_cases_and_codes(void **state)
     assert_false(v.alert);
 
     r.kind = DETECT_VERIFY;
-    u.wrong_codes_hour = 4;
+    u.wrong_codes_hour = 9;
     detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
     assert_int_equal(v.action, DETECT_ALLOW);
-    u.wrong_codes_hour = 5;
+    u.wrong_codes_hour = 10;
     detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
     assert_int_equal(v.action, DETECT_BLOCK);
     assert_string_equal(v.rule, "wrong-codes");
