@@ -130,6 +130,8 @@ static int serve(struct sim *s, struct staff *st, uint64_t c, int verify, const 
         goto out;
     rc = service_case_open(s->svc, &who, "customer_support", m.customer_id, NULL, NULL, &out, &why,
                            &err);
+    if (rc == CU_ERR_LIMIT && st->first_block == 0)
+        st->first_block = cu_now_ms();
     if (rc != CU_OK)
         goto out;
     snprintf(case_id, sizeof(case_id), "%s", json_string_value(json_object_get(out, "case_id")));
