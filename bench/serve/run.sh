@@ -398,6 +398,24 @@ done
 
 failures=$(plain custodian_audit_failures_total)
 [ "$failures" = 0 ] || die "the audit writer reported $failures failed commits"
+
+# The inline checks' cost: reveals at the largest connection count, back to
+# back, with the insider detector on (as above) and off (config.json
+# "detector": false, which exists for this measurement only).
+last=${connections##* }
+cp "$work/rows" "$work/rows.main"
+: >"$work/rows"
+bench reveals "$last"
+stop_custodian
+cp "$data/config.json" "$work/config.json"
+jq '. + {detector: false}' "$work/config.json" >"$data/config.json"
+start_custodian
+bench reveals "$last"
+stop_custodian
+cp "$work/config.json" "$data/config.json"
+start_custodian
+mv "$work/rows" "$work/rows.detector"
+mv "$work/rows.main" "$work/rows"
 stop_custodian
 stop "$ceiling_pid" || die "bench-serve-ceiling exited with status $?"
 ceiling_pid=""
@@ -437,6 +455,9 @@ echo "($(nproc) cores: $(($(nproc) * 100))% is all of them); server CPU µs/req:
 echo "audit entries/commit: the mean group-commit batch (custodian_audit_entries_total / _batches_total)."
 echo "look-ups and reveals: every answer 2xx (wrk and the server's /metrics agree), no socket errors"
 echo "audit: tree size $audit_before -> $audit_after (+$grown) for $answered_total answered look-ups and reveals; audit verify: ok"
+awk 'NR == 1 { on = $3 } NR == 2 { off = $3 }
+    END { printf "inline checks: reveals at %d connections %.0f/s with the insider detector, %.0f/s without: %.1f%% of throughput (< 10%%: %s)\n",
+        '"$last"', on, off, 100 * (off - on) / off, ((off - on) / off < 0.10 ? "met" : "NOT met") }' "$work/rows.detector"
 awk -v last="${connections##* }" '$1 == last { v[$2] = $3; p99[$2] = $5 }
     END {
         printf "targets at %d connections: reveals %.0f/s (>= 20,000: %s), p99 %.2f ms (< 5 ms: %s), %.0f%% of the ceiling (>= 50%%: %s)\n",

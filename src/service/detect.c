@@ -409,6 +409,11 @@ int service_detect_open(struct service *svc, char **errmsg)
     (void)errmsg;
     if (svc->detector != NULL || svc->borrowed)
         return CU_OK;
+    if (svc->detector_off) {
+        cu_log("insider detection is OFF (config.json \"detector\": false): for measuring its "
+               "cost only");
+        return CU_OK;
+    }
     d = xcalloc(1, sizeof(*d));
     pthread_mutex_init(&d->lock, NULL);
     d->policy = svc->policy;

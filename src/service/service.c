@@ -215,6 +215,7 @@ int service_open(struct service **out, const char *data_dir, char **errmsg)
     struct service *svc = xcalloc(1, sizeof(*svc));
     const char *store = NULL, *cc = NULL, *origin = NULL, *env, *hook = NULL, *token = NULL;
     json_int_t case_hours = SERVICE_CASE_HOURS;
+    int detector = 1;
     unsigned char pk[32];
     json_error_t jerr;
     json_t *config = NULL;
@@ -231,9 +232,9 @@ int service_open(struct service **out, const char *data_dir, char **errmsg)
             rc = cu_errf(errmsg, CU_ERR_INVALID, "%s:%d: %s", config_path, jerr.line, jerr.text);
         goto out;
     }
-    if (json_unpack_ex(config, &jerr, 0, "{s?s, s?s, s?s, s?I, s?{s?s, s?s}}", "store", &store,
+    if (json_unpack_ex(config, &jerr, 0, "{s?s, s?s, s?s, s?I, s?{s?s, s?s}, s?b}", "store", &store,
                        "default_country", &cc, "audit_origin", &origin, "case_hours", &case_hours,
-                       "notifier", "webhook", &hook, "token", &token) != 0) {
+                       "notifier", "webhook", &hook, "token", &token, "detector", &detector) != 0) {
         rc = cu_errf(errmsg, CU_ERR_INVALID, "%s: %s", config_path, jerr.text);
         goto out;
     }
@@ -247,6 +248,7 @@ int service_open(struct service **out, const char *data_dir, char **errmsg)
         goto out;
     }
     svc->case_ttl_s = (int64_t)case_hours * 3600;
+    svc->detector_off = !detector;
     svc->webhook_url = hook ? xstrdup(hook) : NULL;
     svc->webhook_token = token ? xstrdup(token) : NULL;
     env = getenv("CUSTODIAN_STORE");

@@ -36,6 +36,7 @@ struct service {
     char *webhook_url;                 /* config "notifier.webhook": NULL for the outbox only */
     char *webhook_token;               /* config "notifier.token": sent as a bearer token */
     struct service_detector *detector; /* insider detection (opened with the audit log) */
+    int detector_off;                  /* config "detector": false: benchmarks of its cost only */
     int borrowed;                      /* a worker: vault and audit belong to the parent */
 };
 

@@ -243,8 +243,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quota_edges),     cmocka_unit_test(test_statutory_meter),
         cmocka_unit_test(test_enumeration),     cmocka_unit_test(test_burst),
-        cmocka_unit_test(test_store_hours),
-        cmocka_unit_test(test_cases_and_codes),
+        cmocka_unit_test(test_store_hours),     cmocka_unit_test(test_cases_and_codes),
         cmocka_unit_test(test_canary_suspends), cmocka_unit_test(test_no_quota_no_access),
     };
 

@@ -428,6 +428,30 @@ static void test_login_lockout_and_suspension(void **state)
     assert_int_equal(rc, CU_ERR_LIMIT);
 }
 
+/* The detector runs unless config.json says "detector": false (for
+ * measuring its cost). */
+static void test_detector_switch(void **state)
+{
+    struct fixture *f = *state;
+    char *path = xasprintf("%s/config.json", f->data), *err = NULL;
+    struct service *svc = NULL;
+    json_t *cfg;
+
+    assert_int_equal(service_audit_open(f->svc, &err), CU_OK);
+    assert_non_null(f->svc->detector);
+    cfg = json_load_file(path, 0, NULL);
+    json_object_set_new(cfg, "detector", json_false());
+    assert_int_equal(json_dump_file(cfg, path, 0), 0);
+    json_decref(cfg);
+    service_free(f->svc);
+    f->svc = NULL;
+    assert_int_equal(service_open(&svc, f->data, &err), CU_OK);
+    assert_int_equal(service_audit_open(svc, &err), CU_OK);
+    assert_null(svc->detector);
+    f->svc = svc;
+    free(path);
+}
+
 /* init writes policy.json; open reads it, and refuses a broken one. */
 static void test_policy_file(void **state)
 {
@@ -649,6 +673,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_login_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_login_lockout_and_suspension, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_detector_switch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_builtin_sealed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_webhook_delivery, setup, teardown),
     };
