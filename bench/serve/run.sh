@@ -402,14 +402,21 @@ failures=$(plain custodian_audit_failures_total)
 # The inline checks' cost: reveals at the largest connection count, back to
 # back, with the insider detector on (as above) and off (config.json
 # "detector": false, which exists for this measurement only).
+# Each run has a clerk and a case of its own, as every point above (one
+# clerk revealing for 20 s at full speed would be a burst even under the
+# benchmark policy).
 last=${connections##* }
 cp "$work/rows" "$work/rows.main"
 : >"$work/rows"
+reveal_token[$last]=$(new_clerk bench-cost-on)
+reveal_case[$last]=$(verified_case "${reveal_token[$last]}" "$cid1")
 bench reveals "$last"
 stop_custodian
 cp "$data/config.json" "$work/config.json"
 jq '. + {detector: false}' "$work/config.json" >"$data/config.json"
 start_custodian
+reveal_token[$last]=$(new_clerk bench-cost-off)
+reveal_case[$last]=$(verified_case "${reveal_token[$last]}" "$cid1")
 bench reveals "$last"
 stop_custodian
 cp "$work/config.json" "$data/config.json"

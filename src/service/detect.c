@@ -55,6 +55,7 @@ struct staff_state {
         unsigned char exact[NEAR_BYTES]; /* the value */
     } recent[RECENT_MAX];
     size_t nrecent;
+    int64_t pruned_minute; /* the commit hook pruned this staff member's old rows then */
     /* the last alert per rule: one alert an hour per rule is enough */
     struct {
         const char *rule; /* the rule's static name */
@@ -67,8 +68,6 @@ struct service_detector {
     pthread_mutex_t lock;
     const struct policy *policy;
     struct staff_state *bucket[CACHE_SIZE];
-    /* the commit hook's pruning: staff last pruned, per minute */
-    int64_t pruned_minute;
 };
 
 static unsigned name_hash(const char *s)
@@ -198,13 +197,15 @@ static int state_of(struct service *svc, struct service_detector *d, const char 
         struct staff_state *next = st->next;
         char name[sizeof(st->name)];
         __typeof__(st->alerted) alerted;
+        int64_t pruned = st->pruned_minute;
 
-        /* the counts come again from the store; name, link and alerts stay */
+        /* the counts come again from the store; the rest stays */
         memcpy(name, st->name, sizeof(name));
         memcpy(alerted, st->alerted, sizeof(alerted));
         memset(st, 0, sizeof(*st));
         memcpy(st->name, name, sizeof(name));
         memcpy(st->alerted, alerted, sizeof(alerted));
+        st->pruned_minute = pruned;
         st->next = next;
         rc = store_detect_rows(svc->store, staff, load_row, st, errmsg);
         if (rc == CU_OK)
@@ -289,14 +290,59 @@ static int watched(const char *actor)
     return actor != NULL && strncmp(actor, "operator:", 9) != 0;
 }
 
-/* The audit commit hook: counts the batch's allowed look-ups and reveals. */
+/* Whether `staff`'s old rows are due for pruning in `minute` (and notes
+ * that they are pruned now).  Staff the server has not judged yet are
+ * pruned when it has. */
+static int due_for_pruning(struct service_detector *d, const char *staff, int64_t minute)
+{
+    struct staff_state *st;
+    int due = 0;
+
+    pthread_mutex_lock(&d->lock);
+    for (st = d->bucket[name_hash(staff)]; st != NULL; st = st->next)
+        if (strcmp(st->name, staff) == 0)
+            break;
+    if (st != NULL && st->pruned_minute != minute) {
+        st->pruned_minute = minute;
+        due = 1;
+    }
+    pthread_mutex_unlock(&d->lock);
+    return due;
+}
+
+/* Adds counts to `acc`, merging equal (staff, metric, bucket) keys: a batch
+ * of one busy clerk's entries writes a few rows, not four per entry. */
+static void merge_counts(struct store_count **acc, size_t *n, size_t *cap,
+                         const struct store_count *c, size_t k)
+{
+    size_t i, j;
+
+    for (i = 0; i < k; i++) {
+        for (j = 0; j < *n; j++)
+            if ((*acc)[j].metric == c[i].metric && (*acc)[j].bucket == c[i].bucket &&
+                strcmp((*acc)[j].staff, c[i].staff) == 0)
+                break;
+        if (j < *n) {
+            (*acc)[j].n += c[i].n;
+            continue;
+        }
+        if (*n == *cap) {
+            *cap = *cap ? 2 * *cap : 64;
+            *acc = xrealloc(*acc, *cap * sizeof(**acc));
+        }
+        (*acc)[(*n)++] = c[i];
+    }
+}
+
+/* The audit commit hook: counts the batch's look-ups, reveals and case
+ * events, in the batch's own transaction. */
 static int count_hook(void *ctx, struct store *s, const struct audit_committed *e, size_t n,
                       char **errmsg)
 {
     struct service_detector *d = ctx;
-    struct store_count c[3 + MODEL_F__COUNT];
+    struct store_count c[3 + MODEL_F__COUNT], *acc = NULL;
     int fields[MODEL_F__COUNT];
-    size_t i, k;
+    size_t i, k, nacc = 0, cap = 0;
     int rc = CU_OK, kind;
 
     for (i = 0; rc == CU_OK && i < n; i++) {
@@ -325,18 +371,17 @@ static int count_hook(void *ctx, struct store *s, const struct audit_committed *
             buf_release(&canon);
         }
         k = increments(d->policy, kind, fields, e[i].time_ms / 1000, e[i].actor, c);
-        rc = store_detect_add(s, c, k, errmsg);
-        if (rc == CU_OK && kind == DETECT_LOOKUP && e[i].side_len == 2 * NEAR_BYTES)
+        merge_counts(&acc, &nacc, &cap, c, k);
+        if (kind == DETECT_LOOKUP && e[i].side_len == 2 * NEAR_BYTES)
             rc = store_recent_add(s, e[i].actor, e[i].time_ms / 1000, e[i].side, 2 * NEAR_BYTES,
                                   errmsg);
         /* Old buckets go as their owner works, once a minute at most. */
-        if (rc == CU_OK && e[i].time_ms / 60000 != d->pruned_minute) {
+        if (rc == CU_OK && due_for_pruning(d, e[i].actor, e[i].time_ms / 60000)) {
             const struct policy_statutory *st = policy_statutory(d->policy);
             int64_t t = e[i].time_ms / 1000;
             int64_t kept[3] = {t / 60 - MINUTES, t / 3600 - HOURS,
                                t / 86400 - (int64_t)st->window_days};
 
-            d->pruned_minute = e[i].time_ms / 60000;
             rc = store_detect_prune(s, e[i].actor, kept, errmsg);
             if (rc == CU_OK)
                 rc = store_recent_prune(
@@ -344,6 +389,9 @@ static int count_hook(void *ctx, struct store *s, const struct audit_committed *
                     errmsg);
         }
     }
+    if (rc == CU_OK && nacc > 0)
+        rc = store_detect_add(s, acc, nacc, errmsg);
+    free(acc);
     return rc;
 }
 
