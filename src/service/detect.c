@@ -92,15 +92,19 @@ static void ring_add(struct ring *r, size_t n, int64_t bucket, uint32_t k)
     slot->n += k;
 }
 
-/* The sum of buckets (now - n, now]. */
+/* The sum of buckets (now - window, now]: one slot read per bucket of the
+ * window (window <= n). */
 static uint32_t ring_sum(const struct ring *r, size_t n, int64_t now, size_t window)
 {
     uint64_t sum = 0;
-    size_t i;
+    int64_t b;
 
-    for (i = 0; i < n; i++)
-        if (r[i].tag > now - (int64_t)window && r[i].tag <= now)
-            sum += r[i].n;
+    for (b = now - (int64_t)window + 1; b <= now; b++) {
+        const struct ring *slot = &r[(uint64_t)b % n];
+
+        if (slot->tag == (int32_t)b)
+            sum += slot->n;
+    }
     return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
 }
 
