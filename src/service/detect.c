@@ -647,8 +647,16 @@ int service_detect_act(struct service *svc, const struct service_actor *who,
         a.audit_index = (int64_t)index;
         if (rc == CU_OK)
             rc = store_alert_add(svc->store, &a, &id, errmsg);
-        if (rc == CU_OK)
-            cu_log("alert %lld (%s): %s: %s", (long long)id, a.severity, who->username, detail);
+        if (rc == CU_OK) {
+            char *text = xasprintf("alert %lld (%s) on %s: %s", (long long)id, a.severity,
+                                   who->username, detail);
+
+            cu_log("%s", text);
+            /* to the security team's webhook, through the outbox (its
+             * retries); no personal value is in an alert */
+            rc = service_notify(svc, "", NULL, "alert", "security", text, errmsg);
+            free(text);
+        }
     }
     if (rc == CU_OK && v->suspend) {
         struct service_actor detector = {"detector", "system", NULL, who->client, who->request_id};

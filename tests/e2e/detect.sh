@@ -69,6 +69,8 @@ contains "so is the refused step-up" "$out" '"decision": "step_up"'
 contains "with the rule as its reason" "$out" '"quota-reveals-hour"'
 run cu alerts
 contains "an alert for the security team" "$out" "quota-reveals-hour"
+run cu outbox
+contains "sent to the security team through the notifier" "$out" "alert security  [sent]"
 contains "naming the staff member" "$out" "alice"
 http GET "/v1/alerts?status=open" "" "$sam"
 check "security reads alerts over HTTP: 200" test "$code" = 200
