@@ -477,7 +477,13 @@ static int h_case_open(void *app, struct http_request *req, struct http_response
     return CU_OK;
 }
 
-static int h_case_get(void *app, struct http_request *req, struct http_response *res)
+/* A step on an existing case: one service call on {id}, answered as a
+ * case answer (the view, or the problem with its reason). */
+typedef int (*case_step_fn)(struct service *svc, const struct service_actor *who,
+                            const char *case_id, json_t **out, const char **why, char **errmsg);
+
+static int case_step(void *app, struct http_request *req, struct http_response *res,
+                     case_step_fn step)
 {
     struct call c;
     json_t *out = NULL;
@@ -486,11 +492,31 @@ static int h_case_get(void *app, struct http_request *req, struct http_response 
     int rc;
 
     if (begin(app, req, res, &c, R_CASES, 1)) {
-        rc = service_case_get(c.svc, &c.who, req->param, &out, &why, &err);
+        rc = step(c.svc, &c.who, req->param, &out, &why, &err);
         case_answer(res, rc, 200, out, why, err);
     }
     call_end(&c);
     return CU_OK;
+}
+
+static int h_case_get(void *app, struct http_request *req, struct http_response *res)
+{
+    return case_step(app, req, res, service_case_get);
+}
+
+static int h_case_approve(void *app, struct http_request *req, struct http_response *res)
+{
+    return case_step(app, req, res, service_case_approve);
+}
+
+static int h_case_cosign(void *app, struct http_request *req, struct http_response *res)
+{
+    return case_step(app, req, res, service_case_cosign);
+}
+
+static int h_case_close(void *app, struct http_request *req, struct http_response *res)
+{
+    return case_step(app, req, res, service_case_close);
 }
 
 static int h_case_verify(void *app, struct http_request *req, struct http_response *res)
@@ -504,54 +530,6 @@ static int h_case_verify(void *app, struct http_request *req, struct http_respon
     if (begin(app, req, res, &c, R_CASES, 1)) {
         rc =
             service_case_verify(c.svc, &c.who, req->param, body_str(req, "code"), &out, &why, &err);
-        case_answer(res, rc, 200, out, why, err);
-    }
-    call_end(&c);
-    return CU_OK;
-}
-
-static int h_case_approve(void *app, struct http_request *req, struct http_response *res)
-{
-    struct call c;
-    json_t *out = NULL;
-    const char *why = NULL;
-    char *err = NULL;
-    int rc;
-
-    if (begin(app, req, res, &c, R_CASES, 1)) {
-        rc = service_case_approve(c.svc, &c.who, req->param, &out, &why, &err);
-        case_answer(res, rc, 200, out, why, err);
-    }
-    call_end(&c);
-    return CU_OK;
-}
-
-static int h_case_cosign(void *app, struct http_request *req, struct http_response *res)
-{
-    struct call c;
-    json_t *out = NULL;
-    const char *why = NULL;
-    char *err = NULL;
-    int rc;
-
-    if (begin(app, req, res, &c, R_CASES, 1)) {
-        rc = service_case_cosign(c.svc, &c.who, req->param, &out, &why, &err);
-        case_answer(res, rc, 200, out, why, err);
-    }
-    call_end(&c);
-    return CU_OK;
-}
-
-static int h_case_close(void *app, struct http_request *req, struct http_response *res)
-{
-    struct call c;
-    json_t *out = NULL;
-    const char *why = NULL;
-    char *err = NULL;
-    int rc;
-
-    if (begin(app, req, res, &c, R_CASES, 1)) {
-        rc = service_case_close(c.svc, &c.who, req->param, &out, &why, &err);
         case_answer(res, rc, 200, out, why, err);
     }
     call_end(&c);
