@@ -165,6 +165,19 @@ void detect_judge(const struct policy *p, enum policy_role role, const struct de
                          u->reveals_10min, burst);
             }
         }
+        if (r->peers >= 3) {
+            double x = (double)r->reveals_today + 1;
+            double z = (x - r->peer_mean) / (r->peer_stdev + 1);
+            uint32_t floor = q->reveals_per_day / 10 > 10 ? q->reveals_per_day / 10 : 10;
+
+            if (z > 3 && x >= floor && !v->alert && v->action == DETECT_ALLOW) {
+                v->alert = 1;
+                v->rule = "peer-baseline";
+                snprintf(v->detail, sizeof(v->detail),
+                         "%.0f reveals in a day against %u peers' %.1f (stdev %.1f): z %.1f", x,
+                         r->peers, r->peer_mean, r->peer_stdev, z);
+            }
+        }
         if (r->outside_hours && v->action == DETECT_ALLOW) {
             v->action = DETECT_STEP_UP;
             v->rule = "store-hours";

@@ -27,6 +27,10 @@
  *   - wrong codes: half the hourly reveal quota (at least 10: two cases'
  *     tries) of wrong one-time codes within an hour alerts and blocks
  *     further verification for the hour (guessing);
+ *   - peer baseline: a staff member whose reveals today stand out from
+ *     their peers' today (same role and store, at least 3 of
+ *     them): z = (x - mean) / (stdev + 1) > 3 with x at least a tenth of
+ *     the daily quota (at least 10) alerts;
  *   - store hours: a reveal while the staff member's store is closed steps
  *     up (a supervisor's co-sign) and alerts;
  *   - canaries: a canary customer looked up or revealed is a critical
@@ -74,6 +78,11 @@ struct detect_request {
     int canary;                 /* a canary customer is in the answer */
     uint32_t neighbours;        /* look-ups: earlier look-ups near this one in the window */
     int outside_hours;          /* the staff member's store is closed now */
+    /* reveals: the peers (same role and store) and their reveals today,
+     * and this staff member's (calendar days, in the store's buckets) */
+    uint32_t peers;
+    double peer_mean, peer_stdev;
+    uint32_t reveals_today;
 };
 
 enum detect_action { DETECT_ALLOW, DETECT_STEP_UP, DETECT_BLOCK };

@@ -13,6 +13,7 @@
  */
 #include "service_int.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +65,23 @@ struct staff_state {
     struct staff_state *next;
 };
 
+/* The reveals today of a role's staff at a store (the peer baseline),
+ * read from the store at most every PEERS_S. */
+#define PEERS_S   60
+#define PEERS_MAX 16
+struct peer_group {
+    char role[16], store[24];
+    int64_t read_at;
+    size_t n;
+    struct {
+        char staff[40];
+        uint32_t reveals;
+    } * member;
+};
+
 struct service_detector {
     pthread_mutex_t lock;
+    struct peer_group peers[PEERS_MAX]; /* least recently read replaced first */
     const struct policy *policy;
     struct staff_state *bucket[CACHE_SIZE];
 };
@@ -480,6 +496,8 @@ void service_detect_free(struct service_detector *d)
 
     if (d == NULL)
         return;
+    for (i = 0; i < PEERS_MAX; i++)
+        free(d->peers[i].member);
     for (i = 0; i < CACHE_SIZE; i++)
         while (d->bucket[i] != NULL) {
             struct staff_state *next = d->bucket[i]->next;
@@ -528,6 +546,64 @@ static int local_minute(const char *tz, int64_t now)
     return (int)((((now + offset) % 86400) + 86400) % 86400 / 60);
 }
 
+static int add_peer(void *ctx, const struct store_count *c)
+{
+    struct peer_group *g = ctx;
+
+    g->member = xrealloc(g->member, (g->n + 1) * sizeof(*g->member));
+    snprintf(g->member[g->n].staff, sizeof(g->member[0].staff), "%s", c->staff);
+    g->member[g->n++].reveals = c->n > UINT32_MAX ? UINT32_MAX : (uint32_t)c->n;
+    return 0;
+}
+
+/* The peers of `who` (same role and store, not themselves) and the mean and
+ * standard deviation of their reveals today.  Lock held. */
+static void peers_of(struct service *svc, struct service_detector *d,
+                     const struct service_actor *who, int64_t now, struct detect_request *r)
+{
+    struct peer_group *g = NULL;
+    double sum = 0, sq = 0;
+    size_t i, oldest = 0, n = 0;
+
+    if (who->role == NULL || who->store == NULL)
+        return;
+    for (i = 0; i < PEERS_MAX; i++) {
+        if (strcmp(d->peers[i].role, who->role) == 0 && strcmp(d->peers[i].store, who->store) == 0)
+            g = &d->peers[i];
+        if (d->peers[i].read_at < d->peers[oldest].read_at)
+            oldest = i;
+    }
+    if (g == NULL) {
+        g = &d->peers[oldest];
+        snprintf(g->role, sizeof(g->role), "%s", who->role);
+        snprintf(g->store, sizeof(g->store), "%s", who->store);
+        g->read_at = 0;
+    }
+    if (now - g->read_at >= PEERS_S) {
+        g->n = 0;
+        if (store_detect_peers(svc->store, g->role, g->store, metric_id(DETECT_REVEALS, SIZE_DAY),
+                               now / 86400, add_peer, g, NULL) != CU_OK)
+            g->n = 0;
+        g->read_at = now;
+    }
+    for (i = 0; i < g->n; i++) {
+        if (strcmp(g->member[i].staff, who->username) == 0) {
+            r->reveals_today = g->member[i].reveals;
+            continue;
+        }
+        sum += g->member[i].reveals;
+        sq += (double)g->member[i].reveals * g->member[i].reveals;
+        n++;
+    }
+    r->peers = (uint32_t)n;
+    if (n > 0) {
+        r->peer_mean = sum / (double)n;
+        r->peer_stdev = sqrt(sq / (double)n - r->peer_mean * r->peer_mean > 0
+                                 ? sq / (double)n - r->peer_mean * r->peer_mean
+                                 : 0);
+    }
+}
+
 int service_detect_check(struct service *svc, const struct service_actor *who, int kind,
                          const int fields[MODEL_F__COUNT], int canary,
                          const struct service_near *near, int stepped_up, struct detect_verdict *v,
@@ -559,6 +635,8 @@ int service_detect_check(struct service *svc, const struct service_actor *who, i
     rc = state_of(svc, d, who->username, now, &st, errmsg);
     if (rc == CU_OK) {
         usage_of(d->policy, st, now, &u);
+        if (kind == DETECT_REVEAL)
+            peers_of(svc, d, who, now, &r);
         if (near != NULL)
             r.neighbours = neighbours(
                 st, near, now - 3600 * (int64_t)policy_enumeration(d->policy)->window_hours);

@@ -573,3 +573,9 @@ int store_recent_prune(struct store *s, const char *staff, int64_t before, char 
 {
     return s->ops->recent_prune(s, staff, before, errmsg);
 }
+
+int store_detect_peers(struct store *s, const char *role, const char *store, int metric,
+                       int64_t bucket, store_count_cb cb, void *ctx, char **errmsg)
+{
+    return s->ops->detect_peers(s, role, store, metric, bucket, cb, ctx, errmsg);
+}

@@ -437,4 +437,9 @@ int store_recent_rows(struct store *s, const char *staff, int64_t since, store_r
                       void *ctx, char **errmsg) CU_WUR;
 int store_recent_prune(struct store *s, const char *staff, int64_t before, char **errmsg) CU_WUR;
 
+/* Every active staff account with `role` at `store`, with its counter
+ * `metric` in `bucket` (n 0 when it has none): the peer baseline. */
+int store_detect_peers(struct store *s, const char *role, const char *store, int metric,
+                       int64_t bucket, store_count_cb cb, void *ctx, char **errmsg) CU_WUR;
+
 #endif

@@ -258,6 +258,7 @@ enum stmt_id {
     ST_RECENT_ADD,
     ST_RECENT_ROWS,
     ST_RECENT_PRUNE,
+    ST_DETECT_PEERS,
     ST__COUNT
 };
 
@@ -379,6 +380,11 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_RECENT_ADD] = "INSERT INTO detect_recent(staff, t, key) VALUES(?1, ?2, ?3)",
     [ST_RECENT_ROWS] = "SELECT t, key FROM detect_recent WHERE staff = ?1 AND t >= ?2 ORDER BY t",
     [ST_RECENT_PRUNE] = "DELETE FROM detect_recent WHERE staff = ?1 AND t < ?2",
+    /* every active account of a role and store with its count of ?3 in
+     * bucket ?4 (0 when it has none) */
+    [ST_DETECT_PEERS] = "SELECT s.username, coalesce(c.n, 0) FROM staff s LEFT JOIN detect_counts c"
+                        " ON c.staff = s.username AND c.metric = ?3 AND c.bucket = ?4"
+                        " WHERE s.role = ?1 AND s.store = ?2 AND s.suspended = 0",
 };
 
 /* A blind row waiting to be inserted, in the blind table's key order. */
@@ -2653,6 +2659,35 @@ static int sq_recent_prune(struct store *s, const char *staff, int64_t before, c
     return stmt_run(h, q, what, errmsg);
 }
 
+static int sq_detect_peers(struct store *s, const char *role, const char *store, int metric,
+                           int64_t bucket, store_count_cb cb, void *ctx, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read peers' counters";
+    struct store_count c = {NULL, metric, bucket, 0};
+    sqlite3_stmt *q;
+    int rc, own, src;
+
+    rc = scan_stmt_get(h, ST_DETECT_PEERS, &q, &own, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, role, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, store, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 3, metric);
+    sqlite3_bind_int64(q, 4, bucket);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        c.staff = (const char *)sqlite3_column_text(q, 0);
+        c.n = sqlite3_column_int64(q, 1);
+        rc = cb(ctx, &c);
+        if (rc != 0)
+            break;
+    }
+    if (rc == CU_OK && src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    scan_stmt_put(q, own);
+    return rc;
+}
+
 static int sq_canary(struct store *s, const unsigned char tag[16], int add, int *has, char **errmsg)
 {
     struct store_sqlite *h = sq(s);
@@ -2722,6 +2757,7 @@ static const struct store_ops sqlite_ops = {
     .recent_add = sq_recent_add,
     .recent_rows = sq_recent_rows,
     .recent_prune = sq_recent_prune,
+    .detect_peers = sq_detect_peers,
     .tile_put = sq_tile_put,
     .tile_get = sq_tile_get,
     .checkpoint_put = sq_checkpoint_put,

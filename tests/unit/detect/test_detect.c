@@ -214,6 +214,40 @@ static void test_cases_and_codes(void **state)
     assert_string_equal(v.rule, "wrong-codes");
 }
 
+/* Peer baseline: z = (x - mean) / (stdev + 1) > 3, x at least 10. */
+static void test_peer_baseline(void **state)
+{
+    struct detect_usage u = {0};
+    struct detect_request r = {0};
+    struct detect_verdict v;
+
+    (void)state;
+    r.kind = DETECT_REVEAL;
+    r.fields[MODEL_F_NAME] = 1;
+    r.peers = 5;
+    r.peer_mean = 6;
+    r.peer_stdev = 2;
+    r.reveals_today = 14; /* x 15: z 3.0, not above 3 */
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_false(v.alert);
+    r.reveals_today = 15; /* x 16: z 3.3 */
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_true(v.alert);
+    assert_string_equal(v.rule, "peer-baseline");
+    assert_int_equal(v.action, DETECT_ALLOW); /* an alert, not a block */
+    /* too few peers to compare with */
+    r.peers = 2;
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_false(v.alert);
+    /* below the floor, however quiet the peers */
+    r.peers = 5;
+    r.peer_mean = 0;
+    r.peer_stdev = 0;
+    r.reveals_today = 8;
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_false(v.alert);
+}
+
 static void test_canary_suspends(void **state)
 {
     struct detect_usage u = {0};
@@ -241,10 +275,11 @@ static void test_no_quota_no_access(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quota_edges),     cmocka_unit_test(test_statutory_meter),
-        cmocka_unit_test(test_enumeration),     cmocka_unit_test(test_burst),
-        cmocka_unit_test(test_store_hours),     cmocka_unit_test(test_cases_and_codes),
-        cmocka_unit_test(test_canary_suspends), cmocka_unit_test(test_no_quota_no_access),
+        cmocka_unit_test(test_quota_edges),        cmocka_unit_test(test_statutory_meter),
+        cmocka_unit_test(test_enumeration),        cmocka_unit_test(test_burst),
+        cmocka_unit_test(test_store_hours),        cmocka_unit_test(test_cases_and_codes),
+        cmocka_unit_test(test_peer_baseline),      cmocka_unit_test(test_canary_suspends),
+        cmocka_unit_test(test_no_quota_no_access),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
