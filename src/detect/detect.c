@@ -23,6 +23,8 @@ const char *detect_metric_name(int metric)
         return "cases_verified";
     if (metric == DETECT_WRONG_CODES)
         return "wrong_codes";
+    if (metric == DETECT_APPROVALS)
+        return "approvals";
     return NULL;
 }
 
@@ -103,6 +105,23 @@ void detect_judge(const struct policy *p, enum policy_role role, const struct de
             v->rule = "unverified-cases";
             snprintf(v->detail, sizeof(v->detail),
                      "%u cases opened today are not verified (alert at %u)", open + 1, alert);
+        }
+        return;
+    }
+    if (r->kind == DETECT_APPROVE) {
+        uint32_t many = q->reveals_per_day / 4 > 5 ? q->reveals_per_day / 4 : 5;
+        uint32_t all = u->approvals_30d + 1, same = u->approvals_same_30d + 1;
+
+        if (u->approvals_day + 1 > many) {
+            v->alert = 1;
+            v->rule = "approvals-many";
+            snprintf(v->detail, sizeof(v->detail),
+                     "%u investigations approved today (more than %u)", u->approvals_day + 1, many);
+        } else if (all >= 5 && same * 5 >= all * 4) {
+            v->alert = 1;
+            v->rule = "approvals-one-requester";
+            snprintf(v->detail, sizeof(v->detail),
+                     "%u of %u approvals in 30 days for the same requester", same, all);
         }
         return;
     }

@@ -31,6 +31,10 @@
  *     their peers' today (same role and store, at least 3 of
  *     them): z = (x - mean) / (stdev + 1) > 3 with x at least a tenth of
  *     the daily quota (at least 10) alerts;
+ *   - approvals: a supervisor approving more investigations in a day than
+ *     a quarter of their daily reveal quota (at least 5), or, from the
+ *     5th approval in 30 days, 80% or more of them for one requester,
+ *     alerts;
  *   - store hours: a reveal while the staff member's store is closed steps
  *     up (a supervisor's co-sign) and alerts;
  *   - canaries: a canary customer looked up or revealed is a critical
@@ -56,6 +60,7 @@ enum detect_metric {
     DETECT_CASES_OPENED = DETECT_CATEGORY + POLICY_CAT__COUNT, /* customer_support */
     DETECT_CASES_VERIFIED,
     DETECT_WRONG_CODES,
+    DETECT_APPROVALS, /* a supervisor's; and per supervisor>requester pair */
     DETECT_METRIC__COUNT
 };
 
@@ -67,9 +72,11 @@ struct detect_usage {
     uint32_t category[POLICY_CAT__COUNT];          /* fields revealed over the statutory window */
     uint32_t cases_opened_day, cases_verified_day; /* customer_support cases */
     uint32_t wrong_codes_hour;
+    uint32_t approvals_day, approvals_30d; /* a supervisor's approvals */
+    uint32_t approvals_same_30d;           /* ... of this requester's cases */
 };
 
-enum detect_kind { DETECT_LOOKUP, DETECT_REVEAL, DETECT_CASE_OPEN, DETECT_VERIFY };
+enum detect_kind { DETECT_LOOKUP, DETECT_REVEAL, DETECT_CASE_OPEN, DETECT_VERIFY, DETECT_APPROVE };
 
 /* The request being judged. */
 struct detect_request {

@@ -431,6 +431,15 @@ int service_case_approve(struct service *svc, const struct service_actor *who, c
     case_call_init(&k, svc, who, AUDIT_CASE_APPROVE);
     rc = load(&k, case_id, CASE_APPROVER, errmsg);
     if (rc == CU_OK &&
+        strcmp(k.c.status, policy_case_state_name(POLICY_CASE_PENDING_APPROVAL)) == 0) {
+        struct detect_verdict v;
+
+        rc = service_detect_approval(svc, who, k.c.requester, &v, errmsg);
+        if (rc == CU_OK)
+            rc = service_detect_act(svc, who, &v, errmsg);
+        k.side = k.c.requester; /* to the detector's commit hook */
+    }
+    if (rc == CU_OK &&
         strcmp(k.c.status, policy_case_state_name(POLICY_CASE_PENDING_APPROVAL)) != 0)
         rc = refuse(&k, CU_ERR_CONFLICT, "case-state", NULL, "case %s is %s, not pending approval",
                     k.c.id, k.c.status);

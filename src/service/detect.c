@@ -42,13 +42,14 @@ struct ring {
 };
 
 struct staff_state {
-    char name[40];
+    char name[72]; /* a staff member, or "supervisor>requester" */
     int64_t loaded_at;
     struct ring lookups_min[MINUTES], reveals_min[MINUTES];
     struct ring lookups_hour[HOURS], reveals_hour[HOURS];
     struct ring cat_day[POLICY_CAT__COUNT][DAYS_MAX];
-    struct ring opened_hour[HOURS], verified_hour[HOURS]; /* customer_support cases */
-    struct ring wrong_min[MINUTES];                       /* wrong one-time codes */
+    struct ring opened_hour[HOURS], verified_hour[HOURS];       /* customer_support cases */
+    struct ring wrong_min[MINUTES];                             /* wrong one-time codes */
+    struct ring approvals_hour[HOURS], approvals_day[DAYS_MAX]; /* investigations approved */
     /* the neighbourhoods of recent look-ups, oldest overwritten first */
     struct {
         int64_t t;
@@ -148,6 +149,10 @@ static void state_add(struct staff_state *st, int metric, int size, int64_t buck
         ring_add(st->verified_hour, HOURS, bucket, k);
     else if (metric == DETECT_WRONG_CODES && size == SIZE_MINUTE)
         ring_add(st->wrong_min, MINUTES, bucket, k);
+    else if (metric == DETECT_APPROVALS && size == SIZE_HOUR)
+        ring_add(st->approvals_hour, HOURS, bucket, k);
+    else if (metric == DETECT_APPROVALS && size == SIZE_DAY)
+        ring_add(st->approvals_day, DAYS_MAX, bucket, k);
 }
 
 static int load_row(void *ctx, const struct store_count *c)
@@ -261,11 +266,18 @@ static void usage_of(const struct policy *p, const struct staff_state *st, int64
     u->cases_opened_day = ring_sum(st->opened_hour, HOURS, now / 3600, HOURS);
     u->cases_verified_day = ring_sum(st->verified_hour, HOURS, now / 3600, HOURS);
     u->wrong_codes_hour = ring_sum(st->wrong_min, MINUTES, now / 60, MINUTES);
+    u->approvals_day = ring_sum(st->approvals_hour, HOURS, now / 3600, HOURS);
+    u->approvals_30d = ring_sum(st->approvals_day, DAYS_MAX, now / 86400, 30);
 }
 
 /* What is counted: look-ups and reveals (enum detect_kind's first two),
  * then the case events. */
-enum { COUNT_CASE_OPENED = DETECT_REVEAL + 1, COUNT_CASE_VERIFIED, COUNT_WRONG_CODE };
+enum {
+    COUNT_CASE_OPENED = DETECT_REVEAL + 1,
+    COUNT_CASE_VERIFIED,
+    COUNT_WRONG_CODE,
+    COUNT_APPROVAL /* a supervisor's: hour and day buckets */
+};
 
 /* What one event adds: the same for the reservation and for the commit
  * hook, so the two always agree. */
@@ -276,6 +288,15 @@ static size_t increments(const struct policy *p, int kind, const int fields[MODE
     int metric = kind == DETECT_LOOKUP ? DETECT_LOOKUPS : DETECT_REVEALS, size, f;
     size_t n = 0;
 
+    if (kind == COUNT_APPROVAL) {
+        for (size = SIZE_HOUR; size <= SIZE_DAY; size++) {
+            out[n].staff = staff;
+            out[n].metric = metric_id(DETECT_APPROVALS, size);
+            out[n].bucket = t / bucket_seconds[size];
+            out[n++].n = 1;
+        }
+        return n;
+    }
     if (kind >= COUNT_CASE_OPENED) {
         /* one count, in the bucket size its window uses */
         out[0].staff = staff;
@@ -374,6 +395,8 @@ static int count_hook(void *ctx, struct store *s, const struct audit_committed *
             kind = COUNT_CASE_OPENED;
         else if (e[i].action == AUDIT_CASE_VERIFY && e[i].decision == AUDIT_ALLOW)
             kind = COUNT_CASE_VERIFIED;
+        else if (e[i].action == AUDIT_CASE_APPROVE && e[i].decision == AUDIT_ALLOW)
+            kind = COUNT_APPROVAL;
         else if (e[i].action == AUDIT_CASE_VERIFY && e[i].reasons != NULL &&
                  strstr(e[i].reasons, "code-incorrect") != NULL)
             kind = COUNT_WRONG_CODE;
@@ -392,6 +415,17 @@ static int count_hook(void *ctx, struct store *s, const struct audit_committed *
         }
         k = increments(d->policy, kind, fields, e[i].time_ms / 1000, e[i].actor, c);
         merge_counts(&acc, &nacc, &cap, c, k);
+        if (kind == COUNT_APPROVAL && e[i].side_len > 0 && e[i].side_len < 40) {
+            /* and the pair, under "supervisor>requester" (the requester
+             * rides as side data): its day bucket */
+            char *pair =
+                xasprintf("%s>%.*s", e[i].actor, (int)e[i].side_len, (const char *)e[i].side);
+            struct store_count pc = {pair, metric_id(DETECT_APPROVALS, SIZE_DAY),
+                                     e[i].time_ms / 1000 / 86400, 1};
+
+            rc = store_detect_add(s, &pc, 1, errmsg);
+            free(pair);
+        }
         if (kind == DETECT_LOOKUP && e[i].side_len == 2 * NEAR_BYTES)
             rc = store_recent_add(s, e[i].actor, e[i].time_ms / 1000, e[i].side, 2 * NEAR_BYTES,
                                   errmsg);
@@ -851,4 +885,43 @@ void service_detect_wrong_code(struct service *svc, const struct service_actor *
         increments(d->policy, COUNT_WRONG_CODE, NULL, now, who->username, c) == 1)
         state_add(st, c[0].metric / 4, c[0].metric % 4, c[0].bucket, 1);
     pthread_mutex_unlock(&d->lock);
+}
+
+int service_detect_approval(struct service *svc, const struct service_actor *who,
+                            const char *requester, struct detect_verdict *v, char **errmsg)
+{
+    struct service_detector *d = svc->detector;
+    struct detect_request r = {0};
+    struct detect_usage u, pu;
+    struct staff_state *st, *pair;
+    struct store_count c[2];
+    int64_t now = cu_now();
+    char *pair_name;
+    size_t i, k;
+    int rc, role = policy_role_from_name(who->role);
+
+    memset(v, 0, sizeof(*v));
+    v->action = DETECT_ALLOW;
+    if (d == NULL || !watched(who->username) || role < 0)
+        return CU_OK;
+    r.kind = DETECT_APPROVE;
+    pair_name = xasprintf("%s>%s", who->username, requester);
+    pthread_mutex_lock(&d->lock);
+    rc = state_of(svc, d, who->username, now, &st, errmsg);
+    if (rc == CU_OK)
+        rc = state_of(svc, d, pair_name, now, &pair, errmsg);
+    if (rc == CU_OK) {
+        usage_of(d->policy, st, now, &u);
+        usage_of(d->policy, pair, now, &pu);
+        u.approvals_same_30d = pu.approvals_30d;
+        detect_judge(d->policy, (enum policy_role)role, &u, &r, v);
+        /* counted at once, here; the store counts it in the audit commit */
+        k = increments(d->policy, COUNT_APPROVAL, NULL, now, who->username, c);
+        for (i = 0; i < k; i++)
+            state_add(st, c[i].metric / 4, c[i].metric % 4, c[i].bucket, 1);
+        state_add(pair, DETECT_APPROVALS, SIZE_DAY, now / 86400, 1);
+    }
+    pthread_mutex_unlock(&d->lock);
+    free(pair_name);
+    return rc;
 }

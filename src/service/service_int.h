@@ -126,6 +126,10 @@ int service_detect_check(struct service *svc, const struct service_actor *who, i
                          const int fields[MODEL_F__COUNT], int canary,
                          const struct service_near *near, int stepped_up, struct detect_verdict *v,
                          char **errmsg) CU_WUR;
+/* Judges a supervisor's approval of `requester`'s case (an alert, never a
+ * block) and counts it at once. */
+int service_detect_approval(struct service *svc, const struct service_actor *who,
+                            const char *requester, struct detect_verdict *v, char **errmsg) CU_WUR;
 /* Counts a wrong one-time code at once (the store counts it in the commit
  * of its audit entry; this is the server's own copy). */
 void service_detect_wrong_code(struct service *svc, const struct service_actor *who);

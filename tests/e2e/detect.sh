@@ -108,6 +108,16 @@ check "one statutory alert for bob: no repeat within the hour" \
 http POST "/v1/cases/$case2/reveal" '{"fields":["name"]}' "$bob"
 check "and the next (meter 0.8) is blocked: 429" test "$code" = 429
 
+# approvals: a supervisor who approves every investigation of one agent
+sid=$(staff_login sid supervisor SZ-014)
+for i in 1 2 3 4 5; do
+    http POST /v1/cases "{\"purpose\":\"fraud_investigation\",\"customer_id\":\"C0000001$i\",\"reason\":\"chargeback ring, ticket 90$i\"}" "$bob"
+    http POST "/v1/cases/$(jget case_id)/approve" "" "$sid"
+done
+check "the approvals go through (an alert, not a block)" test "$code" = 200
+run cu alerts
+contains "the 5th approval for the same agent alerts" "$out" "approvals-one-requester sid"
+
 # enumeration: IMEIs of one TAC with serial numbers a step apart
 luhn() { # 14 digits -> the 15-digit IMEI
     local d=$1 sum=0 i x

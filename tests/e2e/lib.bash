@@ -102,15 +102,22 @@ always_open() {
 
 # --- a live server ---------------------------------------------------------
 
-# serve_start: starts `custodian serve` on a random loopback port in the
-# background (stopped at exit); sets $URL and $SERVER.
+# serve_start: starts `custodian serve` on a free loopback port (port 0:
+# the kernel picks one, the server prints it) in the background, stopped at
+# exit; sets $URL and $SERVER.
 serve_start() {
-    PORT=$((20000 + RANDOM % 20000))
-    URL="http://127.0.0.1:$PORT"
-    "$CUSTODIAN" --data "$DATA" serve --listen "127.0.0.1:$PORT" >"$TMP/serve.log" 2>&1 &
+    : >"$TMP/serve.log"
+    "$CUSTODIAN" --data "$DATA" serve --listen 127.0.0.1:0 >"$TMP/serve.log" 2>&1 &
     SERVER=$!
     trap 'kill $SERVER 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$TMP"' EXIT
-    for _ in $(seq 1 50); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
+    URL=""
+    for _ in $(seq 1 100); do
+        URL=$(sed -n 's/^custodian: serving on \(http:[^ ]*\).*/\1/p' "$TMP/serve.log")
+        [ -n "$URL" ] && break
+        sleep 0.05
+    done
+    [ -n "$URL" ] || echo "Bail out! custodian serve did not start: $(cat "$TMP/serve.log")"
+    PORT=${URL##*:}
 }
 
 # http METHOD PATH [BODY] [TOKEN]: sets $code and $out.

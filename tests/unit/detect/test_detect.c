@@ -248,6 +248,40 @@ static void test_peer_baseline(void **state)
     assert_false(v.alert);
 }
 
+/* A supervisor (40 reveals a day: more than 10 approvals a day alert);
+ * from the 5th approval in 30 days, 80% for one requester alerts. */
+static void test_approvals(void **state)
+{
+    struct detect_usage u = {0};
+    struct detect_request r = {0};
+    struct detect_verdict v;
+
+    (void)state;
+    r.kind = DETECT_APPROVE;
+    u.approvals_day = 9;
+    u.approvals_30d = 30;
+    detect_judge(pol, POLICY_ROLE_SUPERVISOR, &u, &r, &v);
+    assert_false(v.alert);
+    u.approvals_day = 10;
+    detect_judge(pol, POLICY_ROLE_SUPERVISOR, &u, &r, &v);
+    assert_true(v.alert);
+    assert_string_equal(v.rule, "approvals-many");
+    assert_int_equal(v.action, DETECT_ALLOW);
+    u.approvals_day = 1;
+    u.approvals_30d = 4;
+    u.approvals_same_30d = 3; /* this one makes 4 of 5 */
+    detect_judge(pol, POLICY_ROLE_SUPERVISOR, &u, &r, &v);
+    assert_true(v.alert);
+    assert_string_equal(v.rule, "approvals-one-requester");
+    u.approvals_same_30d = 2; /* 3 of 5 */
+    detect_judge(pol, POLICY_ROLE_SUPERVISOR, &u, &r, &v);
+    assert_false(v.alert);
+    u.approvals_30d = 2;
+    u.approvals_same_30d = 2; /* 3 of 3: too few to say */
+    detect_judge(pol, POLICY_ROLE_SUPERVISOR, &u, &r, &v);
+    assert_false(v.alert);
+}
+
 static void test_canary_suspends(void **state)
 {
     struct detect_usage u = {0};
@@ -275,11 +309,11 @@ static void test_no_quota_no_access(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quota_edges),        cmocka_unit_test(test_statutory_meter),
-        cmocka_unit_test(test_enumeration),        cmocka_unit_test(test_burst),
-        cmocka_unit_test(test_store_hours),        cmocka_unit_test(test_cases_and_codes),
-        cmocka_unit_test(test_peer_baseline),      cmocka_unit_test(test_canary_suspends),
-        cmocka_unit_test(test_no_quota_no_access),
+        cmocka_unit_test(test_quota_edges),     cmocka_unit_test(test_statutory_meter),
+        cmocka_unit_test(test_enumeration),     cmocka_unit_test(test_burst),
+        cmocka_unit_test(test_store_hours),     cmocka_unit_test(test_cases_and_codes),
+        cmocka_unit_test(test_peer_baseline),   cmocka_unit_test(test_approvals),
+        cmocka_unit_test(test_canary_suspends), cmocka_unit_test(test_no_quota_no_access),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
