@@ -197,6 +197,18 @@ void detect_judge(const struct policy *p, enum policy_role role, const struct de
                          r->peers, r->peer_mean, r->peer_stdev, z);
             }
         }
+        if (r->store_days >= 7 && !v->alert && v->action == DETECT_ALLOW) {
+            double today = (double)r->store_today + 1;
+
+            if (today >= 20 && today > r->store_mean + 3 * (r->store_stdev + 1)) {
+                v->alert = 1;
+                v->rule = "store-baseline";
+                snprintf(v->detail, sizeof(v->detail),
+                         "the store's %.0f reveals today against %.1f a day (stdev %.1f) over "
+                         "%u days",
+                         today, r->store_mean, r->store_stdev, r->store_days);
+            }
+        }
         if (r->outside_hours && v->action == DETECT_ALLOW) {
             v->action = DETECT_STEP_UP;
             v->rule = "store-hours";

@@ -31,6 +31,9 @@
  *     their peers' today (same role and store, at least 3 of
  *     them): z = (x - mean) / (stdev + 1) > 3 with x at least a tenth of
  *     the daily quota (at least 10) alerts;
+ *   - store baseline: a store's reveals today against its own earlier
+ *     days (at least 7 of them): today > mean + 3 (stdev + 1) and at least
+ *     20 alerts (a whole store harvesting, or one account of it);
  *   - approvals: a supervisor approving more investigations in a day than
  *     a quarter of their daily reveal quota (at least 5), or, from the
  *     5th approval in 30 days, 80% or more of them for one requester,
@@ -90,6 +93,10 @@ struct detect_request {
     uint32_t peers;
     double peer_mean, peer_stdev;
     uint32_t reveals_today;
+    /* reveals: the staff member's store today, and its earlier days */
+    uint32_t store_today;
+    uint32_t store_days; /* earlier days with any reveal, at most 30 */
+    double store_mean, store_stdev;
 };
 
 enum detect_action { DETECT_ALLOW, DETECT_STEP_UP, DETECT_BLOCK };

@@ -80,9 +80,19 @@ struct peer_group {
     } * member;
 };
 
+/* A store's reveals per day over the last 30 (the store baseline), read at
+ * most every PEERS_S. */
+struct store_days {
+    char store[24];
+    int64_t read_at, today;
+    uint32_t total_today, days;
+    double mean, stdev;
+};
+
 struct service_detector {
     pthread_mutex_t lock;
     struct peer_group peers[PEERS_MAX]; /* least recently read replaced first */
+    struct store_days stores[PEERS_MAX];
     const struct policy *policy;
     struct staff_state *bucket[CACHE_SIZE];
 };
@@ -638,6 +648,67 @@ static void peers_of(struct service *svc, struct service_detector *d,
     }
 }
 
+struct day_sums {
+    int64_t today;
+    uint32_t total_today, days;
+    double sum, sq;
+};
+
+static int add_day(void *ctx, const struct store_count *c)
+{
+    struct day_sums *a = ctx;
+
+    if (c->bucket == a->today) {
+        a->total_today = c->n > UINT32_MAX ? UINT32_MAX : (uint32_t)c->n;
+    } else if (c->bucket < a->today) {
+        a->days++;
+        a->sum += (double)c->n;
+        a->sq += (double)c->n * (double)c->n;
+    }
+    return 0;
+}
+
+/* The store baseline of `who`'s store.  Lock held. */
+static void store_days_of(struct service *svc, struct service_detector *d,
+                          const struct service_actor *who, int64_t now, struct detect_request *r)
+{
+    struct store_days *g = NULL;
+    size_t i, oldest = 0;
+
+    if (who->store == NULL)
+        return;
+    for (i = 0; i < PEERS_MAX; i++) {
+        if (strcmp(d->stores[i].store, who->store) == 0)
+            g = &d->stores[i];
+        if (d->stores[i].read_at < d->stores[oldest].read_at)
+            oldest = i;
+    }
+    if (g == NULL) {
+        g = &d->stores[oldest];
+        snprintf(g->store, sizeof(g->store), "%s", who->store);
+        g->read_at = 0;
+    }
+    if (now - g->read_at >= PEERS_S || g->today != now / 86400) {
+        struct day_sums a = {now / 86400, 0, 0, 0, 0};
+
+        if (store_detect_store_days(svc->store, g->store, metric_id(DETECT_REVEALS, SIZE_DAY),
+                                    a.today - 30, add_day, &a, NULL) != CU_OK)
+            memset(&a, 0, sizeof(a));
+        g->today = now / 86400;
+        g->total_today = a.total_today;
+        g->days = a.days;
+        g->mean = a.days ? a.sum / a.days : 0;
+        g->stdev = a.days && a.sq / a.days > g->mean * g->mean
+                       ? sqrt(a.sq / a.days - g->mean * g->mean)
+                       : 0;
+        g->read_at = now;
+    }
+    r->store_today = g->total_today;
+    r->store_days = g->days;
+    r->store_mean = g->mean;
+    r->store_stdev = g->stdev;
+}
+
 int service_detect_check(struct service *svc, const struct service_actor *who, int kind,
                          const int fields[MODEL_F__COUNT], int canary,
                          const struct service_near *near, int stepped_up, struct detect_verdict *v,
@@ -669,8 +740,10 @@ int service_detect_check(struct service *svc, const struct service_actor *who, i
     rc = state_of(svc, d, who->username, now, &st, errmsg);
     if (rc == CU_OK) {
         usage_of(d->policy, st, now, &u);
-        if (kind == DETECT_REVEAL)
+        if (kind == DETECT_REVEAL) {
             peers_of(svc, d, who, now, &r);
+            store_days_of(svc, d, who, now, &r);
+        }
         if (near != NULL)
             r.neighbours = neighbours(
                 st, near, now - 3600 * (int64_t)policy_enumeration(d->policy)->window_hours);

@@ -579,3 +579,9 @@ int store_detect_peers(struct store *s, const char *role, const char *store, int
 {
     return s->ops->detect_peers(s, role, store, metric, bucket, cb, ctx, errmsg);
 }
+
+int store_detect_store_days(struct store *s, const char *store, int metric, int64_t from,
+                            store_count_cb cb, void *ctx, char **errmsg)
+{
+    return s->ops->detect_store_days(s, store, metric, from, cb, ctx, errmsg);
+}

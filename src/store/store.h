@@ -442,4 +442,9 @@ int store_recent_prune(struct store *s, const char *staff, int64_t before, char 
 int store_detect_peers(struct store *s, const char *role, const char *store, int metric,
                        int64_t bucket, store_count_cb cb, void *ctx, char **errmsg) CU_WUR;
 
+/* A store's total of counter `metric` per bucket, from bucket `from` on
+ * (all its staff's rows): the store baseline. */
+int store_detect_store_days(struct store *s, const char *store, int metric, int64_t from,
+                            store_count_cb cb, void *ctx, char **errmsg) CU_WUR;
+
 #endif

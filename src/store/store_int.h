@@ -86,6 +86,8 @@ struct store_ops {
     int (*recent_prune)(struct store *s, const char *staff, int64_t before, char **errmsg);
     int (*detect_peers)(struct store *s, const char *role, const char *store, int metric,
                         int64_t bucket, store_count_cb cb, void *ctx, char **errmsg);
+    int (*detect_store_days)(struct store *s, const char *store, int metric, int64_t from,
+                             store_count_cb cb, void *ctx, char **errmsg);
 };
 
 struct store {

@@ -259,6 +259,7 @@ enum stmt_id {
     ST_RECENT_ROWS,
     ST_RECENT_PRUNE,
     ST_DETECT_PEERS,
+    ST_DETECT_STORE_DAYS,
     ST__COUNT
 };
 
@@ -385,6 +386,10 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_DETECT_PEERS] = "SELECT s.username, coalesce(c.n, 0) FROM staff s LEFT JOIN detect_counts c"
                         " ON c.staff = s.username AND c.metric = ?3 AND c.bucket = ?4"
                         " WHERE s.role = ?1 AND s.store = ?2 AND s.suspended = 0",
+    /* a store's total of ?2 per bucket from ?3 on */
+    [ST_DETECT_STORE_DAYS] = "SELECT c.bucket, sum(c.n) FROM detect_counts c JOIN staff s"
+                             " ON s.username = c.staff WHERE s.store = ?1 AND c.metric = ?2"
+                             " AND c.bucket >= ?3 GROUP BY c.bucket",
 };
 
 /* A blind row waiting to be inserted, in the blind table's key order. */
@@ -2688,6 +2693,34 @@ static int sq_detect_peers(struct store *s, const char *role, const char *store,
     return rc;
 }
 
+static int sq_detect_store_days(struct store *s, const char *store, int metric, int64_t from,
+                                store_count_cb cb, void *ctx, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read a store's counters";
+    struct store_count c = {store, metric, 0, 0};
+    sqlite3_stmt *q;
+    int rc, own, src;
+
+    rc = scan_stmt_get(h, ST_DETECT_STORE_DAYS, &q, &own, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, store, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, metric);
+    sqlite3_bind_int64(q, 3, from);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        c.bucket = sqlite3_column_int64(q, 0);
+        c.n = sqlite3_column_int64(q, 1);
+        rc = cb(ctx, &c);
+        if (rc != 0)
+            break;
+    }
+    if (rc == CU_OK && src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    scan_stmt_put(q, own);
+    return rc;
+}
+
 static int sq_canary(struct store *s, const unsigned char tag[16], int add, int *has, char **errmsg)
 {
     struct store_sqlite *h = sq(s);
@@ -2758,6 +2791,7 @@ static const struct store_ops sqlite_ops = {
     .recent_rows = sq_recent_rows,
     .recent_prune = sq_recent_prune,
     .detect_peers = sq_detect_peers,
+    .detect_store_days = sq_detect_store_days,
     .tile_put = sq_tile_put,
     .tile_get = sq_tile_get,
     .checkpoint_put = sq_checkpoint_put,

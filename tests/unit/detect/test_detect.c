@@ -282,6 +282,37 @@ static void test_approvals(void **state)
     assert_false(v.alert);
 }
 
+/* Store baseline: today > mean + 3 (stdev + 1), at least 20, 7 days known. */
+static void test_store_baseline(void **state)
+{
+    struct detect_usage u = {0};
+    struct detect_request r = {0};
+    struct detect_verdict v;
+
+    (void)state;
+    r.kind = DETECT_REVEAL;
+    r.fields[MODEL_F_NAME] = 1;
+    r.store_days = 10;
+    r.store_mean = 40;
+    r.store_stdev = 5;
+    r.store_today = 57; /* 58 = 40 + 3 * 6: not above */
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_false(v.alert);
+    r.store_today = 58;
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_true(v.alert);
+    assert_string_equal(v.rule, "store-baseline");
+    r.store_days = 6; /* too little history */
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_false(v.alert);
+    r.store_days = 10;
+    r.store_mean = 1;
+    r.store_stdev = 0;
+    r.store_today = 10; /* a quiet store: below 20 */
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_false(v.alert);
+}
+
 static void test_canary_suspends(void **state)
 {
     struct detect_usage u = {0};
@@ -309,11 +340,12 @@ static void test_no_quota_no_access(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quota_edges),     cmocka_unit_test(test_statutory_meter),
-        cmocka_unit_test(test_enumeration),     cmocka_unit_test(test_burst),
-        cmocka_unit_test(test_store_hours),     cmocka_unit_test(test_cases_and_codes),
-        cmocka_unit_test(test_peer_baseline),   cmocka_unit_test(test_approvals),
-        cmocka_unit_test(test_canary_suspends), cmocka_unit_test(test_no_quota_no_access),
+        cmocka_unit_test(test_quota_edges),        cmocka_unit_test(test_statutory_meter),
+        cmocka_unit_test(test_enumeration),        cmocka_unit_test(test_burst),
+        cmocka_unit_test(test_store_hours),        cmocka_unit_test(test_cases_and_codes),
+        cmocka_unit_test(test_peer_baseline),      cmocka_unit_test(test_approvals),
+        cmocka_unit_test(test_store_baseline),     cmocka_unit_test(test_canary_suspends),
+        cmocka_unit_test(test_no_quota_no_access),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
