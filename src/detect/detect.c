@@ -145,6 +145,20 @@ void detect_judge(const struct policy *p, enum policy_role role, const struct de
               "look-ups this hour");
         quota(v, u->lookups_day, q->lookups_per_day, q->step_up_fraction, "quota-lookups-day",
               "look-ups today");
+        {
+            /* many look-ups, few of them customers who proved they were there */
+            uint32_t floor = q->lookups_per_day / 4 > 50 ? q->lookups_per_day / 4 : 50;
+            uint32_t n = u->lookups_day + 1;
+
+            if (n >= floor && (uint64_t)u->cases_verified_day * 20 < n && !v->alert &&
+                v->action == DETECT_ALLOW) {
+                v->alert = 1;
+                v->rule = "lookups-without-cases";
+                snprintf(v->detail, sizeof(v->detail),
+                         "%u look-ups in a day and %u verified cases (under 1 in 20)", n,
+                         u->cases_verified_day);
+            }
+        }
         if (r->neighbours > 0) {
             const struct policy_enumeration *en = policy_enumeration(p);
             uint32_t near = r->neighbours + 1; /* with this one */

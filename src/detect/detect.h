@@ -19,6 +19,9 @@
  *     close serial numbers, phone numbers close in value) counts with
  *     them; alert at alert_after such look-ups in the window, block at
  *     block_after;
+ *   - look-ups without cases: a day's look-ups reaching a quarter of the
+ *     daily look-up quota (at least 50) with under 1 in 20 of them
+ *     matched by a verified case alerts;
  *   - cases that are never verified: a customer_support case opened while
  *     half the hourly reveal quota (at least 5) of the day's cases are
  *     still unverified alerts; with the whole quota (at least 10), opening

@@ -313,6 +313,28 @@ static void test_store_baseline(void **state)
     assert_false(v.alert);
 }
 
+/* Clerk: 300 look-ups a day, so from the 75th with under 1 in 20 verified. */
+static void test_lookups_without_cases(void **state)
+{
+    struct detect_usage u = {0};
+    struct detect_request r = {0};
+    struct detect_verdict v;
+
+    (void)state;
+    r.kind = DETECT_LOOKUP;
+    u.lookups_day = 73;
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_false(v.alert);
+    u.lookups_day = 74;
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_true(v.alert);
+    assert_string_equal(v.rule, "lookups-without-cases");
+    assert_int_equal(v.action, DETECT_ALLOW);
+    u.cases_verified_day = 4; /* 4 of 75: more than 1 in 20 */
+    detect_judge(pol, POLICY_ROLE_CLERK, &u, &r, &v);
+    assert_false(v.alert);
+}
+
 static void test_canary_suspends(void **state)
 {
     struct detect_usage u = {0};
@@ -340,12 +362,12 @@ static void test_no_quota_no_access(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quota_edges),        cmocka_unit_test(test_statutory_meter),
-        cmocka_unit_test(test_enumeration),        cmocka_unit_test(test_burst),
-        cmocka_unit_test(test_store_hours),        cmocka_unit_test(test_cases_and_codes),
-        cmocka_unit_test(test_peer_baseline),      cmocka_unit_test(test_approvals),
-        cmocka_unit_test(test_store_baseline),     cmocka_unit_test(test_canary_suspends),
-        cmocka_unit_test(test_no_quota_no_access),
+        cmocka_unit_test(test_quota_edges),     cmocka_unit_test(test_statutory_meter),
+        cmocka_unit_test(test_enumeration),     cmocka_unit_test(test_burst),
+        cmocka_unit_test(test_store_hours),     cmocka_unit_test(test_cases_and_codes),
+        cmocka_unit_test(test_peer_baseline),   cmocka_unit_test(test_approvals),
+        cmocka_unit_test(test_store_baseline),  cmocka_unit_test(test_lookups_without_cases),
+        cmocka_unit_test(test_canary_suspends), cmocka_unit_test(test_no_quota_no_access),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
