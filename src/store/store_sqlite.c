@@ -1606,7 +1606,11 @@ static int ix_open(struct store_sqlite *h, char **errmsg)
         path = xstrdup(":memory:");
     else {
         path = ix_path(h->path);
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600); /* private from the start */
+        /* Created here so that it is private from the start; O_EXCL, so
+         * that no descriptor is ever opened (and closed) on a file another
+         * connection of this process may hold locks on: closing any
+         * descriptor of a file drops the process's POSIX locks on it. */
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd >= 0)
             close(fd);
     }
