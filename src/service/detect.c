@@ -30,6 +30,7 @@
 #define CACHE_SIZE    1024
 #define RECENT_MAX    512  /* neighbourhoods of look-ups kept per staff member */
 #define ALERT_QUIET_S 3600 /* one alert an hour per staff member and rule */
+#define EVIDENCE_MAX  50   /* audit indexes an alert lists */
 #define NEAR_BYTES    16   /* a bucket key; the side data is bucket then exact key */
 
 enum { SIZE_MINUTE, SIZE_HOUR, SIZE_DAY };
@@ -769,6 +770,27 @@ int service_detect_check(struct service *svc, const struct service_actor *who, i
     return rc;
 }
 
+static int add_index(void *ctx, const struct store_audit_row *row)
+{
+    json_array_append_new(ctx, json_integer((json_int_t)row->index));
+    return 0;
+}
+
+/*
+ * An alert's evidence: the audit indexes of the staff member's most recent
+ * entries (newest first, the alert's own included), which hold what the
+ * counts were made of.  A new JSON text in *out.
+ */
+static int evidence(struct service *svc, const char *staff, const char **out, char **errmsg)
+{
+    json_t *list = json_array();
+    int rc = store_audit_find(svc->store, staff, NULL, 0, EVIDENCE_MAX, add_index, list, errmsg);
+
+    *out = rc == CU_OK ? json_dumps(list, JSON_COMPACT) : NULL;
+    json_decref(list);
+    return rc;
+}
+
 /* Whether `rule` has not alerted on `who` within ALERT_QUIET_S (and
  * notes that it does now). */
 static int fresh_alert(struct service *svc, const struct service_actor *who, const char *rule)
@@ -831,7 +853,10 @@ int service_detect_act(struct service *svc, const struct service_actor *who,
         a.detail = v->detail;
         a.audit_index = (int64_t)index;
         if (rc == CU_OK)
+            rc = evidence(svc, who->username, &a.evidence, errmsg);
+        if (rc == CU_OK)
             rc = store_alert_add(svc->store, &a, &id, errmsg);
+        free((char *)a.evidence);
         if (rc == CU_OK) {
             char *text = xasprintf("alert %lld (%s) on %s: %s", (long long)id, a.severity,
                                    who->username, detail);
@@ -864,6 +889,12 @@ static int alert_json(void *ctx, const struct store_alert *a)
 
     if (a->audit_index >= 0)
         json_object_set_new(o, "audit_index", json_integer(a->audit_index));
+    if (a->evidence != NULL) {
+        json_t *ev = json_loads(a->evidence, 0, NULL);
+
+        if (ev != NULL)
+            json_object_set_new(o, "audit_indexes", ev);
+    }
     if (a->acked_by != NULL) {
         json_object_set_new(o, "acked_by", json_string(a->acked_by));
         json_object_set_new(o, "acked_at", json_integer(a->acked_at));

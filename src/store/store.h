@@ -412,6 +412,7 @@ struct store_alert {
     const char *status;   /* "open", "acked" */
     const char *acked_by; /* or NULL */
     int64_t acked_at;
+    const char *evidence; /* the audit indexes involved, as a JSON array; or NULL */
 };
 /* Adds an open alert (status, acked_* ignored); its id goes to *id. */
 int store_alert_add(struct store *s, const struct store_alert *a, int64_t *id,

@@ -190,6 +190,8 @@ static const char *const migrations[] = {
     /* 11: a supervisor's co-sign of a case (step-up) */
     "ALTER TABLE cases ADD COLUMN cosigned_by TEXT;"
     "ALTER TABLE cases ADD COLUMN cosign_until INTEGER NOT NULL DEFAULT 0;",
+    /* 12: an alert's evidence: the audit indexes of the entries involved */
+    "ALTER TABLE alerts ADD COLUMN evidence TEXT;",
 };
 _Static_assert(SQLITE_APP_ID == 1129665364, "application_id in migration 1");
 #define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
@@ -369,10 +371,10 @@ static const char *const stmt_sql[ST__COUNT] = {
                         "(metric % 4 = 0 AND bucket < ?2) OR (metric % 4 = 1 AND bucket < ?3) OR"
                         " (metric % 4 = 2 AND bucket < ?4))",
     [ST_ALERT_ADD] = "INSERT INTO alerts(created_at, staff, rule, severity, detail, audit_index,"
-                     " status) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'open')",
+                     " status, evidence) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7)",
     /* ?1 status or NULL, ?2 limit */
     [ST_ALERT_LIST] = "SELECT id, created_at, staff, rule, severity, detail, audit_index, status,"
-                      " acked_by, acked_at FROM alerts WHERE ?1 IS NULL OR status = ?1"
+                      " acked_by, acked_at, evidence FROM alerts WHERE ?1 IS NULL OR status = ?1"
                       " ORDER BY id DESC LIMIT ?2",
     [ST_ALERT_ACK] = "UPDATE alerts SET status = 'acked', acked_by = ?2, acked_at = ?3"
                      " WHERE id = ?1 AND status = 'open'",
@@ -2554,6 +2556,7 @@ static int sq_alert_add(struct store *s, const struct store_alert *a, int64_t *i
         sqlite3_bind_int64(q, 6, a->audit_index);
     else
         sqlite3_bind_null(q, 6);
+    bind_text_or_null(q, 7, a->evidence);
     rc = stmt_run(h, q, what, errmsg);
     if (rc == CU_OK)
         *id = sqlite3_last_insert_rowid(h->db);
@@ -2585,6 +2588,7 @@ static int sq_alert_list(struct store *s, const char *status, size_t limit, stor
         a.status = (const char *)sqlite3_column_text(q, 7);
         a.acked_by = (const char *)sqlite3_column_text(q, 8);
         a.acked_at = sqlite3_column_int64(q, 9);
+        a.evidence = (const char *)sqlite3_column_text(q, 10);
         rc = cb(ctx, &a);
         if (rc != 0)
             break;

@@ -76,6 +76,7 @@ http GET "/v1/alerts?status=open" "" "$sam"
 check "security reads alerts over HTTP: 200" test "$code" = 200
 contains "with the rule and the evidence" "$out" '"rule":"quota-reveals-hour"'
 contains "and the counts" "$out" 'reveals this hour: 3 done, limit 3'
+contains "and the audit entries involved" "$out" '"audit_indexes":['
 alert_id=$(printf '%s' "$out" | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
 http GET "/v1/alerts" "" "$alice"
 check "a clerk may not read alerts: 403" test "$code" = 403

@@ -20,7 +20,7 @@
 #include "store/store_int.h"
 
 /* The schema version this code migrates to. */
-#define SCHEMA_NOW 11
+#define SCHEMA_NOW 12
 
 struct fx {
     char dir[64];
@@ -225,15 +225,15 @@ static void test_newer_schema_refused(void **state)
 
     store_free(fx->s);
     fx->s = NULL;
-    raw_int(fx->path, "PRAGMA user_version = 12");
+    raw_int(fx->path, "PRAGMA user_version = 13");
     assert_int_equal(store_open(&s2, fx->path, &err), CU_ERR_STORE);
     assert_null(s2);
     assert_non_null(err);
-    assert_non_null(strstr(err, "schema version 12"));
+    assert_non_null(strstr(err, "schema version 13"));
     assert_non_null(strstr(err, "newer"));
     free(err);
     /* refused without being touched */
-    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 12);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 13);
 }
 
 static void test_foreign_files_refused(void **state)
@@ -1835,6 +1835,7 @@ static int count_alert(void *ctx, const struct store_alert *a)
     int *n = ctx;
 
     assert_string_equal(a->rule, "canary");
+    assert_string_equal(a->evidence, "[40,41,42]");
     (*n)++;
     return 0;
 }
@@ -1880,6 +1881,7 @@ static void test_detect_counts_and_alerts(void **state)
     a.severity = "critical";
     a.detail = "a canary customer was looked up";
     a.audit_index = 42;
+    a.evidence = "[40,41,42]";
     assert_int_equal(store_alert_add(fx->s, &a, &id, NULL), CU_OK);
     assert_true(id > 0);
     assert_int_equal(store_alert_list(fx->s, "open", 10, count_alert, &n, NULL), CU_OK);
