@@ -27,7 +27,7 @@ static const struct command {
     {"outbox", cmd_outbox, "show the messages sent to customers (codes, notices)"},
     {"alerts", cmd_alerts, "list and acknowledge insider-risk alerts"},
     {"canary", cmd_canary, "plant canary customers that raise an alert when touched"},
-    {"demo", cmd_demo, "make a demo vault with synthetic customers"},
+    {"demo", cmd_demo, "serve a demo vault: synthetic customers, an account per role"},
 };
 
 static void usage(FILE *out)
