@@ -450,9 +450,10 @@ out:
     return CU_OK;
 }
 
-/* Answers a case call: 200 (or `status`) with the view, or the problem. */
-static int case_answer(struct http_response *res, int rc, int status, json_t *out, const char *why,
-                       char *err)
+/* Answers a service call: `status` with its view, or the problem (with its
+ * reason slug when there is one). */
+static int answer(struct http_response *res, int rc, int status, json_t *out, const char *why,
+                  char *err)
 {
     if (rc == CU_OK)
         http_json(res, status, out);
@@ -471,7 +472,7 @@ static int h_case_open(void *app, struct http_request *req, struct http_response
         rc =
             service_case_open(c.svc, &c.who, body_str(req, "purpose"), body_str(req, "customer_id"),
                               body_str(req, "reason"), body_str(req, "send_to"), &out, &why, &err);
-        case_answer(res, rc, 201, out, why, err);
+        answer(res, rc, 201, out, why, err);
     }
     call_end(&c);
     return CU_OK;
@@ -493,7 +494,7 @@ static int case_step(void *app, struct http_request *req, struct http_response *
 
     if (begin(app, req, res, &c, R_CASES, 1)) {
         rc = step(c.svc, &c.who, req->param, &out, &why, &err);
-        case_answer(res, rc, 200, out, why, err);
+        answer(res, rc, 200, out, why, err);
     }
     call_end(&c);
     return CU_OK;
@@ -530,7 +531,7 @@ static int h_case_verify(void *app, struct http_request *req, struct http_respon
     if (begin(app, req, res, &c, R_CASES, 1)) {
         rc =
             service_case_verify(c.svc, &c.who, req->param, body_str(req, "code"), &out, &why, &err);
-        case_answer(res, rc, 200, out, why, err);
+        answer(res, rc, 200, out, why, err);
     }
     call_end(&c);
     return CU_OK;
@@ -578,9 +579,7 @@ static int h_alerts(void *app, struct http_request *req, struct http_response *r
 
     if (begin(app, req, res, &c, R_SECURITY, 0)) {
         rc = service_alerts(c.svc, http_query(req, "status"), 1000, &out, &err);
-        if (rc == CU_OK)
-            http_json(res, 200, out);
-        fail(res, rc, err);
+        answer(res, rc, 200, out, NULL, err);
     }
     call_end(&c);
     return CU_OK;
@@ -616,9 +615,7 @@ static int h_staff_activity(void *app, struct http_request *req, struct http_res
 
     if (begin(app, req, res, &c, R_SECURITY | R_SUPERVISOR, 0)) {
         rc = service_staff_activity(c.svc, req->param, 50, &out, &err);
-        if (rc == CU_OK)
-            http_json(res, 200, out);
-        fail(res, rc, err);
+        answer(res, rc, 200, out, NULL, err);
     }
     call_end(&c);
     return CU_OK;

@@ -103,24 +103,44 @@ static int settle(struct case_call *k, int rc, const char *fields, const char *d
 }
 
 /*
- * The insider detector's say on a case step (opening, verifying): acts on
- * its verdict (alert, suspension) and turns a block into the call's
- * refusal.  CU_OK to go on.
+ * The insider detector's say on a case step: acts on its verdict (alert,
+ * suspension) and turns a block, or a step-up on a case no supervisor has
+ * co-signed, into the call's refusal.  `fields` are a reveal's (else NULL),
+ * `canary` whether a canary customer is concerned.  CU_OK to go on.
  */
-static int detect_gate(struct case_call *k, int kind, char **errmsg)
+static int detect_gate(struct case_call *k, int kind, const int *fields, int canary,
+                       const char *canon, char **errmsg)
 {
     struct detect_verdict v;
-    int rc = service_detect_check(k->svc, k->who, kind, NULL, 0, NULL, 1, &v, errmsg);
+    int cosigned = kind != DETECT_REVEAL || k->c.cosign_until > cu_now();
+    int rc = service_detect_check(k->svc, k->who, kind, fields, canary, NULL, cosigned, &v, errmsg);
 
     if (rc == CU_OK)
         rc = service_detect_act(k->svc, k->who, &v, errmsg);
     if (rc == CU_OK && v.action == DETECT_BLOCK) {
-        rc = refuse(k, CU_ERR_LIMIT, "limit-reached", NULL, "limit reached (%s): %s", v.rule,
+        rc = refuse(k, CU_ERR_LIMIT, "limit-reached", canon, "limit reached (%s): %s", v.rule,
                     v.detail);
         k->blocked = 1;
         k->reason = v.rule;
+    } else if (rc == CU_OK && v.action == DETECT_STEP_UP && !cosigned) {
+        /* Near a limit: a supervisor must co-sign the case first. */
+        rc = refuse(k, CU_ERR_FORBIDDEN, "step-up-required", canon,
+                    "%s: a supervisor must co-sign case %s (POST /v1/cases/%s/cosign)", v.detail,
+                    k->c.id, k->c.id);
+        k->blocked = 2;
+        k->reason = v.rule;
     }
     return rc;
+}
+
+/* Moves the case to `state` now and stores it (with any other change the
+ * caller made to k->c). */
+static int set_status(struct case_call *k, int state, int64_t now, char **errmsg)
+{
+    free(k->c.status);
+    k->c.status = xstrdup(policy_case_state_name(state));
+    k->c.updated_at = now;
+    return store_case_put(k->svc->store, &k->c, 0, errmsg);
 }
 
 static int role_of(const struct service_actor *who)
@@ -314,7 +334,7 @@ int service_case_open(struct service *svc, const struct service_actor *who, cons
         rc = refuse(&k, CU_ERR_CONFLICT, "no-contact", NULL,
                     "the customer has no phone or e-mail on file to send a code to");
     if (rc == CU_OK && support)
-        rc = detect_gate(&k, DETECT_CASE_OPEN, errmsg);
+        rc = detect_gate(&k, DETECT_CASE_OPEN, NULL, 0, NULL, errmsg);
 decided:
     k.side = support ? "customer_support" : NULL;
     snprintf(detail, sizeof(detail), "%s%s%s", k.c.purpose,
@@ -374,7 +394,7 @@ int service_case_verify(struct service *svc, const struct service_actor *who, co
     }
     rc = load(&k, case_id, CASE_OWNER, errmsg);
     if (rc == CU_OK)
-        rc = detect_gate(&k, DETECT_VERIFY, errmsg);
+        rc = detect_gate(&k, DETECT_VERIFY, NULL, 0, NULL, errmsg);
     if (rc == CU_OK &&
         (case_state(&k.c, now) != POLICY_CASE_AWAITING_VERIFICATION || !k.c.has_code))
         rc = refuse(&k, CU_ERR_CONFLICT, "case-state", NULL,
@@ -406,12 +426,9 @@ int service_case_verify(struct service *svc, const struct service_actor *who, co
     rc = settle(&k, rc, NULL, NULL, why, errmsg);
     if (rc != CU_OK)
         goto out;
-    free(k.c.status);
-    k.c.status = xstrdup(policy_case_state_name(POLICY_CASE_VERIFIED));
     k.c.has_code = 0; /* a code verifies once */
     k.c.code_tries = tries;
-    k.c.updated_at = now;
-    rc = store_case_put(svc->store, &k.c, 0, errmsg);
+    rc = set_status(&k, POLICY_CASE_VERIFIED, now, errmsg);
     if (rc == CU_OK)
         *out =
             json_pack("{s:s, s:I}", "status", k.c.status, "expires_at", (json_int_t)k.c.expires_at);
@@ -431,7 +448,10 @@ int service_case_approve(struct service *svc, const struct service_actor *who, c
     case_call_init(&k, svc, who, AUDIT_CASE_APPROVE);
     rc = load(&k, case_id, CASE_APPROVER, errmsg);
     if (rc == CU_OK &&
-        strcmp(k.c.status, policy_case_state_name(POLICY_CASE_PENDING_APPROVAL)) == 0) {
+        strcmp(k.c.status, policy_case_state_name(POLICY_CASE_PENDING_APPROVAL)) != 0) {
+        rc = refuse(&k, CU_ERR_CONFLICT, "case-state", NULL, "case %s is %s, not pending approval",
+                    k.c.id, k.c.status);
+    } else if (rc == CU_OK) {
         struct detect_verdict v;
 
         rc = service_detect_approval(svc, who, k.c.requester, &v, errmsg);
@@ -439,18 +459,11 @@ int service_case_approve(struct service *svc, const struct service_actor *who, c
             rc = service_detect_act(svc, who, &v, errmsg);
         k.side = k.c.requester; /* to the detector's commit hook */
     }
-    if (rc == CU_OK &&
-        strcmp(k.c.status, policy_case_state_name(POLICY_CASE_PENDING_APPROVAL)) != 0)
-        rc = refuse(&k, CU_ERR_CONFLICT, "case-state", NULL, "case %s is %s, not pending approval",
-                    k.c.id, k.c.status);
     rc = settle(&k, rc, NULL, NULL, why, errmsg);
     if (rc != CU_OK)
         goto out;
-    free(k.c.status);
-    k.c.status = xstrdup(policy_case_state_name(POLICY_CASE_APPROVED));
     k.c.approver = xstrdup(who->username);
-    k.c.updated_at = cu_now();
-    rc = store_case_put(svc->store, &k.c, 0, errmsg);
+    rc = set_status(&k, POLICY_CASE_APPROVED, cu_now(), errmsg);
     if (rc == CU_OK)
         *out = json_pack("{s:s}", "status", k.c.status);
 out:
@@ -506,11 +519,8 @@ int service_case_close(struct service *svc, const struct service_actor *who, con
     rc = settle(&k, rc, NULL, NULL, why, errmsg);
     if (rc != CU_OK)
         goto out;
-    free(k.c.status);
-    k.c.status = xstrdup(policy_case_state_name(POLICY_CASE_CLOSED));
     k.c.has_code = 0;
-    k.c.updated_at = cu_now();
-    rc = store_case_put(svc->store, &k.c, 0, errmsg);
+    rc = set_status(&k, POLICY_CASE_CLOSED, cu_now(), errmsg);
     if (rc == CU_OK)
         *out = json_pack("{s:s}", "status", k.c.status);
 out:
@@ -579,7 +589,6 @@ void service_case_reveal_async(struct service *svc, const struct service_actor *
     struct buf canon = BUF_INIT;
     struct service_access a;
     struct service_held *h;
-    struct detect_verdict v;
     int want[MODEL_F__COUNT], f, rc, canary = 0;
     json_t *vals, *out = NULL;
     char *err = NULL;
@@ -597,23 +606,7 @@ void service_case_reveal_async(struct service *svc, const struct service_actor *
     if (rc == CU_OK)
         rc = service_is_canary(svc, k.c.customer_id, &canary, &err);
     if (rc == CU_OK)
-        rc = service_detect_check(svc, who, DETECT_REVEAL, want, canary, NULL,
-                                  k.c.cosign_until > cu_now(), &v, &err);
-    if (rc == CU_OK)
-        rc = service_detect_act(svc, who, &v, &err);
-    if (rc == CU_OK && v.action == DETECT_BLOCK) {
-        rc = refuse(&k, CU_ERR_LIMIT, "limit-reached", canon.data, "limit reached (%s): %s", v.rule,
-                    v.detail);
-        k.blocked = 1;
-        k.reason = v.rule;
-    } else if (rc == CU_OK && v.action == DETECT_STEP_UP && k.c.cosign_until <= cu_now()) {
-        /* Near a limit: a supervisor must co-sign the case first. */
-        rc = refuse(&k, CU_ERR_FORBIDDEN, "step-up-required", canon.data,
-                    "%s: a supervisor must co-sign case %s (POST /v1/cases/%s/cosign)", v.detail,
-                    k.c.id, k.c.id);
-        k.blocked = 2;
-        k.reason = v.rule;
-    }
+        rc = detect_gate(&k, DETECT_REVEAL, want, canary, canon.data, &err);
     if (rc != CU_OK && !k.refused) {
         done(ctx, rc, NULL, NULL, err);
         goto out;

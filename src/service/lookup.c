@@ -274,7 +274,7 @@ void service_lookup_async(struct service *svc, const struct service_actor *who, 
         canary |= yes;
     }
     /* The detector judges before anything is answered. */
-    has_near = service_neighbourhood(svc, kind, value, &near);
+    has_near = svc->detector != NULL && service_neighbourhood(svc, kind, value, &near);
     if (has_near) {
         memcpy(side, near.bucket[1], sizeof(near.bucket[1]));
         memcpy(side + sizeof(near.bucket[1]), near.exact, sizeof(near.exact));
