@@ -5,7 +5,7 @@
 # HTTP stack (bench-serve-ceiling: libmicrohttpd with the server's options
 # answering a fixed JSON body), measured in the same run.
 #
-#   bench/serve/run.sh BUILD_DIR [--customers N] [--duration S]
+#   bench/serve/run.sh BUILD_DIR [--customers N] [--duration S] [--connections LIST]
 #
 # N customers are generated and imported (default 100,000); each point runs
 # S seconds (default 10).  The staff are clerks under a benchmark policy whose
@@ -17,7 +17,7 @@
 set -eu
 
 usage() {
-    echo "usage: bench/serve/run.sh BUILD_DIR [--customers N] [--duration S]" >&2
+    echo "usage: bench/serve/run.sh BUILD_DIR [--customers N] [--duration S] [--connections LIST]" >&2
     exit 2
 }
 [ $# -ge 1 ] || usage
@@ -25,21 +25,23 @@ build=$1
 shift
 customers=100000
 duration=10
+connections="1 16 64"
 while [ $# -gt 0 ]; do
     case "$1" in
     --customers) [ $# -ge 2 ] || usage; customers=$2; shift 2 ;;
     --duration) [ $# -ge 2 ] || usage; duration=$2; shift 2 ;;
+    --connections) [ $# -ge 2 ] || usage; connections=$2; shift 2 ;;
     *) usage ;;
     esac
 done
 case "$customers$duration" in *[!0-9]*) usage ;; esac
+case "$connections" in "" | *[!0-9\ ]*) usage ;; esac
 if [ "$customers" -lt 1 ] || [ "$duration" -lt 1 ]; then usage; fi
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cu="$build/custodian"
 ceiling_bin="$build/bench/bench-serve-ceiling"
-connections="1 16 64"
 
 say() { printf 'bench/serve: %s\n' "$*"; }
 die() {
@@ -263,9 +265,10 @@ for c in $connections; do
 done
 say "clerks logged in; verified cases: ${reveal_case[*]}"
 
-# Sample answers, checked before any timed run.
+# Sample answers, checked before any timed run (with the first point's clerks).
+first=${connections%% *}
 imei=$(head -1 "$work/imeis.txt")
-api GET "/v1/devices/$imei" "" "${lookup_token[1]}"
+api GET "/v1/devices/$imei" "" "${lookup_token[$first]}"
 expect 200 "sample look-up"
 [ "$(printf '%s' "$out" | jq -r .device.imei)" = "***********${imei:11}" ] ||
     die "sample look-up: the IMEI should be masked to its last four digits: $out"
@@ -275,7 +278,7 @@ case "$out" in *"$imei"*) die "sample look-up: the full IMEI is in the answer" ;
 
 cid1=$(awk -F, 'NR == 2 { print $1 }' "$work/customers.csv")
 name1=$(awk -F, 'NR == 2 { print $3 }' "$work/customers.csv")
-api POST "/v1/cases/${reveal_case[1]}/reveal" '{"fields":["name","phone"]}' "${reveal_token[1]}"
+api POST "/v1/cases/${reveal_case[$first]}/reveal" '{"fields":["name","phone"]}' "${reveal_token[$first]}"
 expect 200 "sample reveal"
 printf '%s' "$out" | jq -e --arg c "$cid1" --arg n "$name1" \
     '.customer_id == $c and .fields.name == $n and .fields.phone != null and
