@@ -8,6 +8,18 @@ libsodium-dev libsqlite3-dev libjansson-dev libcsv-dev libcmocka-dev
 liboath-dev libqrencode-dev libmicrohttpd-dev libcurl4-openssl-dev
 sqlite3 clang-format curl oathtool"
 
+# The browser tests of the web console (tests/browser): Debian's chromium, a
+# CJK font for the Chinese UI, and Node.js with npm unless the machine has
+# them already (from another source, e.g. a newer Node.js).
+PACKAGES="$PACKAGES chromium fonts-wqy-microhei"
+command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs"
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
+
+# The libFuzzer targets (fuzz/, docs/fuzzing.md): Debian's default clang and
+# its compiler runtime (libFuzzer, ASan, UBSan); the unversioned packages
+# follow the default clang's version (14 on Debian 12).
+PACKAGES="$PACKAGES clang libclang-rt-dev"
+
 missing=""
 for p in $PACKAGES; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

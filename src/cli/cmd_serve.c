@@ -13,7 +13,9 @@
 #define DELIVER_EVERY_MS 500
 #define DELIVER_BATCH    100
 
-/* The webhook deliverer: its own store handle, polling the outbox. */
+/* The courier, with its own store handle: every DELIVER_EVERY_MS it turns
+ * pending access notices into outbox messages and, with a webhook
+ * configured, delivers due messages to it. */
 struct deliverer {
     struct service *svc;
     pthread_t thread;
@@ -32,7 +34,13 @@ static void *deliver_main(void *arg)
     pthread_mutex_lock(&d->lock);
     while (!d->stop) {
         pthread_mutex_unlock(&d->lock);
-        if (service_outbox_deliver(d->svc, DELIVER_BATCH, &sent, &err) != CU_OK) {
+        if (service_notices_run(d->svc, &sent, &err) != CU_OK) {
+            cu_log("notices: %s", err ? err : "cannot queue access notices");
+            free(err);
+            err = NULL;
+        }
+        if (d->svc->webhook_url != NULL &&
+            service_outbox_deliver(d->svc, DELIVER_BATCH, &sent, &err) != CU_OK) {
             cu_log("outbox: %s", err ? err : "delivery failed");
             free(err);
             err = NULL;
@@ -49,15 +57,12 @@ static void *deliver_main(void *arg)
     return NULL;
 }
 
-/* Starts the deliverer when a webhook is configured; NULL otherwise. */
 static int deliverer_start(struct service *svc, struct deliverer **out, char **errmsg)
 {
     struct deliverer *d;
     int rc;
 
     *out = NULL;
-    if (svc->webhook_url == NULL)
-        return CU_OK;
     d = xcalloc(1, sizeof(*d));
     rc = service_worker_new(svc, &d->svc, errmsg);
     if (rc != CU_OK) {
@@ -71,7 +76,7 @@ static int deliverer_start(struct service *svc, struct deliverer **out, char **e
         pthread_cond_destroy(&d->wake);
         service_free(d->svc);
         free(d);
-        return cu_errf(errmsg, CU_ERR_INTERNAL, "cannot start the outbox deliverer");
+        return cu_errf(errmsg, CU_ERR_INTERNAL, "cannot start the outbox courier");
     }
     *out = d;
     return CU_OK;
@@ -96,9 +101,11 @@ static const char usage[] =
     "usage: custodian serve [--listen ADDR:PORT]\n\n"
     "Runs the HTTP API (../shared/API.md) on ADDR:PORT (default 127.0.0.1:8080) until\n"
     "SIGTERM or SIGINT; then stops taking connections, lets requests in flight finish and\n"
-    "flushes the audit log.  /healthz and /metrics (Prometheus) are served too.  With a\n"
-    "webhook configured (config.json \"notifier\"), messages to customers are delivered to\n"
-    "it from the outbox, with retries.\n";
+    "flushes the audit log.  /healthz and /metrics (Prometheus) are served too.  Every\n"
+    "full reveal becomes an access notice to the customer in the outbox within a second\n"
+    "(or a daily digest, as the customer chose).  With a webhook configured (config.json\n"
+    "\"notifier\"), messages to customers are delivered to it from the outbox, with\n"
+    "retries.\n";
 
 int cli_serve(struct service *svc, const char *listen, void (*ready)(void *ctx, const char *url),
               void *ctx)

@@ -27,6 +27,9 @@ static const struct command {
     {"outbox", cmd_outbox, "show the messages sent to customers (codes, notices)"},
     {"alerts", cmd_alerts, "list and acknowledge insider-risk alerts"},
     {"canary", cmd_canary, "plant canary customers that raise an alert when touched"},
+    {"trace", cmd_trace, "rank the staff whose reveals could have produced a leaked data set"},
+    {"erase", cmd_erase, "crypto-shred a customer: their values become unreadable everywhere"},
+    {"export", cmd_export, "a customer's data and access log as JSON"},
     {"demo", cmd_demo, "serve a demo vault: synthetic customers, an account per role"},
 };
 

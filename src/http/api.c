@@ -646,6 +646,408 @@ static int h_staff_resume(void *app, struct http_request *req, struct http_respo
     return staff_set(app, req, res, 0);
 }
 
+/* ---- the customer portal and the public audit log ---- */
+
+/* A customer's request in progress: their session's customer id and the
+ * actor their own requests are audited as. */
+struct subject_call {
+    struct service *svc;
+    char *customer_id;
+    struct service_actor who;
+};
+
+/* The start of every customer handler (401 without a customer session):
+ * 0 when the request is answered already; free customer_id in every case. */
+static int begin_subject(void *app, struct http_request *req, struct http_response *res,
+                         struct subject_call *c)
+{
+    char *err = NULL;
+    int rc;
+
+    memset(c, 0, sizeof(*c));
+    c->svc = begin_anon(app, res);
+    if (c->svc == NULL)
+        return 0;
+    rc = service_subject_session(c->svc, http_bearer_token(req), &c->customer_id, &err);
+    if (rc != CU_OK) {
+        fail(res, rc, err);
+        return 0;
+    }
+    free(err);
+    c->who.username = "customer";
+    c->who.role = SERVICE_ROLE_CUSTOMER;
+    c->who.client = req->client_addr;
+    c->who.request_id = req->request_id;
+    return 1;
+}
+
+/* POST /v1/subject/code {"account"}: 202 whether the account exists or not */
+static int h_subject_code(void *app, struct http_request *req, struct http_response *res)
+{
+    struct service *svc = begin_anon(app, res);
+    char *err = NULL;
+    int rc;
+
+    if (svc == NULL)
+        return CU_OK;
+    rc = service_subject_code(svc, body_str(req, "account"), req->client_addr, req->request_id,
+                              &err);
+    return answer(res, rc, 202,
+                  rc != CU_OK ? NULL
+                              : json_pack("{s:s, s:s}", "status", "sent", "detail",
+                                          "if the account exists, a code was sent to the phone "
+                                          "or e-mail on file"),
+                  NULL, err);
+}
+
+/* POST /v1/subject/login {"account","code"} */
+static int h_subject_login(void *app, struct http_request *req, struct http_response *res)
+{
+    struct service *svc = begin_anon(app, res);
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (svc == NULL)
+        return CU_OK;
+    rc = service_subject_login(svc, body_str(req, "account"), body_str(req, "code"),
+                               req->client_addr, req->request_id, &out, &err);
+    return answer(res, rc, 200, out, NULL, err);
+}
+
+static int h_subject_logout(void *app, struct http_request *req, struct http_response *res)
+{
+    struct subject_call c;
+    char *err = NULL;
+
+    if (begin_subject(app, req, res, &c))
+        fail(res, service_subject_logout(c.svc, http_bearer_token(req), &err), err);
+    free(c.customer_id);
+    return CU_OK;
+}
+
+/* GET /v1/subject/access-log */
+static int h_subject_access_log(void *app, struct http_request *req, struct http_response *res)
+{
+    struct subject_call c;
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin_subject(app, req, res, &c)) {
+        rc = service_subject_read_log(c.svc, &c.who, c.customer_id, &out, &err);
+        answer(res, rc, 200, out, NULL, err);
+    }
+    free(c.customer_id);
+    return CU_OK;
+}
+
+/* GET /v1/subject/export (audited by the export itself) */
+static int h_subject_export(void *app, struct http_request *req, struct http_response *res)
+{
+    struct subject_call c;
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin_subject(app, req, res, &c)) {
+        rc = service_customer_export(c.svc, &c.who, c.customer_id, &out, &err);
+        answer(res, rc, 200, out, NULL, err);
+    }
+    free(c.customer_id);
+    return CU_OK;
+}
+
+/* GET /v1/subject/notices; POST /v1/subject/notices {"digest":"daily"|"each"} */
+static int h_subject_notices(void *app, struct http_request *req, struct http_response *res)
+{
+    struct subject_call c;
+    char *err = NULL;
+    int rc = CU_OK, daily = 0;
+
+    if (begin_subject(app, req, res, &c)) {
+        if (strcmp(req->method, "POST") == 0) {
+            const char *d = body_str(req, "digest");
+
+            if (d == NULL || (strcmp(d, "daily") != 0 && strcmp(d, "each") != 0))
+                rc = cu_errf(&err, CU_ERR_INVALID, "digest must be \"daily\" or \"each\"");
+            daily = d != NULL && strcmp(d, "daily") == 0;
+        }
+        if (rc == CU_OK)
+            rc = service_subject_notices(c.svc, c.customer_id, strcmp(req->method, "POST") == 0,
+                                         &daily, &err);
+        answer(res, rc, 200,
+               rc != CU_OK ? NULL : json_pack("{s:s}", "digest", daily ? "daily" : "each"), NULL,
+               err);
+    }
+    free(c.customer_id);
+    return CU_OK;
+}
+
+/* POST /v1/subject/erasure: the customer asks to be erased */
+static int h_subject_erasure(void *app, struct http_request *req, struct http_response *res)
+{
+    struct subject_call c;
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin_subject(app, req, res, &c)) {
+        rc = service_erasure_request(c.svc, &c.who, c.customer_id, &out, &err);
+        answer(res, rc, 202, out, NULL, err);
+    }
+    free(c.customer_id);
+    return CU_OK;
+}
+
+/* GET /v1/erasures?status=pending (admin) */
+static int h_erasures(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin(app, req, res, &c, R_ADMIN, 0)) {
+        rc = service_erasure_list(c.svc, http_query(req, "status"), &out, &err);
+        answer(res, rc, 200, out, NULL, err);
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
+/* POST /v1/erasures/{id}/approve and /refuse (admin) */
+static int erasure_decide(void *app, struct http_request *req, struct http_response *res,
+                          int approve)
+{
+    struct call c;
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin(app, req, res, &c, R_ADMIN, 1)) {
+        rc = service_erasure_decide(c.svc, &c.who, req->param, approve, &out, &err);
+        answer(res, rc, 200, out, NULL, err);
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
+static int h_erasure_approve(void *app, struct http_request *req, struct http_response *res)
+{
+    return erasure_decide(app, req, res, 1);
+}
+
+static int h_erasure_refuse(void *app, struct http_request *req, struct http_response *res)
+{
+    return erasure_decide(app, req, res, 0);
+}
+
+/*
+ * POST /v1/trace (security): {"data": the leaked data set as text,
+ * "as_of"?: Unix ms, "p"?} -> the answer of `custodian trace --json`.
+ */
+static int h_trace(void *app, struct http_request *req, struct http_response *res)
+{
+    struct service_trace_opts o = {0};
+    struct call c;
+    json_t *data = json_object_get(req->body, "data"), *p = json_object_get(req->body, "p");
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin(app, req, res, &c, R_SECURITY, 0)) {
+        if (!json_is_string(data)) {
+            fail(res, CU_ERR_INVALID, xstrdup("data (the leaked data set, as text) is required"));
+        } else if (p != NULL && !json_is_number(p)) {
+            fail(res, CU_ERR_INVALID, xstrdup("p must be a number"));
+        } else {
+            o.data = json_string_value(data);
+            o.len = json_string_length(data);
+            o.as_of_ms = json_integer_value(json_object_get(req->body, "as_of"));
+            o.p_set = p != NULL;
+            o.p = p != NULL ? json_number_value(p) : 0;
+            o.proofs = 1;
+            rc = service_trace(c.svc, &c.who, &o, &out, &err);
+            answer(res, rc, 200, out, NULL, err);
+        }
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
+/* A query parameter as an unsigned number; 0 with 400 answered when it is
+ * missing or malformed. */
+static int query_u64(struct http_request *req, struct http_response *res, const char *name,
+                     uint64_t *v)
+{
+    const char *q = http_query(req, name);
+    char *end = NULL;
+
+    if (q != NULL && q[0] >= '0' && q[0] <= '9') {
+        *v = strtoull(q, &end, 10);
+        if (*end == '\0')
+            return 1;
+    }
+    fail(res, CU_ERR_INVALID, xasprintf("query parameter %s: a number is required", name));
+    return 0;
+}
+
+/* GET /v1/audit/checkpoint (public): the latest signed checkpoint */
+static int h_audit_checkpoint(void *app, struct http_request *req, struct http_response *res)
+{
+    struct service *svc = begin_anon(app, res);
+    char *note = NULL, *err = NULL;
+    int rc;
+
+    (void)req;
+    if (svc == NULL)
+        return CU_OK;
+    rc = service_audit_checkpoint(svc, &note, &err);
+    if (rc == CU_OK)
+        http_text(res, 200, "text/plain; charset=utf-8", note, strlen(note));
+    free(note);
+    return fail(res, rc, err);
+}
+
+/* GET /v1/audit/proof/consistency?first=M&second=N (public) */
+static int h_audit_consistency(void *app, struct http_request *req, struct http_response *res)
+{
+    struct service *svc = begin_anon(app, res);
+    uint64_t first, second;
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (svc == NULL || !query_u64(req, res, "first", &first) ||
+        !query_u64(req, res, "second", &second))
+        return CU_OK;
+    rc = service_audit_consistency(svc, first, second, &out, &err);
+    return answer(res, rc, 200, out, NULL, err);
+}
+
+/* GET /v1/audit/proof/inclusion?index=I&tree_size=N: security, or a
+ * customer for an entry about them */
+static int h_audit_inclusion(void *app, struct http_request *req, struct http_response *res)
+{
+    uint64_t index, size;
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (!query_u64(req, res, "index", &index) || !query_u64(req, res, "tree_size", &size))
+        return CU_OK;
+    if (http_bearer_token(req) != NULL) {
+        struct service *svc = begin_anon(app, res);
+        char *cid = NULL;
+
+        if (svc == NULL)
+            return CU_OK;
+        if (service_subject_session(svc, http_bearer_token(req), &cid, &err) == CU_OK) {
+            rc = service_subject_inclusion(svc, cid, index, size, &out, &err);
+            free(cid);
+            return answer(res, rc, 200, out, NULL, err);
+        }
+        free(err);
+        err = NULL;
+    }
+    {
+        struct call c;
+
+        if (begin(app, req, res, &c, R_SECURITY, 0)) {
+            rc = service_audit_inclusion(c.svc, index, size, &out, &err);
+            answer(res, rc, 200, out, NULL, err);
+        }
+        call_end(&c);
+    }
+    return CU_OK;
+}
+
+/* GET /v1/audit/entries?start=I&end=J (security) */
+static int h_audit_entries(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    uint64_t start, end;
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (!query_u64(req, res, "start", &start) || !query_u64(req, res, "end", &end))
+        return CU_OK;
+    if (begin(app, req, res, &c, R_SECURITY, 0)) {
+        rc = service_audit_entries(c.svc, start, end, &out, &err);
+        answer(res, rc, 200, out, NULL, err);
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
+/* ---- for the web console (issue 7) ---- */
+
+/* GET /v1/audit/key (public): the checkpoint verifier key, C2SP vkey form */
+static int h_audit_key(void *app, struct http_request *req, struct http_response *res)
+{
+    struct service *svc = begin_anon(app, res);
+    char *vkey, *text;
+
+    (void)req;
+    if (svc == NULL)
+        return CU_OK;
+    vkey = service_audit_vkey(svc);
+    if (vkey == NULL)
+        return fail(res, CU_ERR_STORE, xstrdup("the verifier key is unavailable"));
+    text = xasprintf("%s\n", vkey);
+    http_text(res, 200, "text/plain; charset=utf-8", text, strlen(text));
+    free(text);
+    free(vkey);
+    return CU_OK;
+}
+
+/* GET /v1/audit/search?staff=U|customer_id=C[&limit=N] (security): the
+ * entries of a staff member or about a customer, newest first */
+static int h_audit_search(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    const char *staff = http_query(req, "staff"), *cid = http_query(req, "customer_id");
+    const char *lim = http_query(req, "limit");
+    json_t *out = NULL;
+    char *err = NULL;
+    long limit = lim != NULL ? strtol(lim, NULL, 10) : 100;
+    int rc;
+
+    if (begin(app, req, res, &c, R_SECURITY, 0)) {
+        if ((staff == NULL) == (cid == NULL) || (staff != NULL && staff[0] == '\0') ||
+            (cid != NULL && cid[0] == '\0'))
+            fail(res, CU_ERR_INVALID, xstrdup("give exactly one of staff or customer_id"));
+        else if (limit < 1 || limit > 1000)
+            fail(res, CU_ERR_INVALID, xstrdup("limit: 1 to 1000"));
+        else {
+            rc = service_audit_show(c.svc, staff, cid, (size_t)limit, &out, &err);
+            answer(res, rc, 200, out, NULL, err);
+        }
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
+/* GET /v1/staff (security, supervisor): every staff account, no secret */
+static int h_staff_list(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin(app, req, res, &c, R_SECURITY | R_SUPERVISOR, 0)) {
+        rc = service_staff_list(c.svc, &out, &err);
+        answer(res, rc, 200, out, NULL, err);
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
+/* ---- end of the web console's block ---- */
+
 static const struct http_route routes[] = {
     {"POST", "/v1/login", h_login},
     {"POST", "/v1/logout", h_logout},
@@ -665,6 +1067,26 @@ static const struct http_route routes[] = {
     {"GET", "/v1/staff/{username}/activity", h_staff_activity},
     {"POST", "/v1/staff/{username}/suspend", h_staff_suspend},
     {"POST", "/v1/staff/{username}/resume", h_staff_resume},
+    {"POST", "/v1/subject/code", h_subject_code},
+    {"POST", "/v1/subject/login", h_subject_login},
+    {"POST", "/v1/subject/logout", h_subject_logout},
+    {"GET", "/v1/subject/access-log", h_subject_access_log},
+    {"GET", "/v1/subject/export", h_subject_export},
+    {"GET", "/v1/subject/notices", h_subject_notices},
+    {"POST", "/v1/subject/notices", h_subject_notices},
+    {"POST", "/v1/trace", h_trace, (size_t)64 << 20}, /* a leaked file: up to 64 MiB */
+    {"POST", "/v1/subject/erasure", h_subject_erasure},
+    {"GET", "/v1/erasures", h_erasures},
+    {"POST", "/v1/erasures/{id}/approve", h_erasure_approve},
+    {"POST", "/v1/erasures/{id}/refuse", h_erasure_refuse},
+    {"GET", "/v1/audit/checkpoint", h_audit_checkpoint},
+    {"GET", "/v1/audit/entries", h_audit_entries},
+    {"GET", "/v1/audit/proof/inclusion", h_audit_inclusion},
+    {"GET", "/v1/audit/proof/consistency", h_audit_consistency},
+    /* the web console (issue 7) */
+    {"GET", "/v1/audit/key", h_audit_key},
+    {"GET", "/v1/audit/search", h_audit_search},
+    {"GET", "/v1/staff", h_staff_list},
 };
 
 const struct http_route *api_routes(size_t *n)

@@ -79,6 +79,7 @@ struct http_route {
     const char *method;  /* "GET", "POST", ... (exact match; GET routes also answer HEAD) */
     const char *pattern; /* "/v1/cases/{id}/verify" */
     http_handler_fn handler;
+    size_t body_limit; /* largest request body for this route; 0: the server's */
 };
 
 /*

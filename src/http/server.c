@@ -24,24 +24,36 @@
 #include <microhttpd.h>
 
 #include "http/http.h"
+#include "http/static.h"
 
 /* A strict policy: same-origin only, no inline script, no framing. */
 #define CSP_POLICY                                                                                 \
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "                    \
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "                 \
+    "frame-ancestors 'none'"
 
 struct route {
     char *method;
     char *pattern;
     http_handler_fn handler; /* NULL: built-in, see builtin */
     int builtin;
-    char *labels; /* metric labels, `method="..",route=".."` */
+    char *labels;      /* metric labels, `method="..",route=".."` */
+    size_t body_limit; /* 0: the server's */
 };
 
 enum builtin_route {
     BUILTIN_NONE,
     BUILTIN_HEALTHZ,
     BUILTIN_METRICS,
+    BUILTIN_CONSOLE, /* the web console (static.c): GET and HEAD matching no route */
+};
+
+/* The route of console requests (never freed: not in a server's table). */
+static const struct route console_route = {
+    .method = (char *)"GET",
+    .pattern = (char *)"/",
+    .builtin = BUILTIN_CONSOLE,
+    .labels = (char *)"method=\"GET\",route=\"console\"",
 };
 
 struct http_server {
@@ -292,6 +304,8 @@ static void serve_builtin(struct http_server *srv, struct req_state *st)
 {
     if (st->route->builtin == BUILTIN_HEALTHZ) {
         http_json(&st->res, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+    } else if (st->route->builtin == BUILTIN_CONSOLE) {
+        http_static_serve(&st->req, &st->res);
     } else {
         struct buf b = BUF_INIT;
 
@@ -329,6 +343,12 @@ static bool route_request(struct http_server *srv, struct req_state *st, const c
         if (allow.len > 0)
             buf_addstr(&allow, ", ");
         buf_addstr(&allow, r->method);
+    }
+    if (allow.len == 0 && http_static_path(path) &&
+        (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)) {
+        st->route = &console_route;
+        ok = true;
+        goto out;
     }
     if (allow.len > 0) {
         http_problem(&st->res, MHD_HTTP_METHOD_NOT_ALLOWED, "method-not-allowed",
@@ -439,6 +459,13 @@ static void dispatch(struct http_server *srv, struct req_state *st)
     }
 }
 
+/* The request's body limit: its route's, else the server's. */
+static size_t body_limit(const struct http_server *srv, const struct req_state *st)
+{
+    return st->route != NULL && st->route->body_limit != 0 ? st->route->body_limit
+                                                           : srv->body_limit;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **req_cls)
@@ -456,7 +483,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (!route_request(srv, st, url, method))
             return answer(srv, conn, st);
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl != NULL && strtoull(cl, NULL, 10) > srv->body_limit) {
+        if (cl != NULL && strtoull(cl, NULL, 10) > body_limit(srv, st)) {
             /* Refuse before reading; MHD closes the connection afterwards. */
             st->too_big = true;
             dispatch(srv, st);
@@ -471,7 +498,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (atomic_load(&st->defer) == DEFER_RESUMED)
         return answer(srv, conn, st);
     if (*upload_data_size > 0) {
-        if (!st->too_big && st->body.len + *upload_data_size > srv->body_limit) {
+        if (!st->too_big && st->body.len + *upload_data_size > body_limit(srv, st)) {
             st->too_big = true;
             buf_release_wipe(&st->body);
         }
@@ -654,7 +681,8 @@ int http_server_start(const struct http_config *cfg, struct http_server **out, c
                          r->pattern != NULL ? r->pattern : "(null)");
             goto out;
         }
-        route_init(&srv->routes[srv->n_routes++], r->method, r->pattern, r->handler, BUILTIN_NONE);
+        route_init(&srv->routes[srv->n_routes], r->method, r->pattern, r->handler, BUILTIN_NONE);
+        srv->routes[srv->n_routes++].body_limit = r->body_limit;
     }
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;

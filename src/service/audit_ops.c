@@ -31,7 +31,7 @@ static void set_str(json_t *o, const char *key, const char *value)
         json_object_set_new(o, key, json_string(value));
 }
 
-static json_t *split_list(const char *list)
+json_t *service_json_list(const char *list)
 {
     json_t *a = json_array();
     const char *p = list, *comma;
@@ -76,8 +76,8 @@ static json_t *entry_json(const struct store_audit_row *row)
         sodium_bin2hex(hex, sizeof(hex), e.subject, AUDIT_PSEUDONYM_BYTES);
         json_object_set_new(o, "subject", json_string(hex));
     }
-    json_object_set_new(o, "fields", split_list(e.fields));
-    json_object_set_new(o, "reasons", split_list(e.reasons));
+    json_object_set_new(o, "fields", service_json_list(e.fields));
+    json_object_set_new(o, "reasons", service_json_list(e.reasons));
     set_str(o, "request_id", e.request_id);
     set_str(o, "client", e.client);
     set_str(o, "detail", e.detail);

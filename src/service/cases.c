@@ -238,8 +238,8 @@ static void code_hash(const struct service *svc, const char *case_id, const char
 }
 
 /* Picks where the code goes: the first phone unless `send_to` is "email". */
-static int contact(const struct model_customer *m, const char *send_to, const char **channel,
-                   const char **to)
+int service_contact(const struct model_customer *m, const char *send_to, const char **channel,
+                    const char **to)
 {
     int email = send_to != NULL && strcmp(send_to, "email") == 0;
 
@@ -315,11 +315,17 @@ int service_case_open(struct service *svc, const struct service_actor *who, cons
     }
     rc = service_customer_open(svc, norm, &m, errmsg);
     if (rc == CU_ERR_NOT_FOUND) {
+        int64_t erased_at = 0;
+        int erased = service_customer_erased(svc, norm, &erased_at, NULL) == CU_OK;
+
         free(*errmsg);
         *errmsg = NULL;
-        free(k.c.customer_id);
-        k.c.customer_id = NULL; /* the audit names no one who does not exist */
-        rc = refuse(&k, CU_ERR_NOT_FOUND, "customer-not-found", NULL, "no such customer");
+        if (!erased) {
+            free(k.c.customer_id);
+            k.c.customer_id = NULL; /* the audit names no one who does not exist */
+        }
+        rc = refuse(&k, CU_ERR_NOT_FOUND, erased ? "customer-erased" : "customer-not-found", NULL,
+                    erased ? "the customer was erased" : "no such customer");
         goto decided;
     }
     if (rc != CU_OK)
@@ -330,7 +336,7 @@ int service_case_open(struct service *svc, const struct service_actor *who, cons
                      "log, which must not hold any: describe the purpose instead");
         goto out;
     }
-    if (support && !contact(&m, send_to, &channel, &to))
+    if (support && !service_contact(&m, send_to, &channel, &to))
         rc = refuse(&k, CU_ERR_CONFLICT, "no-contact", NULL,
                     "the customer has no phone or e-mail on file to send a code to");
     if (rc == CU_OK && support)

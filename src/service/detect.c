@@ -386,12 +386,11 @@ static void merge_counts(struct store_count **acc, size_t *n, size_t *cap,
     }
 }
 
-/* The audit commit hook: counts the batch's look-ups, reveals and case
- * events, in the batch's own transaction. */
-static int count_hook(void *ctx, struct store *s, const struct audit_committed *e, size_t n,
-                      char **errmsg)
+/* The detector's part of the audit commit hook: counts the batch's
+ * look-ups, reveals and case events, in the batch's own transaction. */
+int service_detect_committed(struct service_detector *d, struct store *s,
+                             const struct audit_committed *e, size_t n, char **errmsg)
 {
-    struct service_detector *d = ctx;
     struct store_count c[3 + MODEL_F__COUNT], *acc = NULL;
     int fields[MODEL_F__COUNT];
     size_t i, k, nacc = 0, cap = 0;
@@ -531,7 +530,6 @@ int service_detect_open(struct service *svc, char **errmsg)
     pthread_mutex_init(&d->lock, NULL);
     d->policy = svc->policy;
     svc->detector = d;
-    audit_log_set_commit_hook(svc->audit, count_hook, d);
     return CU_OK;
 }
 

@@ -178,6 +178,8 @@ struct queue {
 
 struct import {
     struct service *svc;
+    char **erased; /* erased customers' ids, sorted: never imported again */
+    size_t nerased;
     const struct service_import_opts *opts;
     struct service_import_result *res;
     enum service_format format;
@@ -615,6 +617,37 @@ static void cur_reset(struct import *im)
     buf_reset(&im->cur_raw_meta);
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int erased_add(void *ctx, const char *customer_id)
+{
+    struct import *im = ctx;
+
+    im->erased = xrealloc(im->erased, (im->nerased + 1) * sizeof(*im->erased));
+    im->erased[im->nerased++] = xstrdup(customer_id);
+    return 0;
+}
+
+/* Loads the erased ids (sorted by the store). */
+static int erased_load(struct import *im, char **errmsg)
+{
+    return store_erased_scan(im->svc->store, erased_add, im, errmsg);
+}
+
+static void erased_release(struct import *im)
+{
+    size_t i;
+
+    for (i = 0; i < im->nerased; i++)
+        free(im->erased[i]);
+    free(im->erased);
+    im->erased = NULL;
+    im->nerased = 0;
+}
+
 /* Validates the assembled customer and, in the import pass, seals it into
  * the batch.  Returns CU_OK, or an error that stops the import. */
 static int finish_customer(struct import *im)
@@ -640,6 +673,13 @@ static int finish_customer(struct import *im)
                        im->format == SERVICE_FORMAT_CSV
                    ? im->cur_dev_lines[bad_device]
                    : im->cur_first_line;
+        goto bad;
+    }
+    if (im->nerased > 0 && im->cur.customer_id != NULL &&
+        bsearch(&im->cur.customer_id, im->erased, im->nerased, sizeof(*im->erased), cmp_id)) {
+        field = "customer_id";
+        reason = "this customer was erased; an erased id is never imported again";
+        line = im->cur_first_line;
         goto bad;
     }
     im->res->customers++;
@@ -1041,6 +1081,8 @@ int service_import(struct service *svc, const struct service_import_opts *opts,
         }
     }
     rc = next_run(svc, &im->run, errmsg);
+    if (rc == CU_OK)
+        rc = erased_load(im, errmsg);
     if (rc != CU_OK)
         goto out;
     queue_init(&im->q);
@@ -1053,6 +1095,8 @@ int service_import(struct service *svc, const struct service_import_opts *opts,
         val->opts = &val_opts;
         val->res = &vres;
         val->format = im->format;
+        val->erased = im->erased; /* borrowed */
+        val->nerased = im->nerased;
         model_customer_init(&val->cur);
         im->val = val;
         im->validating = 1;
@@ -1139,6 +1183,7 @@ out:
     buf_release(&im->header_raw);
     free(im->writer_err);
     free(im->reader_err);
+    erased_release(im);
     if (val != NULL) {
         model_customer_release(&val->cur);
         buf_release_wipe(&val->cur_raw);
@@ -1146,6 +1191,38 @@ out:
         free(val->reader_err);
         free(val);
     }
+    free(im);
+    return rc;
+}
+
+/* --- validation alone (service_int.h; the fuzz targets' entry) ---------- */
+
+int service_import_validate(struct service *svc, const struct service_import_opts *opts,
+                            struct service_import_result *res, char **errmsg)
+{
+    struct import *im = xcalloc(1, sizeof(*im));
+    int rc = CU_OK;
+
+    memset(res, 0, sizeof(*res));
+    im->svc = svc;
+    im->opts = opts;
+    im->res = res;
+    im->format = opts->format == SERVICE_FORMAT_AUTO ? guess_format(opts->path) : opts->format;
+    model_customer_init(&im->cur);
+    if (opts->rejects_path != NULL) {
+        im->rejects = fopen(opts->rejects_path, "wb");
+        if (im->rejects == NULL)
+            rc = cu_errf(errmsg, CU_ERR_IO, "cannot create '%s': %s", opts->rejects_path,
+                         strerror(errno));
+    }
+    if (rc == CU_OK)
+        rc = run_pass(im, 1, errmsg);
+    if (im->rejects != NULL)
+        fclose(im->rejects);
+    model_customer_release(&im->cur);
+    buf_release_wipe(&im->cur_raw);
+    buf_release(&im->cur_raw_meta);
+    buf_release(&im->header_raw);
     free(im);
     return rc;
 }

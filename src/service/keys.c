@@ -3,9 +3,11 @@
  *
  * Invariants: exactly one KEK is ACTIVE; every customer's data key is
  * wrapped by a KEK that is ACTIVE or DRAINING (never RETIRED); a KEK is
- * retired only when no data key uses it.  Rotation state is the store's
- * meta "rotation_target": while it is set (not empty), a rotation to that version is
- * unfinished and `keys rotate` resumes it instead of starting another.
+ * retired only when no data key uses it; every KEK that is not RETIRED is
+ * in the keyring file (keyring.c), and a RETIRED one is removed from it.
+ * Rotation state is the store's meta "rotation_target": while it is set
+ * (not empty), a rotation to that version is unfinished and `keys rotate`
+ * resumes it instead of starting another.
  */
 #include "service_int.h"
 
@@ -93,9 +95,14 @@ static int rotation_start(struct service *svc, uint32_t *target, char **errmsg)
     fresh.created_at = cu_now();
     buf_init(&fresh.wrapped);
     rc = vault_kek_create(svc->vault, next, &fresh.wrapped, errmsg);
+    /* In the keyring (durably) before the store names it.  If the store's
+     * commit then fails, the keyring keeps a version nobody uses, which
+     * the next rotation replaces. */
+    if (rc == CU_OK)
+        rc = service_keyring_add(svc, next, fresh.wrapped.data, fresh.wrapped.len, errmsg);
+    buf_release_wipe(&fresh.wrapped);
     if (rc == CU_OK)
         rc = store_kek_put(svc->store, &fresh, errmsg);
-    buf_release(&fresh.wrapped);
     if (rc != CU_OK)
         goto out;
     snprintf(num, sizeof(num), "%u", (unsigned)next);
@@ -223,9 +230,19 @@ int service_keys_retire(struct service *svc, uint32_t version, char **errmsg)
 out:
     if (rc != CU_OK)
         store_rollback(svc->store);
-    else
-        vault_kek_forget(svc->vault, version);
     store_kek_list_free(keks, n);
+    if (rc != CU_OK)
+        return rc;
+    vault_kek_forget(svc->vault, version);
+    /* Then out of the keyring: the store says retired first, so that a
+     * crash in between leaves a version the next open removes
+     * (load_keks), never a store naming a key the keyring lacks. */
+    rc = service_keyring_remove(svc, &version, 1, errmsg);
+    if (rc != CU_OK)
+        cu_errprefix(errmsg,
+                     "key version %u is retired but still in the keyring (the next "
+                     "open removes it)",
+                     (unsigned)version);
     return rc;
 }
 

@@ -136,6 +136,13 @@ void service_audit_entry(struct service *svc, const struct service_actor *who,
     e->detail = a->detail;
     e->side = a->side;
     e->side_len = a->side_len;
+    /* An allowed reveal hands its customer to the commit hook, which
+     * queues the customer's access notice in the same commit. */
+    if (a->action == AUDIT_REVEAL && a->decision == AUDIT_ALLOW && a->side == NULL &&
+        a->customer_id != NULL) {
+        e->side = a->customer_id;
+        e->side_len = strlen(a->customer_id);
+    }
 }
 
 int service_audit_access(struct service *svc, const struct service_actor *who,
@@ -161,14 +168,9 @@ int service_audit_note(struct service *svc, const struct service_actor *who, int
     return service_audit_access(svc, who, &a, NULL, errmsg);
 }
 
-/*
- * Finds the customers an identifier names and opens them: calls `found`
- * for each (with the opened record and the matching device or -1) and
- * returns how many in *n.  kind 0 is a customer id.
- */
-static int find_customers(struct service *svc, int kind, const char *value,
-                          int (*found)(void *ctx, const struct model_customer *m, int device),
-                          void *ctx, size_t *n, char **errmsg)
+int service_find(struct service *svc, int kind, const char *value,
+                 int (*found)(void *ctx, const struct model_customer *m, int device), void *ctx,
+                 size_t *n, char **errmsg)
 {
     struct model_customer m;
     struct model_error merr = {0};
@@ -189,7 +191,14 @@ static int find_customers(struct service *svc, int kind, const char *value,
                 (*n)++;
                 rc = found(ctx, &m, -1);
             } else if (rc == CU_ERR_NOT_FOUND) {
+                int64_t erased_at = 0;
+
                 rc = CU_OK; /* nobody */
+                if (service_customer_erased(svc, norm, &erased_at, NULL) == CU_OK)
+                    rc = cu_errf(errmsg, CU_ERR_NOT_FOUND,
+                                 "customer '%s' was erased (crypto-shredded): nothing of it "
+                                 "can be read",
+                                 norm);
             } else {
                 cu_errf(errmsg, rc, "%s", why);
             }
@@ -264,7 +273,7 @@ void service_lookup_async(struct service *svc, const struct service_actor *who, 
     unsigned char side[32];
     int rc, canary = 0, has_near;
 
-    rc = find_customers(svc, kind, value, lookup_found, &found, &n, &err);
+    rc = service_find(svc, kind, value, lookup_found, &found, &n, &err);
     json_array_foreach(found.ids, i, id)
     {
         int yes = 0;
@@ -494,7 +503,7 @@ int service_reveal(struct service *svc, const struct service_actor *who, int kin
         rc = cu_errf(errmsg, CU_ERR_INVALID, "a reason of 3 to 200 characters is required");
         goto out;
     }
-    rc = find_customers(svc, kind, value, reveal_found, &ctx, &n, errmsg);
+    rc = service_find(svc, kind, value, reveal_found, &ctx, &n, errmsg);
     if (rc != CU_OK)
         goto out;
     if (n == 0) {

@@ -59,24 +59,131 @@ static char *default_store_url(const char *data_dir)
     return xasprintf("sqlite:%s/%s", data_dir, DB_FILE);
 }
 
-/* Loads every usable KEK from the store into the vault and selects the
- * active one.  Invariant: exactly one KEK is ACTIVE once a store is
- * initialised. */
+/*
+ * Moves a store written before the keyring to it, and finishes a
+ * retirement that was interrupted: under the keyring's lock, every wrapped
+ * KEK the store still holds (checked to open with this master key) is
+ * added to the keyring, and every version the store marks RETIRED is
+ * dropped from it; the keyring is saved (durably) before the store's
+ * copies are wiped, and the wipe is then pushed out of the store's log.
+ * Idempotent: interrupted anywhere, the next open does the rest.  `ring`
+ * is left loaded (unlocked) with the new content.
+ */
+static int keyring_migrate(struct service *svc, const char *path, struct store_kek *keks, size_t n,
+                           struct service_keyring *ring, char **errmsg)
+{
+    const struct buf *have;
+    size_t i, moved = 0;
+    int rc, changed = 0, complete = 0;
+
+    rc = service_keyring_load(ring, path, 1, errmsg);
+    for (i = 0; rc == CU_OK && i < n; i++) {
+        struct store_kek *k = &keks[i];
+
+        if (k->state == STORE_KEK_RETIRED) {
+            changed |= service_keyring_drop(ring, k->version);
+            continue;
+        }
+        if (k->wrapped.len == 0)
+            continue;
+        have = service_keyring_get(ring, k->version);
+        if (have != NULL &&
+            (have->len != k->wrapped.len || memcmp(have->data, k->wrapped.data, have->len) != 0)) {
+            rc = cu_errf(errmsg, CU_ERR_KEY,
+                         "key-encryption key version %u differs between the store and the "
+                         "keyring '%s'",
+                         (unsigned)k->version, path);
+            break;
+        }
+        if (have == NULL) {
+            /* Only a key that opens goes in (nothing is wiped otherwise). */
+            rc = vault_kek_load(svc->vault, k->version, k->wrapped.data, k->wrapped.len, errmsg);
+            if (rc != CU_OK) {
+                cu_errprefix(errmsg, "key-encryption key version %u", (unsigned)k->version);
+                break;
+            }
+            vault_kek_forget(svc->vault, k->version);
+            service_keyring_put(ring, k->version, k->wrapped.data, k->wrapped.len);
+            changed = 1;
+        }
+        moved++;
+    }
+    if (rc == CU_OK && changed)
+        rc = service_keyring_save(ring, errmsg);
+    /* Unlocked before the store is written (lock order: store, then keyring). */
+    if (ring->dir_fd >= 0) {
+        close(ring->dir_fd);
+        ring->dir_fd = -1;
+    }
+    if (rc != CU_OK || moved == 0)
+        return rc;
+    rc = store_begin(svc->store, errmsg);
+    for (i = 0; rc == CU_OK && i < n; i++) {
+        if (keks[i].state == STORE_KEK_RETIRED || keks[i].wrapped.len == 0)
+            continue;
+        cu_wipe(keks[i].wrapped.data, keks[i].wrapped.len);
+        buf_reset(&keks[i].wrapped);
+        rc = store_kek_put(svc->store, &keks[i], errmsg);
+    }
+    if (rc == CU_OK)
+        rc = store_commit(svc->store, errmsg);
+    if (rc != CU_OK) {
+        store_rollback(svc->store);
+        return rc;
+    }
+    rc = store_scrub(svc->store, &complete, errmsg);
+    if (rc == CU_OK)
+        cu_log("moved %zu key-encryption keys from the store to the keyring '%s'%s", moved, path,
+               complete ? "" : " (the store's log still holds them until its next checkpoint)");
+    return rc;
+}
+
+/*
+ * Loads every usable KEK from the keyring into the vault and selects the
+ * active one.  Invariants: exactly one KEK is ACTIVE once a store is
+ * initialised, and every version the store does not mark RETIRED is in
+ * the keyring (a missing one is CU_ERR_KEY: the store and the keyring do
+ * not belong together).
+ */
 static int load_keks(struct service *svc, char **errmsg)
 {
     struct store_kek *keks = NULL;
+    struct service_keyring ring = {.dir_fd = -1};
+    char *path = service_keyring_path(svc->data_dir);
+    const struct buf *w;
     size_t n = 0, i;
     uint32_t active = 0;
-    int rc;
+    int rc, migrate = 0;
 
     rc = store_kek_list(svc->store, &keks, &n, errmsg);
+    if (rc == CU_OK)
+        rc = service_keyring_load(&ring, path, 0, errmsg);
     if (rc != CU_OK)
-        return rc;
+        goto out;
+    for (i = 0; i < n; i++) {
+        if (keks[i].state == STORE_KEK_RETIRED)
+            migrate |= service_keyring_get(&ring, keks[i].version) != NULL;
+        else
+            migrate |= keks[i].wrapped.len > 0;
+    }
+    if (migrate) {
+        service_keyring_release(&ring);
+        rc = keyring_migrate(svc, path, keks, n, &ring, errmsg);
+        if (rc != CU_OK)
+            goto out;
+    }
     for (i = 0; i < n; i++) {
         if (keks[i].state == STORE_KEK_RETIRED)
             continue;
-        rc = vault_kek_load(svc->vault, keks[i].version, keks[i].wrapped.data, keks[i].wrapped.len,
-                            errmsg);
+        w = service_keyring_get(&ring, keks[i].version);
+        if (w == NULL) {
+            rc = cu_errf(errmsg, CU_ERR_KEY,
+                         "key-encryption key version %u is not in the keyring '%s' (restore the "
+                         "keys folder that goes with this store)",
+                         (unsigned)keks[i].version, path);
+            goto out;
+        }
+        rc = vault_kek_load(svc->vault, keks[i].version, w->data, w->len, errmsg);
         if (rc != CU_OK) {
             cu_errprefix(errmsg, "key-encryption key version %u", (unsigned)keks[i].version);
             goto out;
@@ -90,7 +197,33 @@ static int load_keks(struct service *svc, char **errmsg)
     }
     rc = vault_kek_set_active(svc->vault, active, errmsg);
 out:
+    service_keyring_release(&ring);
     store_kek_list_free(keks, n);
+    free(path);
+    return rc;
+}
+
+/* Writes the first KEK to a new keyring; refuses to replace a version a
+ * keyring already holds (it may open another store's data keys). */
+static int keyring_first(struct service *svc, const struct store_kek *kek, char **errmsg)
+{
+    struct service_keyring ring;
+    char *path = service_keyring_path(svc->data_dir);
+    int rc;
+
+    rc = service_keyring_load(&ring, path, 1, errmsg);
+    if (rc == CU_OK && service_keyring_get(&ring, kek->version) != NULL)
+        rc = cu_errf(errmsg, CU_ERR_CONFLICT,
+                     "the keyring '%s' already holds key-encryption key version %u: move it "
+                     "away first",
+                     path, (unsigned)kek->version);
+    if (rc == CU_OK) {
+        service_keyring_put(&ring, kek->version, kek->wrapped.data, kek->wrapped.len);
+        rc = service_keyring_save(&ring, errmsg);
+    }
+    if (ring.path != NULL)
+        service_keyring_release(&ring);
+    free(path);
     return rc;
 }
 
@@ -102,7 +235,8 @@ int service_init_data(const char *data_dir, const char *store_url, char **errmsg
     char *url = store_url ? xstrdup(store_url) : default_store_url(data_dir);
     char *text = NULL;
     struct service *svc = NULL;
-    struct store_kek kek = {0};
+    struct store_kek kek = {0}, *existing = NULL;
+    size_t nexisting = 0;
     json_t *config = NULL;
     int rc;
 
@@ -133,15 +267,25 @@ int service_init_data(const char *data_dir, const char *store_url, char **errmsg
     if (rc != CU_OK)
         goto out;
 
-    /* The first KEK; a store shared with other data folders keeps its own. */
-    kek.version = 1;
-    kek.state = STORE_KEK_ACTIVE;
-    kek.created_at = cu_now();
-    buf_init(&kek.wrapped);
-    rc = vault_kek_create(svc->vault, kek.version, &kek.wrapped, errmsg);
-    if (rc == CU_OK)
-        rc = store_kek_put(svc->store, &kek, errmsg);
-    buf_release(&kek.wrapped);
+    /* The first KEK, in the keyring (durably) before the store names it;
+     * a store shared with other data folders keeps its own (copy their
+     * keyring here). */
+    rc = store_kek_list(svc->store, &existing, &nexisting, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    if (nexisting == 0) {
+        kek.version = 1;
+        kek.state = STORE_KEK_ACTIVE;
+        kek.created_at = cu_now();
+        buf_init(&kek.wrapped);
+        rc = vault_kek_create(svc->vault, kek.version, &kek.wrapped, errmsg);
+        if (rc == CU_OK)
+            rc = keyring_first(svc, &kek, errmsg);
+        buf_release_wipe(&kek.wrapped);
+        if (rc == CU_OK)
+            rc = store_kek_put(svc->store, &kek, errmsg);
+    }
+    store_kek_list_free(existing, nexisting);
     if (rc != CU_OK)
         goto out;
 
@@ -342,6 +486,21 @@ int service_worker_new(struct service *parent, struct service **out, char **errm
     return CU_OK;
 }
 
+/* The audit commit hook: what must commit with the entries that record
+ * it (the detector's counters, the access notices). */
+static int commit_hook(void *ctx, struct store *s, const struct audit_committed *e, size_t n,
+                       char **errmsg)
+{
+    struct service *svc = ctx;
+    int rc = CU_OK;
+
+    if (svc->detector != NULL)
+        rc = service_detect_committed(svc->detector, s, e, n, errmsg);
+    if (rc == CU_OK)
+        rc = service_notices_committed(s, e, n, errmsg);
+    return rc;
+}
+
 int service_audit_open(struct service *svc, char **errmsg)
 {
     int rc;
@@ -351,6 +510,8 @@ int service_audit_open(struct service *svc, char **errmsg)
     rc = audit_log_open(&svc->audit, svc->store_url, svc->vault, svc->audit_origin, errmsg);
     if (rc == CU_OK)
         rc = service_detect_open(svc, errmsg);
+    if (rc == CU_OK)
+        audit_log_set_commit_hook(svc->audit, commit_hook, svc);
     return rc;
 }
 

@@ -444,4 +444,222 @@ int service_detect_usage(struct service *svc, const char *staff, const char *rol
 int service_staff_activity(struct service *svc, const char *username, size_t recent, json_t **out,
                            char **errmsg) CU_WUR;
 
+/* --- customer access log and export --- */
+
+/* The role a customer's own requests are audited with (the subject API,
+ * e.g. their own export): such entries are not part of their access log. */
+#define SERVICE_ROLE_CUSTOMER "customer"
+
+/*
+ * A stable reference to a staff member that is not their name: "S-" and 8
+ * base32 characters (RFC 4648 alphabet, 40 bits) of a keyed hash of the
+ * username (vault_token_hash over "staff-ref|" USERNAME).  The same
+ * username gives the same reference across restarts (it depends only on
+ * the master key); the name cannot be recovered from it without that key.
+ * A new string the caller frees; NULL for a NULL or empty username.
+ */
+char *service_staff_ref(struct service *svc, const char *username);
+
+/*
+ * A customer's access log (API.md GET /v1/subject/access-log): every audit
+ * entry whose subject is the customer's keyed pseudonym, oldest first,
+ * except the customer's own doings: actions subject_login and
+ * subject_access, and any entry by role SERVICE_ROLE_CUSTOMER (such as
+ * their own export).  Everything the company did is listed, refusals too,
+ * and an operator's export of their data.  On success *out is
+ *   {"entries":[{"time" (RFC 3339 UTC), "store", "staff_ref", "role",
+ *                "purpose", "case_id", "action", "fields":[...],
+ *                "decision", "reasons":[...], "leaf_index",
+ *                "leaf_input" (base64 of the entry's canonical bytes),
+ *                "audit_path":[base64...]}...],
+ *    "checkpoint": the signed checkpoint note, "tree_size": its size}
+ * with null for absent strings; purpose is the case's (null without a
+ * case).  Staff appear only as service_staff_ref().  The checkpoint is
+ * taken first: every audit_path is the RFC 9162 inclusion proof of its
+ * leaf in the tree of `tree_size`, and entries appended after it are left
+ * out.  No personal value: the leaf_input holds the customer only as the
+ * pseudonym (it does hold the staff member's username and client address,
+ * which are the log's own content).  The customer need not exist (an
+ * erased customer's log stays readable).  CU_ERR_INVALID for an empty id;
+ * CU_ERR_STORE, CU_ERR_INTEGRITY from the audit log.
+ */
+int service_subject_access_log(struct service *svc, const char *customer_id, json_t **out,
+                               char **errmsg) CU_WUR;
+
+/*
+ * Exports one customer's data and access log for `who` (the operator, or
+ * the customer with role SERVICE_ROLE_CUSTOMER):
+ *   {"customer_id", "customer":{"customer_id", "account", "name", "phone":[...],
+ *    "email", "address", "birth_date", "devices":[...]} (every value in
+ *    full, null when absent), "access_log": service_subject_access_log(),
+ *    "exported_at" (RFC 3339 UTC), "audit":{"leaf_index"}}
+ * The "export" audit entry (who, the customer's pseudonym, every field) is
+ * written and durable before anything is built, and is itself in the
+ * access log when `who` is not the customer.  Fails closed: if the audit
+ * write fails nothing is returned (CU_ERR_STORE).  CU_ERR_INVALID for a
+ * malformed customer id, CU_ERR_NOT_FOUND for an unknown one (neither is
+ * audited), CU_ERR_KEY / CU_ERR_INTEGRITY when the record cannot be opened.
+ */
+int service_customer_export(struct service *svc, const struct service_actor *who,
+                            const char *customer_id, json_t **out, char **errmsg) CU_WUR;
+
+/* --- erasure --- */
+
+/*
+ * Erases a customer by crypto-shredding (docs/erasure.md).  `who` must be
+ * the local operator or an admin (approving a customer's request); others
+ * are refused (CU_ERR_FORBIDDEN).  Order: the "erase" audit entry (who, the
+ * customer's pseudonym, the fields that go, the KEK version of the data
+ * key, the reason) is written and durable first (fails closed: nothing is
+ * erased if it cannot be), then one store transaction deletes the wrapped
+ * data key, every sealed field and device, the blind-index entries (no
+ * look-up finds them any more) and every outbox message to them, closes
+ * their cases and leaves a tombstone (id and time); then the store's log
+ * is truncated so that a copy of the store taken afterwards holds none of
+ * it.  `reason` (NULL, or 3 to 200 characters) is kept in the audit log,
+ * so it must hold none of the customer's values (checked: CU_ERR_INVALID).
+ * On success *out is
+ *   {"customer_id","erased_at","kek_version","fields","blind_entries",
+ *    "messages","cases_closed","log_truncated","audit":{"leaf_index"}}
+ * with log_truncated false when other connections kept the log busy (the
+ * next checkpoint finishes it).  CU_ERR_INVALID for a malformed id,
+ * CU_ERR_NOT_FOUND for an unknown customer, CU_ERR_CONFLICT for one
+ * already erased; refusals are audited (reason codes role-not-allowed,
+ * customer-not-found, already-erased) before they are answered.
+ */
+int service_erase(struct service *svc, const struct service_actor *who, const char *customer_id,
+                  const char *reason, json_t **out, char **errmsg) CU_WUR;
+/*
+ * Whether `customer_id` (normalised) was erased: CU_OK and *erased_at
+ * (Unix seconds), or CU_ERR_NOT_FOUND when it never was.  For the look-up,
+ * reveal and case paths, to answer "erased" rather than "not found".
+ */
+int service_customer_erased(struct service *svc, const char *customer_id, int64_t *erased_at,
+                            char **errmsg) CU_WUR;
+
+/* --- the customer portal: sign-in, sessions, access notices (portal.c) --- */
+
+/*
+ * Sends a one-time code to the phone (else the e-mail) on file of the
+ * customer whose account number is `account`, so that they can sign in.
+ * The same answer (CU_OK) whether the account exists or not, and nothing
+ * is sent while a code sent less than a minute ago stands; unknown
+ * accounts count against the client address.  Audited (role "customer")
+ * before the code leaves.  CU_ERR_INVALID (no account), CU_ERR_LIMIT (the
+ * client address is locked out).
+ */
+int service_subject_code(struct service *svc, const char *account, const char *client,
+                         const char *request_id, char **errmsg) CU_WUR;
+/*
+ * Signs a customer in with their account and code: {"token","expires_at"}
+ * (an hour).  A code signs in once and takes at most SERVICE_CODE_TRIES
+ * tries; 5 wrong codes lock the account for 15 minutes, failures count
+ * against the client address as for staff.  Every attempt is audited.
+ * CU_ERR_AUTH (one message for every wrong account, code or expiry),
+ * CU_ERR_LIMIT, CU_ERR_INVALID.
+ */
+int service_subject_login(struct service *svc, const char *account, const char *code,
+                          const char *client, const char *request_id, json_t **out,
+                          char **errmsg) CU_WUR;
+/* The customer id of a customer's session token (*customer_id a new
+ * string), CU_ERR_AUTH when there is none or it expired. */
+int service_subject_session(struct service *svc, const char *token, char **customer_id,
+                            char **errmsg) CU_WUR;
+int service_subject_logout(struct service *svc, const char *token, char **errmsg) CU_WUR;
+/* A customer's notice setting: *daily 0 (a notice for each reveal, the
+ * default) or 1 (a daily digest); set writes *daily, else it is read. */
+int service_subject_notices(struct service *svc, const char *customer_id, int set, int *daily,
+                            char **errmsg) CU_WUR;
+/*
+ * Turns pending access notices (one per allowed reveal, queued in the
+ * reveal's audit commit) into outbox messages: one per reveal, or for
+ * customers who chose the digest, one for all their views once the oldest
+ * is a day old.  Each message and the removal of its notices commit
+ * together.  *sent counts messages.  `custodian serve` runs it every
+ * second.
+ */
+int service_notices_run(struct service *svc, size_t *sent, char **errmsg) CU_WUR;
+/* A customer reading their own access log (service_subject_access_log()),
+ * audited first as `who` (role "customer"). */
+int service_subject_read_log(struct service *svc, const struct service_actor *who,
+                             const char *customer_id, json_t **out, char **errmsg) CU_WUR;
+/*
+ * Erasure requests.  A customer asks (`who` the customer, role
+ * "customer"; audited; CU_ERR_CONFLICT while one of theirs is pending):
+ *   {"request_id","customer_id","status":"pending","requested_at"}.
+ * list: {"requests":[...]} with `status` ("pending", "erased", "refused")
+ * or all for NULL, oldest first.  decide: an admin approves (the erase
+ * itself, service_erase(), as the admin; the answer adds its result as
+ * "erase") or refuses (audited); CU_ERR_NOT_FOUND, CU_ERR_CONFLICT when
+ * decided already, CU_ERR_FORBIDDEN for anyone but an admin.
+ */
+int service_erasure_request(struct service *svc, const struct service_actor *who,
+                            const char *customer_id, json_t **out, char **errmsg) CU_WUR;
+int service_erasure_list(struct service *svc, const char *status, json_t **out,
+                         char **errmsg) CU_WUR;
+int service_erasure_decide(struct service *svc, const struct service_actor *who, const char *id,
+                           int approve, json_t **out, char **errmsg) CU_WUR;
+/* service_audit_inclusion() for a customer: only for an entry about them
+ * (CU_ERR_FORBIDDEN otherwise). */
+int service_subject_inclusion(struct service *svc, const char *customer_id, uint64_t index,
+                              uint64_t size, json_t **out, char **errmsg) CU_WUR;
+
+/* --- leak tracing --- */
+
+#define SERVICE_TRACE_P        0.2 /* default chance a leaked record came from elsewhere */
+#define SERVICE_TRACE_TOP      20  /* suspects listed unless asked otherwise */
+#define SERVICE_TRACE_EXAMPLES 3   /* example audit entries per suspect */
+
+struct service_trace_opts {
+    const char *path;             /* the leaked file, as found: CSV, JSON Lines or text */
+    const char *data;             /* or the leaked data itself (path NULL; an upload) */
+    size_t len;                   /* its length in bytes */
+    int64_t as_of_ms;             /* when the leak was found: later reveals do not count; 0: now */
+    double p;                     /* the guilt model's p (0 <= p < 1), when p_set */
+    int p_set;                    /* otherwise SERVICE_TRACE_P */
+    size_t top;                   /* suspects listed (0: SERVICE_TRACE_TOP) */
+    size_t examples;              /* example entries per suspect (0: SERVICE_TRACE_EXAMPLES) */
+    int proofs;                   /* give each example's inclusion proof */
+    service_progress_fn progress; /* phases "reading" (bytes), "matching", "customers",
+                                   * "scanning" (audit entries); may be NULL */
+    void *progress_ctx;
+};
+
+/*
+ * Traces a leaked data set back to the staff whose reveals could have
+ * produced it (docs/trace.md).  Reads opts->path line by line in any
+ * format (src/trace/trace.h: CSV, JSON Lines, free text; phones, e-mails,
+ * IMEIs, serials, customer ids), maps each identifier to customers through
+ * the blind indexes (keeping only keyed hashes; no record is opened), and
+ * reads the audit log in one pass for the allowed reveals of those
+ * customers before as_of.  Staff are ranked by the guilt model of
+ * Papadimitriou and Garcia-Molina (trace_guilt()).  The trace is audited
+ * as `who` (action export, a detail with the counts and no customer) and
+ * the entry is durable before anything is returned.  On success *out is
+ *   {"as_of", "p",
+ *    "lines":{"read","blank","header","json","with_identifiers","matched","unmatched"},
+ *    "identifiers":{"found","matched","unmatched","ambiguous",
+ *                   "by_kind":{KIND:{"found","matched"}}},
+ *    "names" (lines with a name field: counted, never matched),
+ *    "customers":{"matched","revealed","not_revealed","canaries"},
+ *    "canaries":[{"customer_id","revealed_by":[staff...],"leaf_indexes":[...]}],
+ *    "staff_considered",
+ *    "suspects":[{"rank","staff","probability","log10_innocence" (log10(1 -
+ *                 probability), null when certain),"records","sole_records",
+ *                 "certain_records","canaries","cases":{"count","ids":[...]},
+ *                 "examples":[{"leaf_index","customer_id","case_id","time",
+ *                              "revealed_by" (|V_t|),"proof"?}]}],
+ *    "audit":{"entries_scanned","reveals_matched","reveals_after_as_of",
+ *             "trace_leaf_index","tree_size","checkpoint"},
+ *    "seconds":{"read","match","scan","rank","total"}}
+ * with every proof an RFC 9162 inclusion proof in the tree of `tree_size`,
+ * the size of `checkpoint` (signed, and covering the trace's own entry).
+ * No personal value: customers appear by customer id, staff by username.
+ * CU_ERR_IO / CU_ERR_INVALID naming the file when it cannot be read, is
+ * empty, a folder or binary; CU_ERR_INVALID for p out of range;
+ * CU_ERR_STORE from the store or the audit log.
+ */
+int service_trace(struct service *svc, const struct service_actor *who,
+                  const struct service_trace_opts *opts, json_t **out, char **errmsg) CU_WUR;
+
 #endif

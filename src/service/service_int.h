@@ -136,4 +136,99 @@ void service_detect_wrong_code(struct service *svc, const struct service_actor *
 int service_detect_act(struct service *svc, const struct service_actor *who,
                        const struct detect_verdict *v, char **errmsg) CU_WUR;
 
+/*
+ * --- keyring and erasure ---
+ *
+ * The keyring (keyring.c): the wrapped key-encryption keys, in a file
+ * outside the store (service_keyring_path(): DIR/keys/keyring, or
+ * CUSTODIAN_KEYRING_FILE), so that no copy of the store holds one.
+ * service_keyring_load() initialises `ring` and reads the file (a missing
+ * file is an empty keyring); CU_ERR_INVALID "PATH:LINE: reason" for a
+ * malformed line, CU_ERR_KEY when it cannot be read.  With `lock`, it
+ * first takes an exclusive lock on the file's folder (creating the folder,
+ * 0700, if needed), held until service_keyring_release(): take it for a
+ * read-modify-write, and only then may service_keyring_save() replace the
+ * file (atomically and durably: temporary file 0600, fsync, rename, fsync
+ * of the folder).  get: the wrapped key of a version, or NULL (borrowed).
+ * put: adds or replaces (copied).  drop: 1 if the version was there.
+ * release: wipes, frees, unlocks.  The path is a new string.
+ */
+struct service_keyring_key {
+    uint32_t version;
+    struct buf wrapped;
+};
+struct service_keyring {
+    char *path;
+    int dir_fd;                       /* the locked folder, or -1 */
+    struct service_keyring_key *keys; /* in version order */
+    size_t n;
+    size_t cap;
+};
+char *service_keyring_path(const char *data_dir);
+int service_keyring_load(struct service_keyring *ring, const char *path, int lock,
+                         char **errmsg) CU_WUR;
+void service_keyring_release(struct service_keyring *ring);
+const struct buf *service_keyring_get(const struct service_keyring *ring, uint32_t version);
+void service_keyring_put(struct service_keyring *ring, uint32_t version, const void *wrapped,
+                         size_t len);
+int service_keyring_drop(struct service_keyring *ring, uint32_t version);
+int service_keyring_save(struct service_keyring *ring, char **errmsg) CU_WUR;
+/* Adds (or replaces) one version in the keyring file, under its lock. */
+int service_keyring_add(struct service *svc, uint32_t version, const void *wrapped, size_t len,
+                        char **errmsg) CU_WUR;
+/* Removes versions from the keyring file, under its lock. */
+int service_keyring_remove(struct service *svc, const uint32_t *versions, size_t n,
+                           char **errmsg) CU_WUR;
+
+/*
+ * --- shared by the use cases (lookup.c, cases.c, session.c, portal.c) ---
+ *
+ * service_find(): finds the customers an identifier of `kind` names (kind
+ * 0: a customer id) and opens them: calls `found` for each (with the
+ * opened record and the matching device or -1); *n says how many.
+ * service_contact(): where a message to the customer goes: the first phone
+ * ("sms") unless `send_to` is "email" or there is none, then the e-mail;
+ * 0 when there is neither.
+ * Throttling of sign-in attempts under a key (a client address, or a
+ * prefixed key of the portal's): check sets *until to the end of a
+ * lock-out (0 or past when there is none); fail records one failure:
+ * `max` in `window` seconds lock the key for `lock` seconds (fail: the
+ * staff log-in's limits for a client address, 20 in 10 minutes: 15).
+ */
+int service_find(struct service *svc, int kind, const char *value,
+                 int (*found)(void *ctx, const struct model_customer *m, int device), void *ctx,
+                 size_t *n, char **errmsg) CU_WUR;
+int service_contact(const struct model_customer *m, const char *send_to, const char **channel,
+                    const char **to);
+int service_throttle_check(struct service *svc, const char *key, int64_t now, int64_t *until,
+                           char **errmsg) CU_WUR;
+void service_throttle_fail(struct service *svc, const char *key, int64_t now);
+void service_throttle_fail_n(struct service *svc, const char *key, int64_t now, int max,
+                             int64_t window, int64_t lock);
+
+/* A comma-separated list ("name,phone") as a JSON array of strings. */
+json_t *service_json_list(const char *list);
+
+/* The audit commit hooks (run in the audit batch's transaction): the
+ * detector's counters (detect.c) and the access notices (portal.c). */
+struct audit_committed;
+int service_detect_committed(struct service_detector *d, struct store *s,
+                             const struct audit_committed *e, size_t n, char **errmsg) CU_WUR;
+int service_notices_committed(struct store *s, const struct audit_committed *e, size_t n,
+                              char **errmsg) CU_WUR;
+
+/*
+ * --- import: reading and validation alone (import.c; for fuzz/) ---
+ *
+ * The validation pass of service_import() on its own, with no store and
+ * no thread: reads opts->path (opts->format, AUTO by extension), groups
+ * and normalises its rows and counts them in *res (rows, customers valid,
+ * rejected and rejected_rows), printing bad customers to opts->errors and,
+ * when opts->rejects_path is set, writing them there as --rejects does.
+ * Uses only svc->default_country.  CU_ERR_INVALID (or CU_ERR_IO) for a
+ * file that cannot be read as the format at all.
+ */
+int service_import_validate(struct service *svc, const struct service_import_opts *opts,
+                            struct service_import_result *res, char **errmsg) CU_WUR;
+
 #endif

@@ -59,22 +59,37 @@ static int audit_login(struct service *svc, const char *username, const char *ro
                               reason ? detail : NULL, NULL);
 }
 
-/* Records a failure against the client address. */
-static void client_failed(struct service *svc, const char *client, int64_t now)
+int service_throttle_check(struct service *svc, const char *key, int64_t now, int64_t *until,
+                           char **errmsg)
+{
+    int64_t failures = 0, start = 0;
+
+    (void)now;
+    *until = 0;
+    return store_throttle_get(svc->store, key, &failures, &start, until, errmsg);
+}
+
+void service_throttle_fail_n(struct service *svc, const char *key, int64_t now, int max,
+                             int64_t window, int64_t lock)
 {
     int64_t failures = 0, start = 0, locked = 0;
 
-    if (store_throttle_get(svc->store, client, &failures, &start, &locked, NULL) != CU_OK)
+    if (store_throttle_get(svc->store, key, &failures, &start, &locked, NULL) != CU_OK)
         return;
-    if (now - start > CLIENT_WINDOW) {
+    if (now - start > window) {
         failures = 0;
         start = now;
     }
     failures++;
-    if (failures >= CLIENT_FAILURES)
-        locked = now + CLIENT_LOCK;
-    if (store_throttle_put(svc->store, client, failures, start, locked, NULL) != CU_OK)
-        cu_log("login: cannot record a failed log-in for a client");
+    if (failures >= max)
+        locked = now + lock;
+    if (store_throttle_put(svc->store, key, failures, start, locked, NULL) != CU_OK)
+        cu_log("login: cannot record a failed log-in");
+}
+
+void service_throttle_fail(struct service *svc, const char *key, int64_t now)
+{
+    service_throttle_fail_n(svc, key, now, CLIENT_FAILURES, CLIENT_WINDOW, CLIENT_LOCK);
 }
 
 /* Checks the TOTP code against the account's sealed secret. */
@@ -102,7 +117,7 @@ int service_login(struct service *svc, const char *username, const char *passwor
     struct store_session ss = {0};
     unsigned char token[TOKEN_BYTES];
     char text[sodium_base64_ENCODED_LEN(TOKEN_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-    int64_t now = cu_now(), failures = 0, start = 0, locked = 0, step = -1;
+    int64_t now = cu_now(), locked = 0, step = -1;
     const char *reason = NULL;
     int rc, exists;
 
@@ -110,7 +125,7 @@ int service_login(struct service *svc, const char *username, const char *passwor
     store_staff_init(&st);
     if (client == NULL)
         client = "unknown";
-    rc = store_throttle_get(svc->store, client, &failures, &start, &locked, errmsg);
+    rc = service_throttle_check(svc, client, now, &locked, errmsg);
     if (rc != CU_OK)
         goto out;
     if (locked > now) {
@@ -174,7 +189,7 @@ int service_login(struct service *svc, const char *username, const char *passwor
 
 failed:
     rc = cu_errf(errmsg, CU_ERR_AUTH, "wrong username, password or code");
-    client_failed(svc, client, now);
+    service_throttle_fail(svc, client, now);
     if (exists) {
         st.failed_logins++;
         if (st.failed_logins >= ACCOUNT_FAILURES) {

@@ -585,3 +585,107 @@ int store_detect_store_days(struct store *s, const char *store, int metric, int6
 {
     return s->ops->detect_store_days(s, store, metric, from, cb, ctx, errmsg);
 }
+
+/* ---- erasure ---- */
+
+int store_customer_erase(struct store *s, const char *customer_id, int64_t erased_at,
+                         struct store_erase_result *res, char **errmsg)
+{
+    return s->ops->customer_erase(s, customer_id, erased_at, res, errmsg);
+}
+
+int store_erased_get(struct store *s, const char *customer_id, int64_t *erased_at, char **errmsg)
+{
+    return s->ops->erased_get(s, customer_id, erased_at, errmsg);
+}
+
+int store_scrub(struct store *s, int *complete, char **errmsg)
+{
+    return s->ops->scrub(s, complete, errmsg);
+}
+
+/* ---- the customer portal ---- */
+
+int store_subject_code_put(struct store *s, const char *customer_id, const unsigned char hash[32],
+                           int64_t sent_at, int64_t expires_at, char **errmsg)
+{
+    return s->ops->subject_code_put(s, customer_id, hash, sent_at, expires_at, errmsg);
+}
+
+int store_subject_code_get(struct store *s, const char *customer_id, struct store_subject_code *c,
+                           char **errmsg)
+{
+    return s->ops->subject_code_get(s, customer_id, c, errmsg);
+}
+
+int store_subject_code_take(struct store *s, const char *customer_id, int max,
+                            struct store_subject_code *c, char **errmsg)
+{
+    return s->ops->subject_code_take(s, customer_id, max, c, errmsg);
+}
+
+int store_subject_code_delete(struct store *s, const char *customer_id, char **errmsg)
+{
+    return s->ops->subject_code_delete(s, customer_id, errmsg);
+}
+
+int store_subject_session_put(struct store *s, const unsigned char token_hash[32],
+                              const char *customer_id, int64_t created_at, int64_t expires_at,
+                              char **errmsg)
+{
+    return s->ops->subject_session_put(s, token_hash, customer_id, created_at, expires_at, errmsg);
+}
+
+int store_subject_session_get(struct store *s, const unsigned char token_hash[32],
+                              char **customer_id, int64_t *expires_at, char **errmsg)
+{
+    return s->ops->subject_session_get(s, token_hash, customer_id, expires_at, errmsg);
+}
+
+int store_subject_session_delete(struct store *s, const unsigned char token_hash[32], char **errmsg)
+{
+    return s->ops->subject_session_delete(s, token_hash, errmsg);
+}
+
+int store_subject_digest_get(struct store *s, const char *customer_id, int *daily, char **errmsg)
+{
+    return s->ops->subject_digest_get(s, customer_id, daily, errmsg);
+}
+
+int store_subject_digest_put(struct store *s, const char *customer_id, int daily, char **errmsg)
+{
+    return s->ops->subject_digest_put(s, customer_id, daily, errmsg);
+}
+
+int store_notice_add(struct store *s, uint64_t audit_index, const char *customer_id,
+                     int64_t created_at, char **errmsg)
+{
+    return s->ops->notice_add(s, audit_index, customer_id, created_at, errmsg);
+}
+
+int store_notice_scan(struct store *s, const char *customer_id, uint64_t from, size_t limit,
+                      store_notice_cb cb, void *ctx, char **errmsg)
+{
+    return s->ops->notice_scan(s, customer_id, from, limit, cb, ctx, errmsg);
+}
+
+int store_notice_delete(struct store *s, uint64_t audit_index, char **errmsg)
+{
+    return s->ops->notice_delete(s, audit_index, errmsg);
+}
+
+int store_erasure_put(struct store *s, const struct store_erasure *r, char **errmsg)
+{
+    return s->ops->erasure_put(s, r, errmsg);
+}
+
+int store_erasure_list(struct store *s, const char *id, const char *status, const char *customer_id,
+                       store_erasure_cb cb, void *ctx, char **errmsg)
+{
+    return s->ops->erasure_list(s, id, status, customer_id, cb, ctx, errmsg);
+}
+
+int store_erased_scan(struct store *s, store_erased_cb cb, void *ctx, char **errmsg)
+{
+    return s->ops->erased_scan(s, cb, ctx, errmsg);
+}

@@ -54,7 +54,11 @@ void store_rollback(struct store *s);
 int store_meta_get(struct store *s, const char *key, char **value, char **errmsg) CU_WUR;
 int store_meta_set(struct store *s, const char *key, const char *value, char **errmsg) CU_WUR;
 
-/* Key-encryption keys, as wrapped by the vault. */
+/* Key-encryption keys: version, state and age.  The wrapped keys
+ * themselves live outside the store, in the keyring file (src/service/
+ * keyring.c), so that no copy of the store holds one; `wrapped` is empty
+ * except in stores written before the keyring, which the service moves
+ * out at open. */
 enum store_kek_state {
     STORE_KEK_ACTIVE = 1, /* new data keys are wrapped with it (one at a time) */
     STORE_KEK_DRAINING,   /* still opens data keys; rotation moves them away */
@@ -63,7 +67,7 @@ enum store_kek_state {
 struct store_kek {
     uint32_t version;
     enum store_kek_state state;
-    struct buf wrapped; /* empty once retired */
+    struct buf wrapped; /* empty (see above) */
     int64_t created_at;
 };
 /* Lists every KEK, oldest first, into a new array (*out, *n) that the
@@ -447,5 +451,117 @@ int store_detect_peers(struct store *s, const char *role, const char *store, int
  * (all its staff's rows): the store baseline. */
 int store_detect_store_days(struct store *s, const char *store, int metric, int64_t from,
                             store_count_cb cb, void *ctx, char **errmsg) CU_WUR;
+
+/*
+ * --- Erasure ---------------------------------------------------------------
+ *
+ * store_customer_erase() deletes everything the store keeps of one
+ * customer, all or nothing (in the caller's transaction if one is open, or
+ * in its own): the customer row (wrapped data key, every sealed field, the
+ * devices), its blind-index entries, and every outbox message to them
+ * (sealed with a master-derived key, not theirs, so they must go too).  It
+ * closes their cases that are not closed yet and records a tombstone: the
+ * customer id and erased_at (0: now), nothing personal.  *res counts what
+ * went.  CU_ERR_NOT_FOUND when there is no such customer (an erased one
+ * included: store_erased_get() tells them apart).  Deleted content is
+ * overwritten in the database's pages (SQLite: secure_delete); older
+ * copies may remain in the back end's log until store_scrub().
+ */
+struct store_erase_result {
+    int64_t blind;    /* blind-index entries deleted */
+    int64_t messages; /* outbox messages deleted */
+    int64_t cases;    /* cases closed */
+};
+int store_customer_erase(struct store *s, const char *customer_id, int64_t erased_at,
+                         struct store_erase_result *res, char **errmsg) CU_WUR;
+/* When `customer_id` was erased: CU_OK and *erased_at, or CU_ERR_NOT_FOUND
+ * when it never was. */
+int store_erased_get(struct store *s, const char *customer_id, int64_t *erased_at,
+                     char **errmsg) CU_WUR;
+/*
+ * Makes deletions reach the files so that a copy of them taken afterwards
+ * holds nothing deleted.  SQLite: a TRUNCATE checkpoint (every frame of
+ * the write-ahead log copied into the database file, the log cut to zero
+ * bytes).  *complete is 0 when other connections kept part of the log in
+ * use past the busy timeout (run it again later).  Not inside a
+ * transaction (CU_ERR_INTERNAL).
+ */
+int store_scrub(struct store *s, int *complete, char **errmsg) CU_WUR;
+
+/*
+ * --- The customer portal -------------------------------------------------
+ *
+ * Sign-in codes (one per customer, as a keyed hash), customer sessions
+ * (under the keyed hash of the token), the notice setting (daily digest or
+ * not) and pending access notices.
+ *
+ * subject_code_put replaces the customer's code (tries back to 0);
+ * get: CU_ERR_NOT_FOUND when there is none; take: takes one try
+ * atomically (two requests at once cannot both take the last) and returns
+ * the code with the new count, CU_ERR_NOT_FOUND when there is no code,
+ * CU_ERR_LIMIT when `max` tries are taken already.
+ * subject_session_get: *customer_id a new string; CU_ERR_NOT_FOUND.
+ * subject_digest_get: 0 unless set.
+ * notice_add: one pending notice for the allowed reveal at audit_index (a
+ * second add for the same index is ignored); written by the audit commit
+ * hook.  notice_scan: pending notices with audit_index >= from, of one
+ * customer (or all with NULL), in index order, at most `limit`; a non-zero
+ * return from cb stops; cb may use the store.
+ */
+struct store_subject_code {
+    unsigned char hash[32];
+    int64_t sent_at;
+    int64_t expires_at;
+    int tries;
+};
+int store_subject_code_put(struct store *s, const char *customer_id, const unsigned char hash[32],
+                           int64_t sent_at, int64_t expires_at, char **errmsg) CU_WUR;
+int store_subject_code_get(struct store *s, const char *customer_id, struct store_subject_code *c,
+                           char **errmsg) CU_WUR;
+int store_subject_code_take(struct store *s, const char *customer_id, int max,
+                            struct store_subject_code *c, char **errmsg) CU_WUR;
+int store_subject_code_delete(struct store *s, const char *customer_id, char **errmsg) CU_WUR;
+int store_subject_session_put(struct store *s, const unsigned char token_hash[32],
+                              const char *customer_id, int64_t created_at, int64_t expires_at,
+                              char **errmsg) CU_WUR;
+int store_subject_session_get(struct store *s, const unsigned char token_hash[32],
+                              char **customer_id, int64_t *expires_at, char **errmsg) CU_WUR;
+int store_subject_session_delete(struct store *s, const unsigned char token_hash[32],
+                                 char **errmsg) CU_WUR;
+int store_subject_digest_get(struct store *s, const char *customer_id, int *daily,
+                             char **errmsg) CU_WUR;
+int store_subject_digest_put(struct store *s, const char *customer_id, int daily,
+                             char **errmsg) CU_WUR;
+int store_notice_add(struct store *s, uint64_t audit_index, const char *customer_id,
+                     int64_t created_at, char **errmsg) CU_WUR;
+typedef int (*store_notice_cb)(void *ctx, uint64_t audit_index, const char *customer_id,
+                               int64_t created_at);
+int store_notice_scan(struct store *s, const char *customer_id, uint64_t from, size_t limit,
+                      store_notice_cb cb, void *ctx, char **errmsg) CU_WUR;
+int store_notice_delete(struct store *s, uint64_t audit_index, char **errmsg) CU_WUR;
+
+/*
+ * Customers' erasure requests ("E-" ids): status "pending", then "erased"
+ * or "refused" with who decided and when.  put inserts or updates status
+ * and decision; list calls cb with the requests that match every non-NULL
+ * filter (id, status, customer), oldest first (strings valid during the
+ * call only; a non-zero return stops).
+ */
+struct store_erasure {
+    const char *id;
+    const char *customer_id;
+    const char *status;
+    int64_t requested_at;
+    const char *decided_by; /* or NULL */
+    int64_t decided_at;     /* 0 while pending */
+};
+int store_erasure_put(struct store *s, const struct store_erasure *r, char **errmsg) CU_WUR;
+/* Every erased customer id (the tombstones), in id order; a non-zero
+ * return from cb stops. */
+typedef int (*store_erased_cb)(void *ctx, const char *customer_id);
+int store_erased_scan(struct store *s, store_erased_cb cb, void *ctx, char **errmsg) CU_WUR;
+typedef int (*store_erasure_cb)(void *ctx, const struct store_erasure *r);
+int store_erasure_list(struct store *s, const char *id, const char *status, const char *customer_id,
+                       store_erasure_cb cb, void *ctx, char **errmsg) CU_WUR;
 
 #endif

@@ -88,6 +88,37 @@ struct store_ops {
                         int64_t bucket, store_count_cb cb, void *ctx, char **errmsg);
     int (*detect_store_days)(struct store *s, const char *store, int metric, int64_t from,
                              store_count_cb cb, void *ctx, char **errmsg);
+    /* erasure */
+    int (*customer_erase)(struct store *s, const char *customer_id, int64_t erased_at,
+                          struct store_erase_result *res, char **errmsg);
+    int (*erased_get)(struct store *s, const char *customer_id, int64_t *erased_at, char **errmsg);
+    int (*scrub)(struct store *s, int *complete, char **errmsg);
+    /* the customer portal */
+    int (*subject_code_put)(struct store *s, const char *customer_id, const unsigned char hash[32],
+                            int64_t sent_at, int64_t expires_at, char **errmsg);
+    int (*subject_code_get)(struct store *s, const char *customer_id, struct store_subject_code *c,
+                            char **errmsg);
+    int (*subject_code_take)(struct store *s, const char *customer_id, int max,
+                             struct store_subject_code *c, char **errmsg);
+    int (*subject_code_delete)(struct store *s, const char *customer_id, char **errmsg);
+    int (*subject_session_put)(struct store *s, const unsigned char token_hash[32],
+                               const char *customer_id, int64_t created_at, int64_t expires_at,
+                               char **errmsg);
+    int (*subject_session_get)(struct store *s, const unsigned char token_hash[32],
+                               char **customer_id, int64_t *expires_at, char **errmsg);
+    int (*subject_session_delete)(struct store *s, const unsigned char token_hash[32],
+                                  char **errmsg);
+    int (*subject_digest_get)(struct store *s, const char *customer_id, int *daily, char **errmsg);
+    int (*subject_digest_put)(struct store *s, const char *customer_id, int daily, char **errmsg);
+    int (*notice_add)(struct store *s, uint64_t audit_index, const char *customer_id,
+                      int64_t created_at, char **errmsg);
+    int (*notice_scan)(struct store *s, const char *customer_id, uint64_t from, size_t limit,
+                       store_notice_cb cb, void *ctx, char **errmsg);
+    int (*notice_delete)(struct store *s, uint64_t audit_index, char **errmsg);
+    int (*erasure_put)(struct store *s, const struct store_erasure *r, char **errmsg);
+    int (*erased_scan)(struct store *s, store_erased_cb cb, void *ctx, char **errmsg);
+    int (*erasure_list)(struct store *s, const char *id, const char *status,
+                        const char *customer_id, store_erasure_cb cb, void *ctx, char **errmsg);
 };
 
 struct store {

@@ -192,6 +192,28 @@ static const char *const migrations[] = {
     "ALTER TABLE cases ADD COLUMN cosign_until INTEGER NOT NULL DEFAULT 0;",
     /* 12: an alert's evidence: the audit indexes of the entries involved */
     "ALTER TABLE alerts ADD COLUMN evidence TEXT;",
+    /* 13: erased customers' tombstones (store_customer_erase): the id and
+     * when, nothing personal */
+    "CREATE TABLE erased(customer_id TEXT PRIMARY KEY, erased_at INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 14: the customer portal: sign-in codes and sessions (keyed hashes
+     * only), notice settings, and pending access notices (one per allowed
+     * reveal, written in the reveal's audit commit) */
+    "CREATE TABLE subject_codes(customer_id TEXT PRIMARY KEY, hash BLOB NOT NULL,"
+    " sent_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, tries INTEGER NOT NULL DEFAULT 0)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE subject_sessions(token_hash BLOB PRIMARY KEY, customer_id TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX subject_sessions_by_customer ON subject_sessions(customer_id);"
+    "CREATE TABLE subject_prefs(customer_id TEXT PRIMARY KEY, daily INTEGER NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE notices(audit_index INTEGER PRIMARY KEY, customer_id TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE INDEX notices_by_customer ON notices(customer_id, audit_index);",
+    /* 15: customers' erasure requests, decided by an admin */
+    "CREATE TABLE erasure_requests(id TEXT PRIMARY KEY, customer_id TEXT NOT NULL,"
+    " status TEXT NOT NULL, requested_at INTEGER NOT NULL, decided_by TEXT,"
+    " decided_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX erasure_requests_by_status ON erasure_requests(status, requested_at);",
 };
 _Static_assert(SQLITE_APP_ID == 1129665364, "application_id in migration 1");
 #define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
@@ -262,6 +284,20 @@ enum stmt_id {
     ST_RECENT_PRUNE,
     ST_DETECT_PEERS,
     ST_DETECT_STORE_DAYS,
+    ST_SCODE_PUT,
+    ST_SCODE_GET,
+    ST_SCODE_TRY,
+    ST_SCODE_DELETE,
+    ST_SSESSION_PUT,
+    ST_SSESSION_GET,
+    ST_SSESSION_DELETE,
+    ST_SPREF_GET,
+    ST_SPREF_PUT,
+    ST_NOTICE_ADD,
+    ST_NOTICE_SCAN,
+    ST_NOTICE_DELETE,
+    ST_ERASURE_PUT,
+    ST_ERASURE_LIST,
     ST__COUNT
 };
 
@@ -392,6 +428,39 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_DETECT_STORE_DAYS] = "SELECT c.bucket, sum(c.n) FROM detect_counts c JOIN staff s"
                              " ON s.username = c.staff WHERE s.store = ?1 AND c.metric = ?2"
                              " AND c.bucket >= ?3 GROUP BY c.bucket",
+    [ST_SCODE_PUT] = "INSERT INTO subject_codes(customer_id, hash, sent_at, expires_at, tries)"
+                     " VALUES(?1, ?2, ?3, ?4, 0) ON CONFLICT(customer_id) DO UPDATE SET"
+                     " hash = excluded.hash, sent_at = excluded.sent_at,"
+                     " expires_at = excluded.expires_at, tries = 0",
+    [ST_SCODE_GET] = "SELECT hash, sent_at, expires_at, tries FROM subject_codes"
+                     " WHERE customer_id = ?1",
+    [ST_SCODE_TRY] = "UPDATE subject_codes SET tries = tries + 1 WHERE customer_id = ?1"
+                     " AND tries < ?2 RETURNING hash, sent_at, expires_at, tries",
+    [ST_SCODE_DELETE] = "DELETE FROM subject_codes WHERE customer_id = ?1",
+    [ST_SSESSION_PUT] = "INSERT INTO subject_sessions(token_hash, customer_id, created_at,"
+                        " expires_at) VALUES(?1, ?2, ?3, ?4)",
+    [ST_SSESSION_GET] = "SELECT customer_id, expires_at FROM subject_sessions"
+                        " WHERE token_hash = ?1",
+    [ST_SSESSION_DELETE] = "DELETE FROM subject_sessions WHERE token_hash = ?1",
+    [ST_SPREF_GET] = "SELECT daily FROM subject_prefs WHERE customer_id = ?1",
+    [ST_SPREF_PUT] = "INSERT INTO subject_prefs(customer_id, daily) VALUES(?1, ?2)"
+                     " ON CONFLICT(customer_id) DO UPDATE SET daily = excluded.daily",
+    [ST_NOTICE_ADD] = "INSERT OR IGNORE INTO notices(audit_index, customer_id, created_at)"
+                      " VALUES(?1, ?2, ?3)",
+    /* ?3 NULL: every customer's */
+    [ST_NOTICE_SCAN] = "SELECT audit_index, customer_id, created_at FROM notices"
+                       " WHERE audit_index >= ?1 AND (?3 IS NULL OR customer_id = ?3)"
+                       " ORDER BY audit_index LIMIT ?2",
+    [ST_NOTICE_DELETE] = "DELETE FROM notices WHERE audit_index = ?1",
+    [ST_ERASURE_PUT] = "INSERT INTO erasure_requests(id, customer_id, status, requested_at,"
+                       " decided_by, decided_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+                       " ON CONFLICT(id) DO UPDATE SET status = excluded.status,"
+                       " decided_by = excluded.decided_by, decided_at = excluded.decided_at",
+    /* by id (?1), else by status (?2, NULL: any) and customer (?3, NULL: any) */
+    [ST_ERASURE_LIST] = "SELECT id, customer_id, status, requested_at, decided_by, decided_at"
+                        " FROM erasure_requests WHERE (?1 IS NULL OR id = ?1)"
+                        " AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR customer_id = ?3)"
+                        " ORDER BY requested_at, id",
 };
 
 /* A blind row waiting to be inserted, in the blind table's key order. */
@@ -815,6 +884,9 @@ int store_sqlite_open(struct store **out, const char *path, char **errmsg)
     }
     if (sqlite3_exec(h->db,
                      "PRAGMA synchronous = FULL;"
+                     /* deleted and replaced content is overwritten with
+                      * zeros in its page (store_customer_erase) */
+                     "PRAGMA secure_delete = ON;"
                      "PRAGMA foreign_keys = ON;"
                      "PRAGMA temp_store = MEMORY;"
                      /* page cache bound: 64 MiB, whatever the database size */
@@ -2748,6 +2820,494 @@ static int sq_canary(struct store *s, const unsigned char tag[16], int add, int 
     return rc;
 }
 
+/*
+ * ---- erasure ----
+ *
+ * The erase runs rarely, so its statements are prepared per call rather
+ * than cached.  The connection has secure_delete on (store_sqlite_open):
+ * every cell deleted here is overwritten with zeros in its page, and freed
+ * pages are zeroed, so the only copies left are older frames in the WAL,
+ * which store_scrub() removes.
+ */
+
+/* Runs `sql` with ?1 customer_id and ?2 `t`; adds the rows it changed to
+ * *changed (when not NULL). */
+static int erase_exec(struct store_sqlite *h, const char *sql, const char *customer_id, int64_t t,
+                      int64_t *changed, const char *what, char **errmsg)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = CU_OK;
+
+    if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(h, errmsg, what);
+    sqlite3_bind_text(st, 1, customer_id, -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(st) >= 2)
+        sqlite3_bind_int64(st, 2, t);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    else if (changed != NULL)
+        *changed += sqlite3_changes(h->db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_customer_erase(struct store *s, const char *customer_id, int64_t erased_at,
+                             struct store_erase_result *res, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "erase customer";
+    enum scope scope;
+    sqlite3_stmt *st;
+    const void *p;
+    int64_t id = 0;
+    size_t i;
+    int rc, src;
+
+    memset(res, 0, sizeof(*res));
+    if (erased_at == 0)
+        erased_at = cu_now();
+    /* Its blind rows may still be queued. */
+    rc = pending_flush(h, what, errmsg);
+    if (rc == CU_OK)
+        rc = scope_begin(h, &scope, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+
+    rc = stmt_get(h, ST_CUSTOMER_LOOKUP, &st, what, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    sqlite3_bind_text(st, 1, customer_id, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        p = sqlite3_column_blob(st, 1);
+        if (store_blind_decode(&h->old, p, p ? (size_t)sqlite3_column_bytes(st, 1) : 0) != CU_OK)
+            rc = cu_errf(errmsg, CU_ERR_STORE, "store: %s: corrupt blind list", what);
+    } else if (src == SQLITE_DONE) {
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "store: %s: no such customer", what);
+    } else {
+        rc = db_fail(h, errmsg, what);
+    }
+    sqlite3_reset(st);
+    if (rc != CU_OK)
+        goto out;
+
+    /* Exactly its blind entries (the table is keyed by hash, not by
+     * customer, so they are found through the row's own list). */
+    if (h->old.nblind > 0) {
+        rc = stmt_get(h, ST_BLIND_DELETE, &st, what, errmsg);
+        if (rc != CU_OK)
+            goto out;
+        sqlite3_bind_int64(st, 3, id);
+        for (i = 0; i < h->old.nblind && rc == CU_OK; i++) {
+            sqlite3_bind_int(st, 1, h->old.blind[i].kind);
+            sqlite3_bind_int64(st, 2, hash_to_i64(h->old.blind[i].hash));
+            rc = stmt_run(h, st, what, errmsg);
+            if (rc == CU_OK)
+                res->blind += sqlite3_changes(h->db);
+        }
+        if (rc != CU_OK)
+            goto out;
+    }
+    rc = erase_exec(h, "DELETE FROM customers WHERE customer_id = ?1", customer_id, 0, NULL, what,
+                    errmsg);
+    if (rc == CU_OK)
+        rc = erase_exec(h, "DELETE FROM outbox WHERE customer_id = ?1", customer_id, 0,
+                        &res->messages, what, errmsg);
+    /* the customer portal's state: sign-in codes, sessions, the notice
+     * setting and notices not sent yet */
+    if (rc == CU_OK)
+        rc = erase_exec(h, "DELETE FROM subject_codes WHERE customer_id = ?1", customer_id, 0, NULL,
+                        what, errmsg);
+    if (rc == CU_OK)
+        rc = erase_exec(h, "DELETE FROM subject_sessions WHERE customer_id = ?1", customer_id, 0,
+                        NULL, what, errmsg);
+    if (rc == CU_OK)
+        rc = erase_exec(h, "DELETE FROM subject_prefs WHERE customer_id = ?1", customer_id, 0, NULL,
+                        what, errmsg);
+    if (rc == CU_OK)
+        rc = erase_exec(h, "DELETE FROM notices WHERE customer_id = ?1", customer_id, 0, NULL, what,
+                        errmsg);
+    if (rc == CU_OK)
+        rc = erase_exec(h,
+                        "UPDATE cases SET status = 'closed', updated_at = ?2"
+                        " WHERE customer_id = ?1 AND status <> 'closed'",
+                        customer_id, erased_at, &res->cases, what, errmsg);
+    if (rc == CU_OK)
+        rc = erase_exec(h,
+                        "INSERT INTO erased(customer_id, erased_at) VALUES(?1, ?2)"
+                        " ON CONFLICT(customer_id) DO UPDATE SET erased_at = excluded.erased_at",
+                        customer_id, erased_at, NULL, what, errmsg);
+out:
+    return scope_end(h, scope, rc, what, errmsg);
+}
+
+static int sq_erased_get(struct store *s, const char *customer_id, int64_t *erased_at,
+                         char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read erasure";
+    sqlite3_stmt *st = NULL;
+    int rc = CU_OK;
+
+    if (sqlite3_prepare_v2(h->db, "SELECT erased_at FROM erased WHERE customer_id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return db_fail(h, errmsg, what);
+    sqlite3_bind_text(st, 1, customer_id, -1, SQLITE_STATIC);
+    switch (sqlite3_step(st)) {
+    case SQLITE_ROW:
+        *erased_at = sqlite3_column_int64(st, 0);
+        break;
+    case SQLITE_DONE:
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "store: %s: the customer was not erased", what);
+        break;
+    default:
+        rc = db_fail(h, errmsg, what);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/*
+ * A TRUNCATE checkpoint: every frame of the WAL is copied into the database
+ * file, which is synced, and the WAL is cut to zero bytes.  It waits (the
+ * busy timeout) for writers to finish and for readers to move to the
+ * newest snapshot; if they do not, SQLite copies what it can and answers
+ * SQLITE_BUSY, and the log keeps its frames until a later scrub.
+ */
+static int sq_scrub(struct store *s, int *complete, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    int src, nlog = 0, nckpt = 0;
+
+    *complete = 0;
+    if (!sqlite3_get_autocommit(h->db))
+        return cu_errf(errmsg, CU_ERR_INTERNAL, "store: scrub: a transaction is open");
+    src = sqlite3_wal_checkpoint_v2(h->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &nlog, &nckpt);
+    if (src == SQLITE_OK) {
+        *complete = 1;
+        return CU_OK;
+    }
+    if ((src & 0xff) == SQLITE_BUSY || (src & 0xff) == SQLITE_LOCKED)
+        return CU_OK;
+    return db_fail(h, errmsg, "checkpoint the write-ahead log");
+}
+
+/* ---- the customer portal ---- */
+
+/* Runs a prepared statement that binds ?1 as text (and nothing else). */
+static int run_text(struct store_sqlite *h, enum stmt_id id, const char *text, const char *what,
+                    char **errmsg)
+{
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, id, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, text, -1, SQLITE_STATIC);
+    return stmt_run(h, q, what, errmsg);
+}
+
+static void code_row(sqlite3_stmt *q, struct store_subject_code *c)
+{
+    const void *p = sqlite3_column_blob(q, 0);
+
+    memset(c, 0, sizeof(*c));
+    if (p != NULL && sqlite3_column_bytes(q, 0) == (int)sizeof(c->hash))
+        memcpy(c->hash, p, sizeof(c->hash));
+    c->sent_at = sqlite3_column_int64(q, 1);
+    c->expires_at = sqlite3_column_int64(q, 2);
+    c->tries = sqlite3_column_int(q, 3);
+}
+
+static int sq_subject_code_put(struct store *s, const char *customer_id,
+                               const unsigned char hash[32], int64_t sent_at, int64_t expires_at,
+                               char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "store a sign-in code";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_SCODE_PUT, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, customer_id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 2, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, sent_at);
+    sqlite3_bind_int64(q, 4, expires_at);
+    return stmt_run(h, q, what, errmsg);
+}
+
+/* get (take 0) or take a try (take 1, at most `max`). */
+static int subject_code(struct store *s, const char *customer_id, int take, int max,
+                        struct store_subject_code *c, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = take ? "count a sign-in code try" : "read a sign-in code";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, take ? ST_SCODE_TRY : ST_SCODE_GET, &q, what, errmsg), src;
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, customer_id, -1, SQLITE_STATIC);
+    if (take)
+        sqlite3_bind_int(q, 2, max);
+    src = sqlite3_step(q);
+    if (src == SQLITE_ROW) {
+        code_row(q, c);
+        src = sqlite3_step(q);
+        if (src != SQLITE_DONE)
+            rc = db_fail(h, errmsg, what);
+    } else if (src != SQLITE_DONE) {
+        rc = db_fail(h, errmsg, what);
+    } else if (!take) {
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no sign-in code");
+    }
+    sqlite3_reset(q);
+    if (rc == CU_OK && take && src == SQLITE_DONE && c->tries == 0) {
+        /* nothing taken: no code, or no try left */
+        struct store_subject_code old;
+
+        rc = subject_code(s, customer_id, 0, 0, &old, errmsg);
+        if (rc == CU_OK)
+            rc = cu_errf(errmsg, CU_ERR_LIMIT, "no tries left for this code");
+    }
+    return rc;
+}
+
+static int sq_subject_code_get(struct store *s, const char *customer_id,
+                               struct store_subject_code *c, char **errmsg)
+{
+    return subject_code(s, customer_id, 0, 0, c, errmsg);
+}
+
+static int sq_subject_code_take(struct store *s, const char *customer_id, int max,
+                                struct store_subject_code *c, char **errmsg)
+{
+    memset(c, 0, sizeof(*c));
+    return subject_code(s, customer_id, 1, max, c, errmsg);
+}
+
+static int sq_subject_code_delete(struct store *s, const char *customer_id, char **errmsg)
+{
+    return run_text(sq(s), ST_SCODE_DELETE, customer_id, "delete a sign-in code", errmsg);
+}
+
+static int sq_subject_session_put(struct store *s, const unsigned char token_hash[32],
+                                  const char *customer_id, int64_t created_at, int64_t expires_at,
+                                  char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "store a customer session";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_SSESSION_PUT, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_blob(q, 1, token_hash, 32, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, customer_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, created_at);
+    sqlite3_bind_int64(q, 4, expires_at);
+    return stmt_run(h, q, what, errmsg);
+}
+
+static int sq_subject_session_get(struct store *s, const unsigned char token_hash[32],
+                                  char **customer_id, int64_t *expires_at, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read a customer session";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_SSESSION_GET, &q, what, errmsg), src;
+
+    *customer_id = NULL;
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_blob(q, 1, token_hash, 32, SQLITE_STATIC);
+    src = sqlite3_step(q);
+    if (src == SQLITE_ROW) {
+        *customer_id = xstrdup((const char *)sqlite3_column_text(q, 0));
+        *expires_at = sqlite3_column_int64(q, 1);
+    } else if (src == SQLITE_DONE) {
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no such session");
+    } else {
+        rc = db_fail(h, errmsg, what);
+    }
+    sqlite3_reset(q);
+    return rc;
+}
+
+static int sq_subject_session_delete(struct store *s, const unsigned char token_hash[32],
+                                     char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "delete a customer session";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_SSESSION_DELETE, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_blob(q, 1, token_hash, 32, SQLITE_STATIC);
+    return stmt_run(h, q, what, errmsg);
+}
+
+static int sq_subject_digest_get(struct store *s, const char *customer_id, int *daily,
+                                 char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read a notice setting";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_SPREF_GET, &q, what, errmsg), src;
+
+    *daily = 0;
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, customer_id, -1, SQLITE_STATIC);
+    src = sqlite3_step(q);
+    if (src == SQLITE_ROW)
+        *daily = sqlite3_column_int(q, 0) != 0;
+    else if (src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    sqlite3_reset(q);
+    return rc;
+}
+
+static int sq_subject_digest_put(struct store *s, const char *customer_id, int daily, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "store a notice setting";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_SPREF_PUT, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, customer_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, daily != 0);
+    return stmt_run(h, q, what, errmsg);
+}
+
+static int sq_notice_add(struct store *s, uint64_t audit_index, const char *customer_id,
+                         int64_t created_at, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "queue an access notice";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_NOTICE_ADD, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(q, 1, (int64_t)audit_index);
+    sqlite3_bind_text(q, 2, customer_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, created_at);
+    return stmt_run(h, q, what, errmsg);
+}
+
+static int sq_notice_scan(struct store *s, const char *customer_id, uint64_t from, size_t limit,
+                          store_notice_cb cb, void *ctx, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read access notices";
+    sqlite3_stmt *q = NULL;
+    int rc = CU_OK, src;
+
+    /* A statement of its own: the callback may use the store. */
+    if (sqlite3_prepare_v2(h->db, stmt_sql[ST_NOTICE_SCAN], -1, &q, NULL) != SQLITE_OK)
+        return db_fail(h, errmsg, what);
+    sqlite3_bind_int64(q, 1, from > INT64_MAX ? INT64_MAX : (int64_t)from);
+    sqlite3_bind_int64(q, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    if (customer_id != NULL)
+        sqlite3_bind_text(q, 3, customer_id, -1, SQLITE_STATIC);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW)
+        if (cb(ctx, (uint64_t)sqlite3_column_int64(q, 0), (const char *)sqlite3_column_text(q, 1),
+               sqlite3_column_int64(q, 2)) != 0)
+            break;
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int sq_notice_delete(struct store *s, uint64_t audit_index, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "forget an access notice";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_NOTICE_DELETE, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(q, 1, (int64_t)audit_index);
+    return stmt_run(h, q, what, errmsg);
+}
+
+/* ---- erasure requests ---- */
+
+static int sq_erasure_put(struct store *s, const struct store_erasure *r, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "store an erasure request";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_ERASURE_PUT, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, r->customer_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, r->status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, r->requested_at);
+    sqlite3_bind_text(q, 5, r->decided_by, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 6, r->decided_at);
+    return stmt_run(h, q, what, errmsg);
+}
+
+static int sq_erasure_list(struct store *s, const char *id, const char *status,
+                           const char *customer_id, store_erasure_cb cb, void *ctx, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read erasure requests";
+    struct store_erasure r;
+    sqlite3_stmt *q = NULL;
+    int rc = CU_OK, src;
+
+    if (sqlite3_prepare_v2(h->db, stmt_sql[ST_ERASURE_LIST], -1, &q, NULL) != SQLITE_OK)
+        return db_fail(h, errmsg, what);
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, customer_id, -1, SQLITE_STATIC);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        r.id = (const char *)sqlite3_column_text(q, 0);
+        r.customer_id = (const char *)sqlite3_column_text(q, 1);
+        r.status = (const char *)sqlite3_column_text(q, 2);
+        r.requested_at = sqlite3_column_int64(q, 3);
+        r.decided_by = (const char *)sqlite3_column_text(q, 4);
+        r.decided_at = sqlite3_column_int64(q, 5);
+        if (cb(ctx, &r) != 0)
+            break;
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int sq_erased_scan(struct store *s, store_erased_cb cb, void *ctx, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "read erased customers";
+    sqlite3_stmt *q = NULL;
+    int rc = CU_OK, src;
+
+    if (sqlite3_prepare_v2(h->db, "SELECT customer_id FROM erased ORDER BY customer_id", -1, &q,
+                           NULL) != SQLITE_OK)
+        return db_fail(h, errmsg, what);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW)
+        if (cb(ctx, (const char *)sqlite3_column_text(q, 0)) != 0)
+            break;
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    sqlite3_finalize(q);
+    return rc;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .free = sq_free,
@@ -2805,4 +3365,24 @@ static const struct store_ops sqlite_ops = {
     .checkpoint_put = sq_checkpoint_put,
     .checkpoint_latest = sq_checkpoint_latest,
     .checkpoint_scan = sq_checkpoint_scan,
+    /* erasure */
+    .customer_erase = sq_customer_erase,
+    .erased_get = sq_erased_get,
+    .scrub = sq_scrub,
+    /* the customer portal */
+    .subject_code_put = sq_subject_code_put,
+    .subject_code_get = sq_subject_code_get,
+    .subject_code_take = sq_subject_code_take,
+    .subject_code_delete = sq_subject_code_delete,
+    .subject_session_put = sq_subject_session_put,
+    .subject_session_get = sq_subject_session_get,
+    .subject_session_delete = sq_subject_session_delete,
+    .subject_digest_get = sq_subject_digest_get,
+    .subject_digest_put = sq_subject_digest_put,
+    .notice_add = sq_notice_add,
+    .notice_scan = sq_notice_scan,
+    .notice_delete = sq_notice_delete,
+    .erasure_put = sq_erasure_put,
+    .erasure_list = sq_erasure_list,
+    .erased_scan = sq_erased_scan,
 };

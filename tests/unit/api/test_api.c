@@ -26,9 +26,9 @@
 #include "http/api.h"
 #include "vault/vault.h"
 
-enum { NONE, CLERK, AGENT, SUPERVISOR, SECURITY, ADMIN, NCOLS };
-static const char *const col_names[NCOLS] = {"no session", "clerk",    "agent",
-                                             "supervisor", "security", "admin"};
+enum { NONE, CLERK, AGENT, SUPERVISOR, SECURITY, ADMIN, CUSTOMER, NCOLS };
+static const char *const col_names[NCOLS] = {"no session", "clerk", "agent",   "supervisor",
+                                             "security",   "admin", "customer"};
 
 struct row {
     const char *method;
@@ -42,59 +42,132 @@ struct row {
 #define R 1403
 
 static const struct row table[] = {
-    /* method, pattern, path, body: none clerk agent supervisor security admin */
-    {"POST", "/v1/login", "/v1/login", "{}", {400, 400, 400, 400, 400, 400}},
-    {"POST", "/v1/password", "/v1/password", "{}", {400, 400, 400, 400, 400, 400}},
-    {"GET", "/v1/me", "/v1/me", NULL, {401, 200, 200, 200, 200, 200}},
-    {"GET", "/v1/devices/{id}", "/v1/devices/490154203237518", NULL, {401, 404, 404, R, R, R}},
+    /* method, pattern, path, body: none clerk agent supervisor security admin customer */
+    {"POST", "/v1/login", "/v1/login", "{}", {400, 400, 400, 400, 400, 400, 400}},
+    {"POST", "/v1/password", "/v1/password", "{}", {400, 400, 400, 400, 400, 400, 400}},
+    {"GET", "/v1/me", "/v1/me", NULL, {401, 200, 200, 200, 200, 200, 401}},
+    {"GET", "/v1/devices/{id}", "/v1/devices/490154203237518", NULL, {401, 404, 404, R, R, R, 401}},
     {"GET",
      "/v1/customers",
      "/v1/customers?phone=%2B8613000000000",
      NULL,
-     {401, 200, 200, R, R, R}},
+     {401, 200, 200, R, R, R, 401}},
     /* a customer that does not exist: 404 once the role may open cases */
     {"POST",
      "/v1/cases",
      "/v1/cases",
      "{\"purpose\":\"customer_support\",\"customer_id\":\"C09999999\"}",
-     {401, 404, 404, 403, R, R}},
-    {"GET", "/v1/cases/{id}", "/v1/cases/K-none", NULL, {401, 404, 404, 404, R, R}},
+     {401, 404, 404, 403, R, R, 401}},
+    {"GET", "/v1/cases/{id}", "/v1/cases/K-none", NULL, {401, 404, 404, 404, R, R, 401}},
     {"POST",
      "/v1/cases/{id}/verify",
      "/v1/cases/K-none/verify",
      "{\"code\":\"123456\"}",
-     {401, 404, 404, 404, R, R}},
+     {401, 404, 404, 404, R, R, 401}},
     {"POST",
      "/v1/cases/{id}/approve",
      "/v1/cases/K-none/approve",
      NULL,
-     {401, 404, 404, 404, R, R}},
-    {"POST", "/v1/cases/{id}/close", "/v1/cases/K-none/close", NULL, {401, 404, 404, 404, R, R}},
-    {"POST", "/v1/cases/{id}/cosign", "/v1/cases/K-none/cosign", NULL, {401, 404, 404, 404, R, R}},
+     {401, 404, 404, 404, R, R, 401}},
+    {"POST",
+     "/v1/cases/{id}/close",
+     "/v1/cases/K-none/close",
+     NULL,
+     {401, 404, 404, 404, R, R, 401}},
+    {"POST",
+     "/v1/cases/{id}/cosign",
+     "/v1/cases/K-none/cosign",
+     NULL,
+     {401, 404, 404, 404, R, R, 401}},
     {"POST",
      "/v1/cases/{id}/reveal",
      "/v1/cases/K-none/reveal",
      "{\"fields\":[\"name\"]}",
-     {401, 404, 404, 404, R, R}},
-    {"GET", "/v1/alerts", "/v1/alerts?status=open", NULL, {401, R, R, R, 200, R}},
-    {"POST", "/v1/alerts/{id}/ack", "/v1/alerts/999/ack", NULL, {401, R, R, R, 404, R}},
+     {401, 404, 404, 404, R, R, 401}},
+    {"GET", "/v1/alerts", "/v1/alerts?status=open", NULL, {401, R, R, R, 200, R, 401}},
+    {"POST", "/v1/alerts/{id}/ack", "/v1/alerts/999/ack", NULL, {401, R, R, R, 404, R, 401}},
     {"GET",
      "/v1/staff/{username}/activity",
      "/v1/staff/nobody/activity",
      NULL,
-     {401, R, R, 404, 404, R}},
+     {401, R, R, 404, 404, R, 401}},
     {"POST",
      "/v1/staff/{username}/suspend",
      "/v1/staff/nobody/suspend",
      NULL,
-     {401, R, R, R, 404, R}},
+     {401, R, R, R, 404, R, 401}},
     {"POST",
      "/v1/staff/{username}/resume",
      "/v1/staff/nobody/resume",
      NULL,
-     {401, R, R, R, 404, R}},
-    /* last: it ends the sessions */
-    {"POST", "/v1/logout", "/v1/logout", NULL, {401, 204, 204, 204, 204, 204}},
+     {401, R, R, R, 404, R, 401}},
+    /* the customer portal: anonymous steps answer 400 to an empty body */
+    {"POST", "/v1/subject/code", "/v1/subject/code", "{}", {400, 400, 400, 400, 400, 400, 400}},
+    {"POST", "/v1/subject/login", "/v1/subject/login", "{}", {400, 400, 400, 400, 400, 400, 400}},
+    {"GET",
+     "/v1/subject/access-log",
+     "/v1/subject/access-log",
+     NULL,
+     {401, 401, 401, 401, 401, 401, 200}},
+    {"GET", "/v1/subject/export", "/v1/subject/export", NULL, {401, 401, 401, 401, 401, 401, 200}},
+    {"GET",
+     "/v1/subject/notices",
+     "/v1/subject/notices",
+     NULL,
+     {401, 401, 401, 401, 401, 401, 200}},
+    {"POST",
+     "/v1/subject/notices",
+     "/v1/subject/notices",
+     "{\"digest\":\"weekly\"}",
+     {401, 401, 401, 401, 401, 401, 400}},
+    {"GET", "/v1/erasures", "/v1/erasures?status=pending", NULL, {401, R, R, R, R, 200, 401}},
+    {"POST", "/v1/trace", "/v1/trace", "{}", {401, R, R, R, 400, R, 401}},
+    {"POST",
+     "/v1/erasures/{id}/approve",
+     "/v1/erasures/E-none/approve",
+     NULL,
+     {401, R, R, R, R, 404, 401}},
+    {"POST",
+     "/v1/erasures/{id}/refuse",
+     "/v1/erasures/E-none/refuse",
+     NULL,
+     {401, R, R, R, R, 404, 401}},
+    /* the audit log: checkpoints and consistency proofs are public */
+    {"GET",
+     "/v1/audit/checkpoint",
+     "/v1/audit/checkpoint",
+     NULL,
+     {200, 200, 200, 200, 200, 200, 200}},
+    {"GET",
+     "/v1/audit/proof/consistency",
+     "/v1/audit/proof/consistency?first=1&second=1",
+     NULL,
+     {200, 200, 200, 200, 200, 200, 200}},
+    {"GET",
+     "/v1/audit/entries",
+     "/v1/audit/entries?start=0&end=1",
+     NULL,
+     {401, R, R, R, 200, R, 401}},
+    /* a customer only for entries about them (entry 0 is not) */
+    {"GET",
+     "/v1/audit/proof/inclusion",
+     "/v1/audit/proof/inclusion?index=0&tree_size=1",
+     NULL,
+     {401, R, R, R, 200, R, 403}},
+    /* the customer asks to be erased (202); last but the log-outs */
+    {"POST",
+     "/v1/subject/erasure",
+     "/v1/subject/erasure",
+     NULL,
+     {401, 401, 401, 401, 401, 401, 202}},
+    /* the web console (issue 7): the verifier key is public; the audit
+     * search and the staff list are security's (and the list supervisors') */
+    {"GET", "/v1/audit/key", "/v1/audit/key", NULL, {200, 200, 200, 200, 200, 200, 200}},
+    {"GET", "/v1/audit/search", "/v1/audit/search?staff=nobody", NULL, {401, R, R, R, 200, R, 401}},
+    {"GET", "/v1/staff", "/v1/staff", NULL, {401, R, R, 200, 200, R, 401}},
+    /* last: they end the sessions */
+    {"POST", "/v1/subject/logout", "/v1/subject/logout", NULL, {401, 401, 401, 401, 401, 401, 204}},
+    {"POST", "/v1/logout", "/v1/logout", NULL, {401, 204, 204, 204, 204, 204, 401}},
 };
 
 struct fixture {
@@ -175,6 +248,39 @@ static char *staff_session(struct fixture *f, const char *user, const char *role
     return token;
 }
 
+/* A customer signed in with a code from the outbox. */
+static char *customer_session(struct fixture *f, const char *dir)
+{
+    struct service_import_opts o = {0};
+    struct service_import_result r;
+    json_t *out = NULL;
+    const char *body;
+    char *path = xasprintf("%s/c.csv", dir), *err = NULL, code[7] = {0}, *token;
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    fputs("customer_id,account,name,phone,email,address,birth_date,imei,serial,model,"
+          "purchase_date,store\nC1,c1@icloud.com,Li Wei,+8613812345678,,,,,,,,\n",
+          fp);
+    fclose(fp);
+    o.path = path;
+    assert_int_equal(service_import(f->svc, &o, &r, &err), CU_OK);
+    assert_int_equal(service_subject_code(f->svc, "c1@icloud.com", "127.0.0.1", NULL, &err), CU_OK);
+    assert_int_equal(service_outbox_list(f->svc, 0, 100, &out, &err), CU_OK);
+    body = json_string_value(
+        json_object_get(json_array_get(json_object_get(out, "messages"), 0), "body"));
+    assert_non_null(body);
+    body += strcspn(body, "0123456789");
+    memcpy(code, body, 6);
+    json_decref(out);
+    assert_int_equal(
+        service_subject_login(f->svc, "c1@icloud.com", code, "127.0.0.1", NULL, &out, &err), CU_OK);
+    token = xstrdup(json_string_value(json_object_get(out, "token")));
+    json_decref(out);
+    free(path);
+    return token;
+}
+
 static int setup(void **state)
 {
     struct fixture *f = xcalloc(1, sizeof(*f));
@@ -188,8 +294,9 @@ static int setup(void **state)
     assert_int_equal(service_init_data(data, NULL, &err), CU_OK);
     assert_int_equal(service_open(&f->svc, data, &err), CU_OK);
     assert_int_equal(service_audit_open(f->svc, &err), CU_OK);
-    for (i = CLERK; i < NCOLS; i++)
+    for (i = CLERK; i < CUSTOMER; i++)
         f->token[i] = staff_session(f, col_names[i], col_names[i]);
+    f->token[CUSTOMER] = customer_session(f, f->dir);
     f->api = api_new(f->svc);
     cfg.listen = "127.0.0.1:0";
     cfg.threads = 2;

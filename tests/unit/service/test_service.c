@@ -660,6 +660,308 @@ static void test_outbox_webhook_delivery(void **state)
     MHD_stop_daemon(h.d);
 }
 
+/* --- customer access log and export --- */
+
+#include <sodium.h>
+
+#include "audit/audit.h"
+
+static void test_staff_ref_stable_and_distinct(void **state)
+{
+    struct fixture *f = *state;
+    char *a = service_staff_ref(f->svc, "alice"), *a2, *b = service_staff_ref(f->svc, "bob");
+    char *err = NULL;
+    size_t i;
+
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(strlen(a), 10);
+    assert_memory_equal(a, "S-", 2);
+    for (i = 2; i < 10; i++)
+        assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", a[i]));
+    assert_null(strstr(a, "alice"));
+    assert_string_not_equal(a, b);
+    assert_null(service_staff_ref(f->svc, NULL));
+    assert_null(service_staff_ref(f->svc, ""));
+    /* The same reference after a restart (a new service on the same folder). */
+    service_free(f->svc);
+    assert_int_equal(service_open(&f->svc, f->data, &err), CU_OK);
+    a2 = service_staff_ref(f->svc, "alice");
+    assert_string_equal(a, a2);
+    free(a);
+    free(a2);
+    free(b);
+}
+
+/* Appends an entry about `customer_id` as `who` (the customer's own). */
+static void audit_as(struct fixture *f, const struct service_actor *who, int action,
+                     const char *customer_id)
+{
+    struct service_access a = {.action = action, .decision = AUDIT_ALLOW};
+    char *err = NULL;
+
+    a.customer_id = customer_id;
+    assert_int_equal(service_audit_access(f->svc, who, &a, NULL, &err), CU_OK);
+}
+
+/* The root of a checkpoint note (its third line). */
+static void note_root(const char *note, unsigned char root[AUDIT_HASH_BYTES])
+{
+    const char *p = strchr(strchr(note, '\n') + 1, '\n') + 1;
+    size_t len = 0;
+
+    assert_int_equal(sodium_base642bin(root, AUDIT_HASH_BYTES, p, strcspn(p, "\n"), NULL, &len,
+                                       NULL, sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    assert_int_equal(len, AUDIT_HASH_BYTES);
+}
+
+static void test_access_log_shape_and_scope(void **state)
+{
+    struct fixture *f = *state;
+    static const struct service_actor customer = {"subject", SERVICE_ROLE_CUSTOMER, NULL, NULL,
+                                                  NULL};
+    static const struct service_actor clerk = {"alice", "clerk", "SZ-014", "10.0.0.1", NULL};
+    unsigned char root[AUDIT_HASH_BYTES], leaf[512], path[AUDIT_MAX_PROOF][AUDIT_HASH_BYTES];
+    unsigned char lh[AUDIT_HASH_BYTES];
+    struct service_import_result r;
+    json_t *out = NULL, *entries, *e, *h, *kase = NULL;
+    const char *why = NULL;
+    char *err = NULL, *text, *ref;
+    size_t i, j, leaf_len, n;
+    uint64_t size, prev = 0;
+
+    assert_int_equal(import_text(f, "x.csv",
+                                 HDR "X1,amy@icloud.com,Amy Chan,+8613812345678,amy@qq.com,,,"
+                                     "490154203237518,,,,\n"
+                                     "X2,bob@icloud.com,Bob Li,+8613900001111,bob@qq.com,,,"
+                                     "353328110000005,,,,\n",
+                                 &r, 0),
+                     CU_OK);
+    assert_int_equal(lookup_count(f, 0, "X1", "X1"), 1);
+    assert_int_equal(service_reveal(f->svc, &test_who, 0, "X1", "name", "support call", &out, &err),
+                     CU_OK);
+    json_decref(out);
+    assert_int_equal(lookup_count(f, MODEL_ID_IMEI, "353328110000005", "X2"), 1);
+    /* The customer's own doings are not in their log. */
+    audit_as(f, &customer, AUDIT_SUBJECT_LOGIN, "X1");
+    audit_as(f, &customer, AUDIT_SUBJECT_ACCESS, "X1");
+    audit_as(f, &customer, AUDIT_EXPORT, "X1");
+    /* A clerk's case: its purpose is shown. */
+    assert_int_equal(
+        service_case_open(f->svc, &clerk, "customer_support", "X1", NULL, NULL, &kase, &why, &err),
+        CU_OK);
+
+    assert_int_equal(service_subject_access_log(f->svc, "X1", &out, &err), CU_OK);
+    entries = json_object_get(out, "entries");
+    assert_int_equal(json_array_size(entries), 3);
+    size = (uint64_t)json_integer_value(json_object_get(out, "tree_size"));
+    assert_true(size > 0);
+    note_root(json_string_value(json_object_get(out, "checkpoint")), root);
+    assert_int_equal(
+        strtoull(strchr(json_string_value(json_object_get(out, "checkpoint")), '\n') + 1, NULL, 10),
+        size);
+    ref = service_staff_ref(f->svc, "operator:test");
+    json_array_foreach(entries, i, e)
+    {
+        static const char *const keys[] = {"time",    "store",      "staff_ref", "purpose",
+                                           "action",  "fields",     "decision",  "leaf_index",
+                                           "case_id", "leaf_input", "audit_path"};
+        uint64_t index = (uint64_t)json_integer_value(json_object_get(e, "leaf_index"));
+
+        for (j = 0; j < CU_ARRAY_LEN(keys); j++)
+            assert_non_null(json_object_get(e, keys[j]));
+        assert_true(i == 0 || index > prev); /* oldest first */
+        prev = index;
+        /* Each proof verifies against the returned checkpoint's root. */
+        assert_int_equal(
+            sodium_base642bin(leaf, sizeof(leaf),
+                              json_string_value(json_object_get(e, "leaf_input")),
+                              strlen(json_string_value(json_object_get(e, "leaf_input"))), NULL,
+                              &leaf_len, NULL, sodium_base64_VARIANT_ORIGINAL),
+            0);
+        audit_leaf_hash(leaf, leaf_len, lh);
+        n = 0;
+        json_array_foreach(json_object_get(e, "audit_path"), j, h)
+        {
+            size_t len = 0;
+
+            assert_int_equal(sodium_base642bin(path[n++], AUDIT_HASH_BYTES, json_string_value(h),
+                                               strlen(json_string_value(h)), NULL, &len, NULL,
+                                               sodium_base64_VARIANT_ORIGINAL),
+                             0);
+        }
+        assert_int_equal(audit_verify_inclusion(index, size, lh, path, (unsigned)n, root), CU_OK);
+        /* A flipped leaf byte does not. */
+        leaf[leaf_len - 1] ^= 1;
+        audit_leaf_hash(leaf, leaf_len, lh);
+        assert_int_not_equal(audit_verify_inclusion(index, size, lh, path, (unsigned)n, root),
+                             CU_OK);
+    }
+    e = json_array_get(entries, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "action")), "lookup");
+    assert_string_equal(json_string_value(json_object_get(e, "staff_ref")), ref);
+    assert_true(json_is_null(json_object_get(e, "purpose")));
+    e = json_array_get(entries, 1);
+    assert_string_equal(json_string_value(json_object_get(e, "action")), "reveal");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(e, "fields"), 0)), "name");
+    assert_string_equal(json_string_value(json_object_get(e, "decision")), "allow");
+    e = json_array_get(entries, 2);
+    assert_string_equal(json_string_value(json_object_get(e, "action")), "case_open");
+    assert_string_equal(json_string_value(json_object_get(e, "purpose")), "customer_support");
+    assert_string_equal(json_string_value(json_object_get(e, "case_id")),
+                        json_string_value(json_object_get(kase, "case_id")));
+    assert_string_equal(json_string_value(json_object_get(e, "store")), "SZ-014");
+    assert_string_not_equal(json_string_value(json_object_get(e, "staff_ref")), ref);
+    text = json_dumps(out, 0);
+    assert_null(strstr(text, "Amy"));
+    assert_null(strstr(text, "alice"));
+    assert_null(strstr(text, "13812345678"));
+    assert_null(strstr(text, "operator:test"));
+    free(text);
+    json_decref(out);
+
+    /* The other customer's log has only their own look-up. */
+    assert_int_equal(service_subject_access_log(f->svc, "X2", &out, &err), CU_OK);
+    entries = json_object_get(out, "entries");
+    assert_int_equal(json_array_size(entries), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(entries, 0), "action")),
+                        "lookup");
+    json_decref(out);
+    assert_int_equal(service_subject_access_log(f->svc, "", &out, &err), CU_ERR_INVALID);
+    free(err);
+    free(ref);
+    json_decref(kase);
+}
+
+static void test_customer_export(void **state)
+{
+    struct fixture *f = *state;
+    struct service_import_result r;
+    json_t *out = NULL, *c, *entries;
+    char *err = NULL;
+    uint64_t before = 0, after = 0;
+
+    assert_int_equal(import_text(f, "y.csv",
+                                 HDR "Y1,amy@icloud.com,Amy Chan,+8613812345678,amy@qq.com,,"
+                                     "1990-05-06,490154203237518,F2LX0000AAAA,iPhone 14,,\n",
+                                 &r, 0),
+                     CU_OK);
+    assert_int_equal(store_audit_size(f->svc->store, &before, &err), CU_OK);
+    assert_int_equal(service_customer_export(f->svc, &test_who, "Y9", &out, &err),
+                     CU_ERR_NOT_FOUND);
+    assert_non_null(strstr(err, "Y9"));
+    free(err);
+    err = NULL;
+    assert_int_equal(service_customer_export(f->svc, &test_who, "Y 1;", &out, &err),
+                     CU_ERR_INVALID);
+    free(err);
+    err = NULL;
+    assert_null(out);
+    assert_int_equal(store_audit_size(f->svc->store, &after, &err), CU_OK);
+    assert_int_equal(after, before); /* refusals of bad input write nothing */
+
+    assert_int_equal(service_customer_export(f->svc, &test_who, " Y1 ", &out, &err), CU_OK);
+    assert_string_equal(json_string_value(json_object_get(out, "customer_id")), "Y1");
+    c = json_object_get(out, "customer");
+    assert_string_equal(json_string_value(json_object_get(c, "name")), "Amy Chan");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(c, "phone"), 0)),
+                        "+8613812345678");
+    assert_string_equal(json_string_value(json_object_get(c, "birth_date")), "1990-05-06");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(c, "devices"), 0), "imei")),
+                        "490154203237518");
+    assert_non_null(json_string_value(json_object_get(out, "exported_at")));
+    /* The export was audited first: it is in its own access log. */
+    entries = json_object_get(json_object_get(out, "access_log"), "entries");
+    assert_int_equal(json_array_size(entries), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(entries, 0), "action")),
+                        "export");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_array_get(entries, 0), "leaf_index")),
+        json_integer_value(json_object_get(json_object_get(out, "audit"), "leaf_index")));
+    json_decref(out);
+}
+
+/* --- access notices (portal.c) --- */
+
+static size_t outbox_size(struct fixture *f)
+{
+    json_t *out = NULL;
+    size_t n;
+
+    assert_int_equal(service_outbox_list(f->svc, 0, 1000, &out, NULL), CU_OK);
+    n = json_array_size(json_object_get(out, "messages"));
+    json_decref(out);
+    return n;
+}
+
+static void reveal_entry(struct fixture *f, const char *customer_id, int decision)
+{
+    struct service_access a = {.action = AUDIT_REVEAL,
+                               .decision = decision,
+                               .customer_id = customer_id,
+                               .fields = "name,phone"};
+
+    assert_int_equal(service_audit_access(f->svc, &test_who, &a, NULL, NULL), CU_OK);
+}
+
+static void test_access_notices(void **state)
+{
+    struct fixture *f = *state;
+    struct service_import_result res;
+    size_t sent = 0;
+    int daily = 1;
+    json_t *m;
+
+    assert_int_equal(import_text(f, "n.csv",
+                                 HDR "C1,c1@icloud.com,Li Wei,+8613812345678,li@example.com,,,"
+                                     "490154203237518,,,,\n"
+                                     "C2,c2@icloud.com,Wang Fang,+8613912345678,,,,,,,,\n",
+                                 &res, 0),
+                     CU_OK);
+    /* one notice per allowed reveal, queued in its audit commit */
+    reveal_entry(f, "C1", AUDIT_ALLOW);
+    reveal_entry(f, "C1", AUDIT_DENY); /* a refusal reveals nothing */
+    reveal_entry(f, "C2", AUDIT_ALLOW);
+    assert_int_equal(outbox_size(f), 0);
+    assert_int_equal(service_notices_run(f->svc, &sent, NULL), CU_OK);
+    assert_int_equal(sent, 2);
+    assert_int_equal(outbox_size(f), 2);
+    m = outbox_message(f, 0);
+    assert_string_equal(json_string_value(json_object_get(m, "customer_id")), "C1");
+    assert_string_equal(json_string_value(json_object_get(m, "to")), "+8613812345678");
+    assert_non_null(strstr(json_string_value(json_object_get(m, "body")), "name, phone"));
+    json_decref(m);
+    /* exactly once */
+    assert_int_equal(service_notices_run(f->svc, &sent, NULL), CU_OK);
+    assert_int_equal(sent, 0);
+    assert_int_equal(outbox_size(f), 2);
+
+    /* a daily digest: nothing until the oldest view is a day old, then one
+     * message for all of them */
+    assert_int_equal(service_subject_notices(f->svc, "C1", 1, &daily, NULL), CU_OK);
+    daily = 0;
+    assert_int_equal(service_subject_notices(f->svc, "C1", 0, &daily, NULL), CU_OK);
+    assert_int_equal(daily, 1);
+    reveal_entry(f, "C1", AUDIT_ALLOW);
+    reveal_entry(f, "C1", AUDIT_ALLOW);
+    reveal_entry(f, "C2", AUDIT_ALLOW);
+    assert_int_equal(service_notices_run(f->svc, &sent, NULL), CU_OK);
+    assert_int_equal(sent, 1); /* C00000002's, at once */
+    cu_clock_set(cu_now_ms() + 86400 * 1000LL + 1000);
+    assert_int_equal(service_notices_run(f->svc, &sent, NULL), CU_OK);
+    cu_clock_set(0);
+    assert_int_equal(sent, 1);
+    assert_int_equal(outbox_size(f), 4);
+    m = outbox_message(f, 3);
+    assert_string_equal(json_string_value(json_object_get(m, "customer_id")), "C1");
+    assert_non_null(strstr(json_string_value(json_object_get(m, "body")), "2 times"));
+    json_decref(m);
+    assert_int_equal(service_notices_run(f->svc, &sent, NULL), CU_OK);
+    assert_int_equal(sent, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +978,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_detector_switch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_builtin_sealed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_webhook_delivery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_staff_ref_stable_and_distinct, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_access_log_shape_and_scope, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_customer_export, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_access_notices, setup, teardown),
     };
 
     if (vault_global_init() != CU_OK)

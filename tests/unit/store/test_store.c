@@ -20,7 +20,7 @@
 #include "store/store_int.h"
 
 /* The schema version this code migrates to. */
-#define SCHEMA_NOW 12
+#define SCHEMA_NOW 15
 
 struct fx {
     char dir[64];
@@ -223,17 +223,22 @@ static void test_newer_schema_refused(void **state)
     struct store *s2 = NULL;
     char *err = NULL;
 
+    char sql[64], want[64];
+
     store_free(fx->s);
     fx->s = NULL;
-    raw_int(fx->path, "PRAGMA user_version = 13");
+    /* one version past this code's (SCHEMA_NOW is all a new migration bumps) */
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SCHEMA_NOW + 1);
+    snprintf(want, sizeof(want), "schema version %d", SCHEMA_NOW + 1);
+    raw_int(fx->path, sql);
     assert_int_equal(store_open(&s2, fx->path, &err), CU_ERR_STORE);
     assert_null(s2);
     assert_non_null(err);
-    assert_non_null(strstr(err, "schema version 13"));
+    assert_non_null(strstr(err, want));
     assert_non_null(strstr(err, "newer"));
     free(err);
     /* refused without being touched */
-    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 13);
+    assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), SCHEMA_NOW + 1);
 }
 
 static void test_foreign_files_refused(void **state)
@@ -1014,6 +1019,27 @@ static size_t scan_all(struct store *s, uint64_t start, uint64_t end, struct col
 
 /* A version-1 store (as the previous release left it) is migrated to
  * the current version in place, its customers and settings kept. */
+/* Drops every table that migration 1 did not create. */
+static void drop_tables_after_v1(const char *path)
+{
+    struct buf sql = BUF_INIT;
+    sqlite3_stmt *st;
+    sqlite3 *db;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT name FROM sqlite_master WHERE type = 'table' AND"
+                                        " name NOT IN ('meta', 'keks', 'customers', 'blind')",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        buf_addf(&sql, "DROP TABLE \"%s\";", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    raw_exec(path, sql.data);
+    buf_release(&sql);
+}
+
 static void test_migrate_v1_to_now(void **state)
 {
     struct fx *fx = *state;
@@ -1026,13 +1052,10 @@ static void test_migrate_v1_to_now(void **state)
     assert_int_equal(store_meta_set(fx->s, "import_run", "4", NULL), CU_OK);
     store_free(fx->s);
     fx->s = NULL;
-    /* take it back to what migration 1 alone creates */
-    raw_exec(fx->path, "DROP TABLE audit_entries; DROP TABLE audit_tiles;"
-                       " DROP TABLE audit_checkpoints; DROP TABLE staff;"
-                       " DROP TABLE sessions; DROP TABLE login_throttle;"
-                       " DROP TABLE cases; DROP TABLE outbox; DROP TABLE detect_counts;"
-                       " DROP TABLE alerts; DROP TABLE canaries; DROP TABLE detect_recent;"
-                       " DELETE FROM meta WHERE key = 'audit_log_id'; PRAGMA user_version = 1");
+    /* take it back to what migration 1 alone creates: every later table
+     * goes (whatever later migrations add) */
+    drop_tables_after_v1(fx->path);
+    raw_exec(fx->path, "DELETE FROM meta WHERE key = 'audit_log_id'; PRAGMA user_version = 1");
     assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
                                        "'audit%'"),
                      0);
@@ -1911,6 +1934,287 @@ static void test_detect_counts_and_alerts(void **state)
     }
 }
 
+/* ---- erasure ---- */
+
+/* A customer whose wrapped key and sealed fields are random bytes (so that
+ * they can be looked for in the raw files), with `nblind` blind entries. */
+static void make_random_customer(struct store_customer *c, int n, int nblind)
+{
+    unsigned char bytes[96];
+    char id[16];
+    int f, i, j;
+
+    store_customer_reset(c);
+    snprintf(id, sizeof(id), "C%08d", n);
+    c->customer_id = strdup(id);
+    c->kek_version = 1;
+    c->dek_version = 1;
+    for (j = 0; j < 72; j++)
+        bytes[j] = (unsigned char)rand();
+    buf_add(&c->wrapped_dek, bytes, 72);
+    for (f = 0; f < MODEL_F__COUNT; f++) {
+        for (j = 0; j < (int)sizeof(bytes); j++)
+            bytes[j] = (unsigned char)rand();
+        buf_add(&c->sealed[f], bytes, 40 + (size_t)(f * 7));
+    }
+    for (i = 0; i < nblind; i++)
+        store_customer_add_blind(c, (uint8_t)(1 + i % 5),
+                                 ((uint64_t)rand() << 40) ^ ((uint64_t)rand() << 20) ^
+                                     (uint64_t)rand());
+}
+
+static void add_message(struct store *s, const char *customer_id, const char *status)
+{
+    struct store_message m;
+    int64_t id;
+
+    store_message_init(&m);
+    m.customer_id = xstrdup(customer_id);
+    m.channel = xstrdup("sms");
+    buf_addstr(&m.sealed, "sealed-message");
+    m.status = xstrdup(status);
+    m.created_at = m.next_attempt_at = 100;
+    assert_int_equal(store_outbox_add(s, &m, &id, NULL), CU_OK);
+    store_message_release(&m);
+}
+
+static void add_case(struct store *s, const char *id, const char *customer_id, const char *status)
+{
+    struct store_case c;
+
+    store_case_init(&c);
+    c.id = xstrdup(id);
+    c.purpose = xstrdup("customer_support");
+    c.customer_id = xstrdup(customer_id);
+    c.requester = xstrdup("alice");
+    c.requester_role = xstrdup("clerk");
+    c.store = xstrdup("S001");
+    c.status = xstrdup(status);
+    c.created_at = c.updated_at = 100;
+    c.expires_at = 900;
+    assert_int_equal(store_case_put(s, &c, 1, NULL), CU_OK);
+    store_case_release(&c);
+}
+
+struct msg_count {
+    const char *customer_id;
+    int n;
+};
+
+static int count_msgs(void *ctx, const struct store_message *m)
+{
+    struct msg_count *mc = ctx;
+
+    if (strcmp(m->customer_id, mc->customer_id) == 0)
+        mc->n++;
+    return 0;
+}
+
+static int messages_of(struct store *s, const char *customer_id)
+{
+    struct msg_count mc = {customer_id, 0};
+
+    assert_int_equal(store_outbox_scan(s, 0, 0, 1000, count_msgs, &mc, NULL), CU_OK);
+    return mc.n;
+}
+
+static void test_customer_erase(void **state)
+{
+    struct fx *fx = *state;
+    struct store_customer c, keep, got;
+    struct store_erase_result res;
+    struct store_case k;
+    int64_t at = 0, n = 0;
+    char *err = NULL;
+    size_t i;
+
+    store_customer_init(&c);
+    store_customer_init(&keep);
+    store_customer_init(&got);
+    store_case_init(&k);
+    make_customer(&c, 1, 5);
+    make_customer(&keep, 2, 5);
+    /* the neighbour shares one blind entry (say, a phone) with it */
+    keep.blind[0] = c.blind[0];
+    assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+    assert_int_equal(store_customer_insert(fx->s, &keep, NULL), CU_OK);
+    add_message(fx->s, "C00000001", "sent");
+    add_message(fx->s, "C00000001", "pending");
+    add_message(fx->s, "C00000002", "pending");
+    add_case(fx->s, "K1", "C00000001", "verified");
+    add_case(fx->s, "K2", "C00000001", "closed");
+    add_case(fx->s, "K3", "C00000002", "verified");
+    /* the customer portal's rows of both */
+    raw_exec(fx->path, "INSERT INTO subject_codes VALUES('C00000001', x'01', 0, 0, 0),"
+                       " ('C00000002', x'02', 0, 0, 0);"
+                       "INSERT INTO subject_sessions VALUES(x'01', 'C00000001', 0, 0),"
+                       " (x'02', 'C00000002', 0, 0);"
+                       "INSERT INTO subject_prefs VALUES('C00000001', 1), ('C00000002', 1);"
+                       "INSERT INTO notices VALUES(1, 'C00000001', 0), (2, 'C00000002', 0)");
+
+    assert_int_equal(store_erased_get(fx->s, "C00000001", &at, NULL), CU_ERR_NOT_FOUND);
+    assert_int_equal(store_customer_erase(fx->s, "C00000001", 1234, &res, &err), CU_OK);
+    assert_int_equal(res.blind, 5);
+    assert_int_equal(res.messages, 2);
+    assert_int_equal(res.cases, 1);
+    /* the row, its blind entries and its messages are gone */
+    assert_int_equal(store_customer_get(fx->s, "C00000001", &got, NULL), CU_ERR_NOT_FOUND);
+    for (i = 1; i < c.nblind; i++)
+        assert_int_equal(find_n(fx->s, c.blind[i].kind, c.blind[i].hash), 0);
+    assert_int_equal(messages_of(fx->s, "C00000001"), 0);
+    assert_int_equal(raw_int(fx->path, "SELECT (SELECT count(*) FROM subject_codes) +"
+                                       " (SELECT count(*) FROM subject_sessions) +"
+                                       " (SELECT count(*) FROM subject_prefs) +"
+                                       " (SELECT count(*) FROM notices)"),
+                     4); /* the other customer's */
+    assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM subject_sessions"
+                                       " WHERE customer_id = 'C00000001'"),
+                     0);
+    assert_int_equal(store_erased_get(fx->s, "C00000001", &at, NULL), CU_OK);
+    assert_int_equal(at, 1234);
+    assert_int_equal(store_case_get(fx->s, "K1", &k, NULL), CU_OK);
+    assert_string_equal(k.status, "closed");
+    assert_int_equal(k.updated_at, 1234);
+    /* the neighbour is untouched, its share of the blind entry included */
+    assert_int_equal(store_customer_get(fx->s, "C00000002", &got, NULL), CU_OK);
+    assert_customer_equal(&got, &keep);
+    assert_int_equal(find_n(fx->s, c.blind[0].kind, c.blind[0].hash), 1);
+    assert_int_equal(messages_of(fx->s, "C00000002"), 1);
+    assert_int_equal(store_case_get(fx->s, "K3", &k, NULL), CU_OK);
+    assert_string_equal(k.status, "verified");
+    assert_int_equal(store_customer_count(fx->s, &n, NULL), CU_OK);
+    assert_int_equal(n, 1);
+    /* a second erase, or one of nobody, finds nothing to erase */
+    assert_int_equal(store_customer_erase(fx->s, "C00000001", 0, &res, NULL), CU_ERR_NOT_FOUND);
+    assert_int_equal(store_customer_erase(fx->s, "C00000009", 0, &res, NULL), CU_ERR_NOT_FOUND);
+    assert_int_equal(store_erased_get(fx->s, "C00000009", &at, NULL), CU_ERR_NOT_FOUND);
+    /* inside a caller's transaction it is part of it: a rollback undoes it */
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    assert_int_equal(store_customer_erase(fx->s, "C00000002", 0, &res, NULL), CU_OK);
+    store_rollback(fx->s);
+    assert_int_equal(store_customer_get(fx->s, "C00000002", &got, NULL), CU_OK);
+    assert_int_equal(store_erased_get(fx->s, "C00000002", &at, NULL), CU_ERR_NOT_FOUND);
+    /* blind rows still queued in the transaction are erased too */
+    make_customer(&c, 3, 4);
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+    assert_int_equal(store_customer_erase(fx->s, "C00000003", 0, &res, NULL), CU_OK);
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    assert_int_equal(res.blind, 4);
+    for (i = 0; i < c.nblind; i++)
+        assert_int_equal(find_n(fx->s, c.blind[i].kind, c.blind[i].hash), 0);
+    /* a tombstone survives a reopen; a customer imported again after it
+     * is a new record, erasable again */
+    reopen(fx);
+    assert_int_equal(store_erased_get(fx->s, "C00000001", &at, NULL), CU_OK);
+    make_customer(&c, 1, 2);
+    assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+    assert_int_equal(store_customer_erase(fx->s, "C00000001", 5678, &res, NULL), CU_OK);
+    assert_int_equal(store_erased_get(fx->s, "C00000001", &at, NULL), CU_OK);
+    assert_int_equal(at, 5678);
+    free(err);
+    store_customer_release(&c);
+    store_customer_release(&keep);
+    store_customer_release(&got);
+    store_case_release(&k);
+}
+
+/* Reads a whole file (empty when it does not exist). */
+static void slurp(const char *path, struct buf *out)
+{
+    FILE *fp = fopen(path, "rb");
+    char chunk[65536];
+    size_t n;
+
+    buf_reset(out);
+    if (fp == NULL)
+        return;
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+        buf_add(out, chunk, n);
+    fclose(fp);
+}
+
+/* How many of the store's raw files (database, WAL, shared memory) hold
+ * the bytes b. */
+static int raw_files_holding(const char *path, const struct buf *b)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    struct buf data = BUF_INIT;
+    char name[200];
+    int hits = 0;
+    size_t i;
+
+    for (i = 0; i < CU_ARRAY_LEN(suffix); i++) {
+        snprintf(name, sizeof(name), "%s%s", path, suffix[i]);
+        slurp(name, &data);
+        if (data.len > 0 && memmem(data.data, data.len, b->data, b->len) != NULL)
+            hits++;
+    }
+    buf_release(&data);
+    return hits;
+}
+
+static int customer_bytes_in_files(const char *path, const struct store_customer *c)
+{
+    int f, hits = raw_files_holding(path, &c->wrapped_dek);
+
+    for (f = 0; f < MODEL_F__COUNT; f++)
+        hits += raw_files_holding(path, &c->sealed[f]);
+    return hits;
+}
+
+/*
+ * What an erase leaves in the files: nothing of the customer, neither its
+ * current row nor the older version a replace left behind, in the
+ * database, its WAL or the shared-memory file; the neighbours' bytes are
+ * all still there (so the search does find what is present).
+ */
+static void test_erase_leaves_no_bytes_in_files(void **state)
+{
+    struct fx *fx = *state;
+    struct store_customer target, old, other;
+    struct store_erase_result res;
+    int complete = 0, n;
+
+    srand(42);
+    store_customer_init(&target);
+    store_customer_init(&old);
+    store_customer_init(&other);
+    /* enough customers for the tables to span many pages and split */
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    for (n = 1; n <= 1500; n++) {
+        make_random_customer(&other, n, 5);
+        if (n == 700)
+            make_random_customer(&old, n, 5);
+        assert_int_equal(store_customer_insert(fx->s, n == 700 ? &old : &other, NULL), CU_OK);
+    }
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    /* pushed into the database file, then updated (an import again) so
+     * that both the file and the WAL hold versions of it */
+    assert_int_equal(store_scrub(fx->s, &complete, NULL), CU_OK);
+    assert_int_equal(complete, 1);
+    make_random_customer(&target, 700, 5);
+    assert_int_equal(store_customer_replace(fx->s, &target, NULL), CU_OK);
+    add_message(fx->s, "C00000700", "pending");
+    assert_true(customer_bytes_in_files(fx->path, &target) >= 8);
+    assert_true(customer_bytes_in_files(fx->path, &old) >= 8);
+
+    assert_int_equal(store_customer_erase(fx->s, "C00000700", 0, &res, NULL), CU_OK);
+    assert_int_equal(store_scrub(fx->s, &complete, NULL), CU_OK);
+    assert_int_equal(complete, 1);
+    assert_int_equal(customer_bytes_in_files(fx->path, &target), 0);
+    assert_int_equal(customer_bytes_in_files(fx->path, &old), 0);
+    /* the last customer made is still in the file, whole */
+    assert_int_equal(customer_bytes_in_files(fx->path, &other), 8);
+    /* a scrub inside a transaction is a bug */
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    assert_int_equal(store_scrub(fx->s, &complete, NULL), CU_ERR_INTERNAL);
+    store_rollback(fx->s);
+    store_customer_release(&target);
+    store_customer_release(&old);
+    store_customer_release(&other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1949,6 +2253,8 @@ int main(void)
         T(test_cases),
         T(test_outbox),
         T(test_detect_counts_and_alerts),
+        T(test_customer_erase),
+        T(test_erase_leaves_no_bytes_in_files),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
