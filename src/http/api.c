@@ -510,6 +510,31 @@ static int h_case_approve(void *app, struct http_request *req, struct http_respo
     return case_step(app, req, res, service_case_approve);
 }
 
+static int h_case_refuse(void *app, struct http_request *req, struct http_response *res)
+{
+    return case_step(app, req, res, service_case_refuse);
+}
+
+/* GET /v1/cases?status=pending_approval (supervisor): the approval queue */
+static int h_cases(void *app, struct http_request *req, struct http_response *res)
+{
+    const char *status = http_query(req, "status");
+    struct call c;
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin(app, req, res, &c, R_SUPERVISOR, 1)) {
+        if (status == NULL || strcmp(status, "pending_approval") != 0)
+            rc = cu_errf(&err, CU_ERR_INVALID, "status=pending_approval is the list there is");
+        else
+            rc = service_cases_pending(c.svc, &out, &err);
+        answer(res, rc, 200, out, NULL, err);
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
 static int h_case_cosign(void *app, struct http_request *req, struct http_response *res)
 {
     return case_step(app, req, res, service_case_cosign);
@@ -1059,6 +1084,8 @@ static const struct http_route routes[] = {
     {"GET", "/v1/cases/{id}", h_case_get},
     {"POST", "/v1/cases/{id}/verify", h_case_verify},
     {"POST", "/v1/cases/{id}/approve", h_case_approve},
+    {"POST", "/v1/cases/{id}/refuse", h_case_refuse},
+    {"GET", "/v1/cases", h_cases},
     {"POST", "/v1/cases/{id}/cosign", h_case_cosign},
     {"POST", "/v1/cases/{id}/close", h_case_close},
     {"POST", "/v1/cases/{id}/reveal", h_case_reveal},

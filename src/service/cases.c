@@ -168,6 +168,10 @@ static json_t *case_view(const struct store_case *c, int64_t now)
 
     if (c->approver != NULL)
         json_object_set_new(v, "approved_by", json_string(c->approver));
+    /* an investigation's reason (checked to name none of the customer's
+     * values when the case was opened) */
+    if (c->reason != NULL)
+        json_object_set_new(v, "reason", json_string(c->reason));
     return v;
 }
 
@@ -475,6 +479,71 @@ int service_case_approve(struct service *svc, const struct service_actor *who, c
 out:
     store_case_release(&k.c);
     return rc;
+}
+
+int service_case_refuse(struct service *svc, const struct service_actor *who, const char *case_id,
+                        json_t **out, const char **why, char **errmsg)
+{
+    struct case_call k;
+    struct service_access a;
+    int rc;
+
+    *out = NULL;
+    *why = NULL;
+    case_call_init(&k, svc, who, AUDIT_CASE_APPROVE);
+    rc = load(&k, case_id, CASE_APPROVER, errmsg);
+    if (rc == CU_OK &&
+        strcmp(k.c.status, policy_case_state_name(POLICY_CASE_PENDING_APPROVAL)) != 0)
+        rc = refuse(&k, CU_ERR_CONFLICT, "case-state", NULL, "case %s is %s, not pending approval",
+                    k.c.id, k.c.status);
+    if (rc != CU_OK) {
+        rc = settle(&k, rc, NULL, NULL, why, errmsg);
+        goto out;
+    }
+    /* The refusal of an approval is the supervisor's decision: audited as
+     * an approval denied, then the case closes. */
+    decision(&k, NULL, "approval refused", &a);
+    a.decision = AUDIT_DENY;
+    a.reasons = "approval-refused";
+    rc = service_audit_access(svc, who, &a, NULL, errmsg);
+    if (rc == CU_OK) {
+        k.c.approver = xstrdup(who->username);
+        rc = set_status(&k, POLICY_CASE_CLOSED, cu_now(), errmsg);
+    }
+    if (rc == CU_OK)
+        *out = json_pack("{s:s}", "status", k.c.status);
+out:
+    store_case_release(&k.c);
+    return rc;
+}
+
+struct pending_ctx {
+    json_t *list;
+    int64_t now;
+};
+
+static int pending_add(void *arg, const struct store_case *c)
+{
+    struct pending_ctx *p = arg;
+
+    if (case_state(c, p->now) == POLICY_CASE_PENDING_APPROVAL)
+        json_array_append_new(p->list, case_view(c, p->now));
+    return 0;
+}
+
+int service_cases_pending(struct service *svc, json_t **out, char **errmsg)
+{
+    struct pending_ctx p = {json_array(), cu_now()};
+    int rc = store_case_list(svc->store, policy_case_state_name(POLICY_CASE_PENDING_APPROVAL), 1000,
+                             pending_add, &p, errmsg);
+
+    *out = NULL;
+    if (rc != CU_OK) {
+        json_decref(p.list);
+        return rc;
+    }
+    *out = json_pack("{s:o}", "cases", p.list);
+    return CU_OK;
 }
 
 int service_case_cosign(struct service *svc, const struct service_actor *who, const char *case_id,

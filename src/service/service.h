@@ -356,6 +356,14 @@ int service_case_verify(struct service *svc, const struct service_actor *who, co
 /* {"status":"approved"} */
 int service_case_approve(struct service *svc, const struct service_actor *who, const char *case_id,
                          json_t **out, const char **why, char **errmsg) CU_WUR;
+/* A supervisor (not the requester) refuses an investigation pending
+ * approval: audited (case_approve, deny, approval-refused), the case
+ * closes.  {"status":"closed"} */
+int service_case_refuse(struct service *svc, const struct service_actor *who, const char *case_id,
+                        json_t **out, const char **why, char **errmsg) CU_WUR;
+/* The investigations waiting for approval, oldest first:
+ * {"cases":[case views, with "reason"]} */
+int service_cases_pending(struct service *svc, json_t **out, char **errmsg) CU_WUR;
 /*
  * A supervisor's co-sign (not the requester's): for SERVICE_COSIGN_SECONDS
  * the case's reveals pass a step-up (a staff member near a limit).  Refused

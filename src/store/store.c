@@ -689,3 +689,9 @@ int store_erased_scan(struct store *s, store_erased_cb cb, void *ctx, char **err
 {
     return s->ops->erased_scan(s, cb, ctx, errmsg);
 }
+
+int store_case_list(struct store *s, const char *status, size_t limit, store_case_cb cb, void *ctx,
+                    char **errmsg)
+{
+    return s->ops->case_list(s, status, limit, cb, ctx, errmsg);
+}

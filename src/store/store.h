@@ -345,6 +345,11 @@ int store_case_get(struct store *s, const char *id, struct store_case *out, char
  * in *tries.  CU_ERR_LIMIT (tries left as they were) when none is left.
  */
 int store_case_take_try(struct store *s, const char *id, int max, int *tries, char **errmsg) CU_WUR;
+/* The cases with stored `status`, oldest first, at most `limit`; the case
+ * is valid during the call only; a non-zero return from cb stops. */
+typedef int (*store_case_cb)(void *ctx, const struct store_case *c);
+int store_case_list(struct store *s, const char *status, size_t limit, store_case_cb cb, void *ctx,
+                    char **errmsg) CU_WUR;
 
 /*
  * --- Outbox ----------------------------------------------------------------

@@ -65,6 +65,8 @@ struct store_ops {
     int (*case_put)(struct store *s, const struct store_case *c, int create, char **errmsg);
     int (*case_get)(struct store *s, const char *id, struct store_case *out, char **errmsg);
     int (*case_take_try)(struct store *s, const char *id, int max, int *tries, char **errmsg);
+    int (*case_list)(struct store *s, const char *status, size_t limit, store_case_cb cb, void *ctx,
+                     char **errmsg);
     int (*outbox_add)(struct store *s, const struct store_message *m, int64_t *id, char **errmsg);
     int (*outbox_scan)(struct store *s, int64_t after_id, int64_t due, size_t limit,
                        store_message_cb cb, void *ctx, char **errmsg);

@@ -2392,6 +2392,30 @@ static int sq_case_put(struct store *s, const struct store_case *c, int create, 
     return rc;
 }
 
+/* A case from a row of CASE_COLS (into a released `out`). */
+static void case_row(sqlite3_stmt *q, struct store_case *out)
+{
+    out->id = col_text(q, 0);
+    out->purpose = col_text(q, 1);
+    out->customer_id = col_text(q, 2);
+    out->requester = col_text(q, 3);
+    out->requester_role = col_text(q, 4);
+    out->store = col_text(q, 5);
+    out->status = col_text(q, 6);
+    out->reason = col_text_or_null(q, 7);
+    out->approver = col_text_or_null(q, 8);
+    out->has_code = sqlite3_column_bytes(q, 9) == 32;
+    if (out->has_code)
+        memcpy(out->code_hash, sqlite3_column_blob(q, 9), 32);
+    out->code_expires_at = sqlite3_column_int64(q, 10);
+    out->code_tries = sqlite3_column_int(q, 11);
+    out->created_at = sqlite3_column_int64(q, 12);
+    out->updated_at = sqlite3_column_int64(q, 13);
+    out->expires_at = sqlite3_column_int64(q, 14);
+    out->cosigned_by = col_text_or_null(q, 15);
+    out->cosign_until = sqlite3_column_int64(q, 16);
+}
+
 static int sq_case_get(struct store *s, const char *id, struct store_case *out, char **errmsg)
 {
     struct store_sqlite *h = sq(s);
@@ -2405,31 +2429,43 @@ static int sq_case_get(struct store *s, const char *id, struct store_case *out, 
     sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
     src = sqlite3_step(q);
     if (src == SQLITE_ROW) {
-        out->id = col_text(q, 0);
-        out->purpose = col_text(q, 1);
-        out->customer_id = col_text(q, 2);
-        out->requester = col_text(q, 3);
-        out->requester_role = col_text(q, 4);
-        out->store = col_text(q, 5);
-        out->status = col_text(q, 6);
-        out->reason = col_text_or_null(q, 7);
-        out->approver = col_text_or_null(q, 8);
-        out->has_code = sqlite3_column_bytes(q, 9) == 32;
-        if (out->has_code)
-            memcpy(out->code_hash, sqlite3_column_blob(q, 9), 32);
-        out->code_expires_at = sqlite3_column_int64(q, 10);
-        out->code_tries = sqlite3_column_int(q, 11);
-        out->created_at = sqlite3_column_int64(q, 12);
-        out->updated_at = sqlite3_column_int64(q, 13);
-        out->expires_at = sqlite3_column_int64(q, 14);
-        out->cosigned_by = col_text_or_null(q, 15);
-        out->cosign_until = sqlite3_column_int64(q, 16);
+        case_row(q, out);
     } else if (src == SQLITE_DONE) {
         rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no case '%.64s'", id);
     } else {
         rc = db_fail(h, errmsg, what);
     }
     sqlite3_reset(q);
+    return rc;
+}
+
+static int sq_case_list(struct store *s, const char *status, size_t limit, store_case_cb cb,
+                        void *ctx, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "list cases";
+    struct store_case c = {0};
+    sqlite3_stmt *q = NULL;
+    int rc = CU_OK, src;
+
+    /* A statement of its own: the callback may use the store. */
+    if (sqlite3_prepare_v2(h->db,
+                           "SELECT " CASE_COLS " FROM cases WHERE status = ?1"
+                           " ORDER BY created_at, id LIMIT ?2",
+                           -1, &q, NULL) != SQLITE_OK)
+        return db_fail(h, errmsg, what);
+    sqlite3_bind_text(q, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        store_case_release(&c);
+        case_row(q, &c);
+        if (cb(ctx, &c) != 0)
+            break;
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = db_fail(h, errmsg, what);
+    store_case_release(&c);
+    sqlite3_finalize(q);
     return rc;
 }
 
@@ -3345,6 +3381,7 @@ static const struct store_ops sqlite_ops = {
     .case_put = sq_case_put,
     .case_get = sq_case_get,
     .case_take_try = sq_case_take_try,
+    .case_list = sq_case_list,
     .outbox_add = sq_outbox_add,
     .outbox_scan = sq_outbox_scan,
     .outbox_mark = sq_outbox_mark,

@@ -156,6 +156,12 @@ http POST "/v1/cases/$inv/approve" "" "$adam"
 refused "the requester approving" 403 self-approval
 http POST "/v1/cases/$inv/approve" "" "$bob"
 refused "a clerk approving" 403 role-may-not-approve
+http GET "/v1/cases?status=pending_approval" "" "$sue"
+check "the supervisor's queue: 200" test "$code" = 200
+contains "holds the investigation" "$out" "\"case_id\":\"$inv\""
+contains "with its reason" "$out" '"reason":"chargeback ring, ticket 4411"'
+http GET "/v1/cases?status=pending_approval" "" "$adam"
+refused "an agent reading the approval queue" 403 role-not-allowed
 http POST "/v1/cases/$inv/approve" "" "$sue"
 check "a supervisor approves: 200" test "$code" = 200
 contains "approved" "$out" '"status":"approved"'
@@ -169,6 +175,22 @@ http POST "/v1/cases/$inv2/approve" "" "$sue"
 refused "a supervisor approving their own request" 403 self-approval
 http POST "/v1/cases/$inv2/approve" "" "$sid"
 check "another supervisor approves it: 200" test "$code" = 200
+http GET "/v1/cases?status=pending_approval" "" "$sue"
+lacks "approved cases leave the queue" "$out" "$inv2"
+
+http POST /v1/cases "{\"purpose\":\"fraud_investigation\",\"customer_id\":\"$cid\",\"reason\":\"a hunch, no ticket\"}" "$adam"
+inv3=$(jget case_id)
+http POST "/v1/cases/$inv3/refuse" "" "$adam"
+refused "the requester refusing their own request" 403 self-approval
+http POST "/v1/cases/$inv3/refuse" "" "$sue"
+check "a supervisor refuses an investigation: 200" test "$code" = 200
+contains "which closes it" "$out" '"status":"closed"'
+http POST "/v1/cases/$inv3/reveal" '{"fields":["name"]}' "$adam"
+refused "no reveal under a refused investigation" 409 case-closed
+http POST "/v1/cases/$inv3/approve" "" "$sid"
+refused "nor a later approval" 409 case-closed
+run cu audit export
+contains "the refusal is audited" "$out" '"approval-refused"' 
 
 # --- the audit log holds every refusal ------------------------------------------------
 run cu audit export
