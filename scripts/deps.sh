@@ -5,8 +5,8 @@ set -eu
 
 PACKAGES="gcc make meson ninja-build pkg-config
 libsodium-dev libsqlite3-dev libjansson-dev libcsv-dev libcmocka-dev
-liboath-dev libqrencode-dev libmicrohttpd-dev libcurl4-openssl-dev
-sqlite3 clang-format curl oathtool"
+liboath-dev libqrencode-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev
+sqlite3 clang-format curl oathtool openssl"
 
 # The browser tests of the web console (tests/browser): Debian's chromium, a
 # CJK font for the Chinese UI, and Node.js with npm unless the machine has

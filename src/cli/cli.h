@@ -84,14 +84,23 @@ int cli_parse_u64(const char *s, uint64_t *out);
 /* Formats 1234567 as "1,234,567" into buf (at least 32 bytes). */
 const char *cli_thousands(uint64_t n, char *buf);
 
+/* TLS for cli_serve: PEM texts (NULL: plain HTTP, on loopback only unless
+ * `insecure`). */
+struct cli_tls {
+    char *cert;
+    char *key;
+    int insecure; /* --insecure-http: plain HTTP on any address */
+};
 /*
  * Serves the HTTP API on `listen` ("ADDR:PORT") until SIGTERM or SIGINT,
- * then stops gracefully.  `ready`, when not NULL, is called with the
- * server's URL once it listens.  Returns CLI_OK or prints why it could not
- * start and returns CLI_FAIL.  The caller frees `svc` afterwards.
+ * then stops gracefully; over HTTPS with `tls->cert`, and refusing plain
+ * HTTP on a non-loopback address unless `tls->insecure`.  `ready`, when
+ * not NULL, is called with the server's URL once it listens.  Returns
+ * CLI_OK or prints why it could not start and returns CLI_FAIL.  The
+ * caller frees `svc` afterwards.
  */
-int cli_serve(struct service *svc, const char *listen, void (*ready)(void *ctx, const char *url),
-              void *ctx);
+int cli_serve(struct service *svc, const char *listen, const struct cli_tls *tls,
+              void (*ready)(void *ctx, const char *url), void *ctx);
 
 int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_gen(struct cli *cli, int argc, char **argv);

@@ -11,12 +11,14 @@
 
 static const char usage[] =
     "usage: custodian demo [--data DIR] [--customers N] [--seed S] [--listen ADDR:PORT]\n"
-    "                      [--no-serve]\n\n"
+    "                      [--no-serve] [--tls]\n\n"
     "Makes a demo vault (unless DIR already holds one) with N synthetic customers\n"
     "(default 100,000) and a staff account for every role, then serves the HTTP API on\n"
     "ADDR:PORT (default 127.0.0.1:8080) until interrupted.  Each start gives the demo\n"
     "accounts fresh credentials and prints them, TOTP secrets included: demo only.\n\n"
-    "  --no-serve   prepare the vault and the accounts, print them, and exit\n";
+    "  --no-serve   prepare the vault and the accounts, print them, and exit\n"
+    "  --tls        serve HTTPS with a fresh self-signed certificate for localhost\n"
+    "               (written to DIR/demo-tls.crt for curl --cacert or a browser)\n";
 
 /*
  * The demo's stores are always open, so that the walk-through works at any
@@ -161,13 +163,37 @@ static int write_demo_file(const char *path, uint64_t seed, uint64_t n)
     return fclose(fp) == 0 ? rc : -1;
 }
 
+/* A self-signed certificate for the demo, written to DIR/demo-tls.crt (the
+ * key stays in memory only), so that a browser or curl --cacert can trust
+ * it. */
+static int demo_tls(const char *dir, struct cli_tls *tls, char **errmsg)
+{
+    char *path;
+    FILE *fp;
+    int rc = http_tls_self_signed("localhost", &tls->cert, &tls->key, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    path = xasprintf("%s/demo-tls.crt", dir);
+    fp = fopen(path, "w");
+    if (fp == NULL || fputs(tls->cert, fp) < 0 || fclose(fp) != 0)
+        rc = cu_errf(errmsg, CU_ERR_IO, "cannot write '%s'", path);
+    else
+        printf("\nTLS: a self-signed certificate for localhost, valid 30 days: %s\n"
+               "  (curl --cacert %s https://localhost:PORT/healthz)\n",
+               path, path);
+    free(path);
+    return rc;
+}
+
 int cmd_demo(struct cli *cli, int argc, char **argv)
 {
-    enum { O_LISTEN = CLI_OPT__NEXT, O_NO_SERVE };
+    enum { O_LISTEN = CLI_OPT__NEXT, O_NO_SERVE, O_TLS };
     static const struct option opts[] = {{"customers", required_argument, NULL, 'n'},
                                          {"seed", required_argument, NULL, 's'},
                                          {"listen", required_argument, NULL, O_LISTEN},
                                          {"no-serve", no_argument, NULL, O_NO_SERVE},
+                                         {"tls", no_argument, NULL, O_TLS},
                                          CLI_COMMON_OPTIONS,
                                          {NULL, 0, NULL, 0}};
     struct service_import_opts io = {0};
@@ -180,7 +206,8 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
     char exe[PATH_MAX];
     struct demo_ctx ctx = {exe, cli->data_dir, NULL, &c};
     char *err = NULL, *csv = NULL, *cfg, n1[32];
-    int opt, rc = CU_OK, serve = 1, ret = CLI_OK;
+    struct cli_tls tls = {NULL, NULL, 0};
+    int opt, rc = CU_OK, serve = 1, ret = CLI_OK, want_tls = 0;
 
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (cli_common_option(cli, opt, usage))
@@ -193,6 +220,8 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
             listen = optarg;
         if (opt == O_NO_SERVE)
             serve = 0;
+        if (opt == O_TLS)
+            want_tls = 1;
     }
     if (optind != argc)
         return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
@@ -261,10 +290,14 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
     printf("  %s --data %s audit show --customer-id %s\n", exe, cli->data_dir, c.customer_id);
     printf("  %s --data %s audit verify\n", exe, cli->data_dir);
     printf("  %s --data %s keys list\n", exe, cli->data_dir);
-    if (serve)
-        ret = cli_serve(svc, listen, demo_ready, &ctx);
-    else {
-        char *url = xasprintf("http://%s", listen);
+    if (rc == CU_OK && want_tls)
+        rc = demo_tls(cli->data_dir, &tls, &err);
+    if (rc != CU_OK) {
+        ret = cli_fail_rc(rc, err);
+    } else if (serve) {
+        ret = cli_serve(svc, listen, &tls, demo_ready, &ctx);
+    } else {
+        char *url = xasprintf("%s://%s", want_tls ? "https" : "http", listen);
 
         demo_ready(&ctx, url);
         free(url);
@@ -272,5 +305,10 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
     json_decref(ctx.accounts);
     service_free(svc);
     model_customer_release(&c);
+    free(tls.cert);
+    if (tls.key != NULL) {
+        cu_wipe(tls.key, strlen(tls.key));
+        free(tls.key);
+    }
     return ret;
 }

@@ -1,8 +1,13 @@
 /* custodian serve [--listen ADDR:PORT] */
 #include "cli.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,17 +103,70 @@ static void deliverer_stop(struct deliverer *d)
 }
 
 static const char usage[] =
-    "usage: custodian serve [--listen ADDR:PORT]\n\n"
+    "usage: custodian serve [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE]\n"
+    "                       [--insecure-http]\n\n"
     "Runs the HTTP API (../shared/API.md) on ADDR:PORT (default 127.0.0.1:8080) until\n"
     "SIGTERM or SIGINT; then stops taking connections, lets requests in flight finish and\n"
     "flushes the audit log.  /healthz and /metrics (Prometheus) are served too.  Every\n"
     "full reveal becomes an access notice to the customer in the outbox within a second\n"
     "(or a daily digest, as the customer chose).  With a webhook configured (config.json\n"
     "\"notifier\"), messages to customers are delivered to it from the outbox, with\n"
-    "retries.\n";
+    "retries.\n\n"
+    "  --tls-cert FILE  serve HTTPS with this PEM certificate (chain), with --tls-key\n"
+    "  --tls-key FILE   its PEM private key; answers then carry Strict-Transport-Security\n"
+    "  --insecure-http  allow plain HTTP on a non-loopback address (only behind a proxy\n"
+    "                   that terminates TLS); without it such a --listen is refused\n";
 
-int cli_serve(struct service *svc, const char *listen, void (*ready)(void *ctx, const char *url),
-              void *ctx)
+/* Whether ADDR:PORT names a loopback address (127.0.0.0/8, ::1, localhost). */
+static int loopback(const char *listen)
+{
+    const char *colon = strrchr(listen, ':');
+    char host[64];
+    unsigned char a[16];
+    size_t n = colon != NULL ? (size_t)(colon - listen) : 0;
+
+    if (n >= 2 && listen[0] == '[' && listen[n - 1] == ']')
+        listen++, n -= 2;
+    if (n == 0 || n >= sizeof(host))
+        return 0;
+    memcpy(host, listen, n);
+    host[n] = '\0';
+    if (strcmp(host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, a) == 1)
+        return a[0] == 127;
+    if (inet_pton(AF_INET6, host, a) == 1)
+        return IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a);
+    return 0;
+}
+
+/* Reads a PEM file (at most 1 MiB) into a new string. */
+static char *read_pem(const char *path, const char *what, char **errmsg)
+{
+    FILE *fp = fopen(path, "r");
+    struct buf b = BUF_INIT;
+    char chunk[4096];
+    size_t n;
+
+    if (fp == NULL) {
+        cu_errf(errmsg, CU_ERR_IO, "%s '%s': %s", what, path, strerror(errno));
+        return NULL;
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0 && b.len < (1u << 20))
+        buf_add(&b, chunk, n);
+    cu_wipe(chunk, sizeof(chunk));
+    fclose(fp);
+    buf_addch(&b, '\0');
+    if (b.len < 2 || strstr((char *)b.data, "-----BEGIN ") == NULL) {
+        buf_release_wipe(&b);
+        cu_errf(errmsg, CU_ERR_INVALID, "%s '%s' is not PEM", what, path);
+        return NULL;
+    }
+    return buf_detach(&b, NULL);
+}
+
+int cli_serve(struct service *svc, const char *listen, const struct cli_tls *tls,
+              void (*ready)(void *ctx, const char *url), void *ctx)
 {
     struct http_config cfg = {0};
     struct http_server *srv = NULL;
@@ -118,6 +176,22 @@ int cli_serve(struct service *svc, const char *listen, void (*ready)(void *ctx, 
     sigset_t sigs;
     int sig, rc;
 
+    if (tls->cert == NULL && !tls->insecure && !loopback(listen))
+        return cli_fail_rc(CU_ERR_INVALID,
+                           xasprintf("refusing plain HTTP on '%s', which is not a loopback "
+                                     "address: staff passwords and customer data would cross "
+                                     "the network in clear; give --tls-cert and --tls-key (or "
+                                     "--insecure-http behind a TLS-terminating proxy)",
+                                     listen));
+    /* A long-running process holding keys and decrypted records: no core
+     * dump (it would write them to disk), and not ptrace-able or readable
+     * through /proc by other processes of the same user. */
+    {
+        struct rlimit none = {0, 0};
+
+        if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+            cu_log("serve: cannot disable core dumps: %s", strerror(errno));
+    }
     /* Signals are taken with sigwait below; every thread inherits the mask. */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
@@ -134,6 +208,8 @@ int cli_serve(struct service *svc, const char *listen, void (*ready)(void *ctx, 
         cfg.routes = api_routes(&cfg.n_routes);
         cfg.app = api;
         cfg.collect = api_collect;
+        cfg.tls_cert = tls->cert;
+        cfg.tls_key = tls->key;
         rc = http_server_start(&cfg, &srv, &err);
     }
     if (rc != CU_OK) {
@@ -141,8 +217,8 @@ int cli_serve(struct service *svc, const char *listen, void (*ready)(void *ctx, 
         api_free(api);
         return cli_fail_rc(rc, err);
     }
-    snprintf(url, sizeof(url), "http://%.*s:%u", (int)(strrchr(listen, ':') - listen), listen,
-             (unsigned)http_server_port(srv));
+    snprintf(url, sizeof(url), "%s://%.*s:%u", tls->cert != NULL ? "https" : "http",
+             (int)(strrchr(listen, ':') - listen), listen, (unsigned)http_server_port(srv));
     printf("custodian: serving on %s\n", url);
     if (ready != NULL)
         ready(ctx, url);
@@ -157,10 +233,17 @@ int cli_serve(struct service *svc, const char *listen, void (*ready)(void *ctx, 
 
 int cmd_serve(struct cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'}, CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
-    const char *listen = HTTP_DEFAULT_LISTEN;
+    enum { O_CERT = CLI_OPT__NEXT, O_KEY, O_INSECURE };
+    static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+                                         {"tls-cert", required_argument, NULL, O_CERT},
+                                         {"tls-key", required_argument, NULL, O_KEY},
+                                         {"insecure-http", no_argument, NULL, O_INSECURE},
+                                         CLI_COMMON_OPTIONS,
+                                         {NULL, 0, NULL, 0}};
+    const char *listen = HTTP_DEFAULT_LISTEN, *cert = NULL, *key = NULL;
+    struct cli_tls tls = {NULL, NULL, 0};
     struct service *svc;
+    char *err = NULL;
     int opt, ret;
 
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -168,15 +251,35 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
             continue;
         if (opt == 'l')
             listen = optarg;
+        else if (opt == O_CERT)
+            cert = optarg;
+        else if (opt == O_KEY)
+            key = optarg;
+        else if (opt == O_INSECURE)
+            tls.insecure = 1;
     }
     if (optind != argc)
         return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
     if (strrchr(listen, ':') == NULL)
         return cli_usage_error(cli, "--listen: ADDR:PORT, e.g. 127.0.0.1:8080");
+    if ((cert == NULL) != (key == NULL))
+        return cli_usage_error(cli, "--tls-cert and --tls-key go together");
+    if (cert != NULL) {
+        tls.cert = read_pem(cert, "--tls-cert", &err);
+        if (tls.cert != NULL)
+            tls.key = read_pem(key, "--tls-key", &err);
+        if (tls.key == NULL) {
+            free(tls.cert);
+            return cli_fail_rc(CU_ERR_INVALID, err);
+        }
+    }
     svc = cli_open(cli);
-    if (svc == NULL)
-        return CLI_FAIL;
-    ret = cli_serve(svc, listen, NULL, NULL);
+    ret = svc != NULL ? cli_serve(svc, listen, &tls, NULL, NULL) : CLI_FAIL;
     service_free(svc); /* closes the audit writer: pending entries, final checkpoint */
+    free(tls.cert);
+    if (tls.key != NULL) {
+        cu_wipe(tls.key, strlen(tls.key));
+        free(tls.key);
+    }
     return ret;
 }

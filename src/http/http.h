@@ -94,6 +94,10 @@ struct http_config {
     unsigned conn_limit; /* concurrent connections */
     unsigned grace_s;    /* how long http_server_stop waits for in-flight requests */
     size_t body_limit;   /* largest accepted request body in bytes (413 above) */
+    /* HTTPS: the certificate chain and its private key, PEM text (both or
+     * neither); every answer then carries Strict-Transport-Security. */
+    const char *tls_cert;
+    const char *tls_key;
     const struct http_route *routes;
     size_t n_routes;
     void *app; /* passed to every handler, not owned */
@@ -204,5 +208,12 @@ void http_metric_escape(struct buf *out, const char *value);
 
 /* Forgets every metric (tests). */
 void http_metrics_reset(void);
+
+/*
+ * A self-signed certificate for `host` (and 127.0.0.1, ::1), ECDSA P-256,
+ * valid 30 days, and its private key, as new PEM strings (wipe the key
+ * when done).  For demos: production serves the operator's certificate.
+ */
+int http_tls_self_signed(const char *host, char **cert_pem, char **key_pem, char **errmsg) CU_WUR;
 
 #endif

@@ -65,6 +65,7 @@ struct http_server {
     size_t body_limit;
     unsigned grace_s;
     uint16_t port;
+    bool tls;            /* HTTPS: answers carry HSTS */
     atomic_int inflight; /* requests between first call and completion */
     atomic_bool stopping;
 };
@@ -246,6 +247,8 @@ static void add_standard_headers(struct http_server *srv, struct req_state *st,
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(resp, "Content-Security-Policy", CSP_POLICY);
     MHD_add_response_header(resp, "X-Request-Id", st->request_id);
+    if (srv->tls)
+        MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
     if (atomic_load(&srv->stopping))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 }
@@ -686,14 +689,48 @@ int http_server_start(const struct http_config *cfg, struct http_server **out, c
     }
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    /* The logger goes first so that MHD reports option errors through it. */
-    srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-        MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, MHD_OPTION_END);
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID, "TLS needs both a certificate and its key");
+        goto out;
+    }
+    if (cfg->tls_cert != NULL) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            rc = cu_errf(errmsg, CU_ERR_INVALID, "this libmicrohttpd was built without TLS");
+            goto out;
+        }
+        flags |= MHD_USE_TLS;
+        srv->tls = true;
+    }
+    {
+        /* The logger goes first so that MHD reports option errors through it. */
+        struct MHD_OptionItem o[] = {
+            {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL},
+            {MHD_OPTION_SOCK_ADDR, 0, &ss},
+            {MHD_OPTION_CONNECTION_TIMEOUT, timeout, NULL},
+            {MHD_OPTION_CONNECTION_LIMIT, conn_limit, NULL},
+            {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv},
+            {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
+            {MHD_OPTION_END, 0, NULL},
+            {MHD_OPTION_END, 0, NULL},
+            {MHD_OPTION_END, 0, NULL},
+        };
+
+        if (srv->tls && threads > 1) {
+            o[6] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert};
+            o[7] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key};
+        } else if (srv->tls) {
+            o[5] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert};
+            o[6] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key};
+        }
+        srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_ARRAY, o,
+                                       MHD_OPTION_END);
+    }
     if (srv->daemon == NULL) {
-        rc = cu_errf(errmsg, CU_ERR_IO, "cannot listen on \"%s\"", listen);
+        rc = cu_errf(errmsg, CU_ERR_IO,
+                     srv->tls ? "cannot listen on \"%s\" with TLS (is the key the "
+                                "certificate's, both PEM?)"
+                              : "cannot listen on \"%s\"",
+                     listen);
         goto out;
     }
     di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);

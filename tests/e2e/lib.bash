@@ -35,6 +35,7 @@ run() {
     status=$?
     out=$(cat "$TMP/.out")
     err=$(cat "$TMP/.err")
+    cat "$TMP/.err" >>"$TMP/.all-stderr" # for leak_check
 }
 
 # expect DESCRIPTION STATUS COMMAND...: ok if COMMAND exits with STATUS.
@@ -74,7 +75,83 @@ csv_field() {
         $1 == id { print $(c[col]); exit }' "$1"
 }
 
+# leak_check [DIR]: no personal value of this test's customers (the files
+# `custodian gen` wrote into $TMP) and no staff secret (the credentials
+# `staff add --json` printed) appears in any server log, error message
+# (stderr of `run`), problem+json body or the server's /metrics.
+leak_check() {
+    local dir=${1:-$TMP}
+    [ -n "${SERVER:-}" ] && kill -0 "$SERVER" 2>/dev/null && [ -n "${URL:-}" ] &&
+        curl -s -k "$URL/metrics" >"$dir/.metrics" 2>/dev/null
+    python3 - "$dir" <<'PY'
+import csv, glob, json, os, sys
+tmp = sys.argv[1]
+values = set()
+keys = ("name", "phone", "email", "address", "imei", "serial", "account")
+def add(v):
+    for part in str(v).split(";"):
+        part = part.strip()
+        if len(part) >= 8:
+            values.add(part)
+for path in glob.glob(os.path.join(tmp, "*.csv")) + glob.glob(os.path.join(tmp, "*.jsonl")):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            if path.endswith(".csv"):
+                for row in csv.DictReader(f):
+                    for k in keys:
+                        if row.get(k):
+                            add(row[k])
+            else:
+                for line in f:
+                    try:
+                        d = json.loads(line)
+                    except ValueError:
+                        continue
+                    if not isinstance(d, dict):
+                        continue
+                    for k in keys:
+                        v = d.get(k)
+                        for x in v if isinstance(v, list) else [v]:
+                            if isinstance(x, dict):
+                                for y in x.values():
+                                    if isinstance(y, str):
+                                        add(y)
+                            elif isinstance(x, str):
+                                add(x)
+    except OSError:
+        pass
+for path in glob.glob(os.path.join(tmp, "*.json")):
+    try:
+        d = json.load(open(path))
+    except (OSError, ValueError):
+        continue
+    if isinstance(d, dict):
+        for k in ("password", "totp_secret"):
+            if isinstance(d.get(k), str):
+                add(d[k])
+sinks = glob.glob(os.path.join(tmp, "*.log")) + [os.path.join(tmp, n) for n in (".all-stderr", ".problems", ".metrics")]
+found = []
+for s in sinks:
+    try:
+        text = open(s, encoding="utf-8", errors="replace").read()
+    except OSError:
+        continue
+    for v in values:
+        if v in text:
+            found.append((os.path.basename(s), v))
+if found:
+    for s, v in found[:5]:
+        print(f"# {s} holds a personal value or secret ({len(v)} characters, starting {v[:2]!r})")
+    sys.exit(1)
+PY
+}
+
 done_testing() {
+    if leak_check; then
+        ok "no personal value or secret in logs, errors, problems or metrics"
+    else
+        not_ok "no personal value or secret in logs, errors, problems or metrics"
+    fi
     echo "1..$TESTS"
 }
 
@@ -127,6 +204,7 @@ http() {
     [ -n "${4:-}" ] && args+=(-H "Authorization: Bearer $4")
     code=$(curl "${args[@]}")
     out=$(cat "$TMP/.body")
+    case "$code" in 2*) ;; *) cat "$TMP/.body" >>"$TMP/.problems" ;; esac # for leak_check
 }
 
 # field FILE KEY: a string value of a pretty-printed JSON file.
