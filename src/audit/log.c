@@ -164,6 +164,11 @@ static int load_state(struct audit_log *log, char **errmsg)
         pos += (uint64_t)1 << bit;
     }
     log->range.size = size;
+    if (rc == CU_ERR_STORE) {
+        rc =
+            cu_errf(errmsg, CU_ERR_STORE, "audit: cannot read the log's hash tiles from the store");
+        goto out;
+    }
     if (rc != CU_OK) {
         rc = cu_errf(errmsg, CU_ERR_INTEGRITY,
                      "audit: the stored tiles do not cover the %llu entries (run 'custodian audit "
@@ -188,8 +193,12 @@ static int load_state(struct audit_log *log, char **errmsg)
         }
         memcpy(t->h, tile.data, (size_t)t->n * AUDIT_HASH_BYTES);
     }
-    rc = store_checkpoint_latest(log->store, &log->checkpoint_size, &note, NULL);
+    rc = store_checkpoint_latest(log->store, &log->checkpoint_size, &note, errmsg);
     if (rc == CU_ERR_NOT_FOUND) {
+        if (errmsg != NULL) {
+            free(*errmsg);
+            *errmsg = NULL;
+        }
         log->checkpoint_size = 0;
         rc = CU_OK;
     }

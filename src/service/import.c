@@ -1046,7 +1046,13 @@ static int next_run(struct service *svc, int64_t *run, char **errmsg)
     char *value = NULL, num[24];
     int rc;
 
-    rc = store_meta_get(svc->store, META_IMPORT_RUN, &value, NULL);
+    rc = store_meta_get(svc->store, META_IMPORT_RUN, &value, errmsg);
+    if (rc != CU_OK && rc != CU_ERR_NOT_FOUND)
+        return rc; /* a failed read is not "no run yet" */
+    if (rc == CU_ERR_NOT_FOUND && errmsg != NULL) {
+        free(*errmsg);
+        *errmsg = NULL;
+    }
     *run = rc == CU_OK ? strtoll(value, NULL, 10) + 1 : 1;
     free(value);
     snprintf(num, sizeof(num), "%lld", (long long)*run);
