@@ -143,6 +143,16 @@ static int fail(struct http_response *res, int rc, char *err)
     return fail_why(res, rc, NULL, err);
 }
 
+/* Answers a service call: `status` with its view, or the problem (with its
+ * reason slug when there is one). */
+static int answer(struct http_response *res, int rc, int status, json_t *out, const char *why,
+                  char *err)
+{
+    if (rc == CU_OK)
+        http_json(res, status, out);
+    return fail_why(res, rc, why, err);
+}
+
 static const char *body_str(const struct http_request *req, const char *key)
 {
     return json_string_value(json_object_get(req->body, key));
@@ -286,6 +296,36 @@ static int h_password(void *app, struct http_request *req, struct http_response 
         return fail(res, CU_ERR_INVALID, xstrdup("old and new are required"));
     rc = service_password_change(svc, http_bearer_token(req), old, new_password, &err);
     return fail(res, rc, err);
+}
+
+/* POST /v1/totp/enrol, /v1/totp/confirm {"enrolment","code"} (any staff) */
+static int h_totp_enrol(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    json_t *out = NULL;
+    char *err = NULL;
+    int rc;
+
+    if (begin(app, req, res, &c, R_STAFF, 0)) {
+        rc = service_totp_enrol(c.svc, http_bearer_token(req), &out, &err);
+        answer(res, rc, 200, out, NULL, err);
+    }
+    call_end(&c);
+    return CU_OK;
+}
+
+static int h_totp_confirm(void *app, struct http_request *req, struct http_response *res)
+{
+    struct call c;
+    char *err = NULL;
+
+    if (begin(app, req, res, &c, R_STAFF, 0))
+        fail(res,
+             service_totp_confirm(c.svc, http_bearer_token(req), body_str(req, "enrolment"),
+                                  body_str(req, "code"), &err),
+             err);
+    call_end(&c);
+    return CU_OK;
 }
 
 static int h_me(void *app, struct http_request *req, struct http_response *res)
@@ -448,16 +488,6 @@ static int h_customers(void *app, struct http_request *req, struct http_response
 out:
     call_end(&c);
     return CU_OK;
-}
-
-/* Answers a service call: `status` with its view, or the problem (with its
- * reason slug when there is one). */
-static int answer(struct http_response *res, int rc, int status, json_t *out, const char *why,
-                  char *err)
-{
-    if (rc == CU_OK)
-        http_json(res, status, out);
-    return fail_why(res, rc, why, err);
 }
 
 static int h_case_open(void *app, struct http_request *req, struct http_response *res)
@@ -1078,6 +1108,8 @@ static const struct http_route routes[] = {
     {"POST", "/v1/logout", h_logout},
     {"POST", "/v1/password", h_password},
     {"GET", "/v1/me", h_me},
+    {"POST", "/v1/totp/enrol", h_totp_enrol},
+    {"POST", "/v1/totp/confirm", h_totp_confirm},
     {"GET", "/v1/devices/{id}", h_device},
     {"GET", "/v1/customers", h_customers},
     {"POST", "/v1/cases", h_case_open},

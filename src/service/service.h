@@ -308,6 +308,19 @@ int service_logout(struct service *svc, const char *token, char **errmsg) CU_WUR
  */
 int service_password_change(struct service *svc, const char *token, const char *old,
                             const char *new_password, char **errmsg) CU_WUR;
+/*
+ * Re-enrolling the staff member's authenticator (the secret `staff add`
+ * printed is known to whoever added the account).  enrol:
+ * {"totp_secret" (base32),"otpauth_uri","qr_svg","enrolment","expires_at"}
+ * for a new secret that is not stored anywhere yet; confirm with the
+ * enrolment token and a current code from the new secret (within 10
+ * minutes) makes it the account's secret, ends the other sessions and is
+ * audited.  CU_ERR_AUTH (no session, wrong code), CU_ERR_INVALID (not this
+ * account's enrolment), CU_ERR_CONFLICT (expired).
+ */
+int service_totp_enrol(struct service *svc, const char *token, json_t **out, char **errmsg) CU_WUR;
+int service_totp_confirm(struct service *svc, const char *token, const char *enrolment,
+                         const char *code, char **errmsg) CU_WUR;
 
 /*
  * Cases: the only way staff see full values.  A case binds its requester

@@ -335,3 +335,141 @@ out:
     store_staff_release(&st);
     return rc;
 }
+
+/*
+ * Re-enrolment of the authenticator: the secret `staff add` printed is
+ * known to whoever added the account, so staff replace it with one only
+ * they see.  Stateless: the new secret travels to the client inside an
+ * enrolment token sealed by the vault (bound to the username, expiring in
+ * ENROL_SECONDS), and becomes the account's secret only when a code from
+ * it comes back with the token.
+ */
+#define ENROL_SECONDS 600
+
+static char *enrol_context(const char *username)
+{
+    return xasprintf("totp-enrol|%s", username);
+}
+
+int service_totp_enrol(struct service *svc, const char *token, json_t **out, char **errmsg)
+{
+    struct store_session ss = {0};
+    struct store_staff st;
+    unsigned char plain[8 + TOTP_SECRET_BYTES];
+    struct buf sealed = BUF_INIT, svg = BUF_INIT;
+    char *ctx = NULL, *b32 = NULL, *uri = NULL, *text = NULL;
+    int64_t expires = cu_now() + ENROL_SECONDS;
+    size_t tlen;
+    int rc, i;
+
+    *out = NULL;
+    store_staff_init(&st);
+    rc = lookup_session(svc, token, &ss, &st, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    for (i = 0; i < 8; i++)
+        plain[i] = (unsigned char)((uint64_t)expires >> (56 - 8 * i));
+    totp_secret_new(plain + 8);
+    ctx = enrol_context(st.username);
+    vault_secret_seal(svc->vault, ctx, plain, sizeof(plain), &sealed);
+    tlen = sodium_base64_ENCODED_LEN(sealed.len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    text = xmalloc(tlen);
+    sodium_bin2base64(text, tlen, (const unsigned char *)sealed.data, sealed.len,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    b32 = totp_secret_base32(plain + 8, TOTP_SECRET_BYTES);
+    uri = totp_uri("Custodian", st.username, plain + 8, TOTP_SECRET_BYTES);
+    rc = qr_svg(uri, &svg);
+    if (rc != CU_OK) {
+        rc = cu_errf(errmsg, rc, "cannot draw the QR code");
+        goto out;
+    }
+    buf_addch(&svg, '\0');
+    *out = json_pack("{s:s, s:s, s:s, s:s, s:I}", "totp_secret", b32, "otpauth_uri", uri, "qr_svg",
+                     (const char *)svg.data, "enrolment", text, "expires_at", (json_int_t)expires);
+out:
+    cu_wipe(plain, sizeof(plain));
+    if (b32 != NULL) {
+        cu_wipe(b32, strlen(b32));
+        free(b32);
+    }
+    if (uri != NULL) {
+        cu_wipe(uri, strlen(uri));
+        free(uri);
+    }
+    buf_release_wipe(&svg);
+    buf_release(&sealed);
+    free(text);
+    free(ctx);
+    store_session_release(&ss);
+    store_staff_release(&st);
+    return rc;
+}
+
+int service_totp_confirm(struct service *svc, const char *token, const char *enrolment,
+                         const char *code, char **errmsg)
+{
+    struct store_session ss = {0};
+    struct store_staff st;
+    struct service_actor who = {0};
+    struct buf plain = BUF_INIT;
+    unsigned char raw[512];
+    size_t rawlen = 0;
+    char *ctx = NULL, *tctx = NULL;
+    int64_t expires = 0, step = -1;
+    int rc, i;
+
+    store_staff_init(&st);
+    rc = lookup_session(svc, token, &ss, &st, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    if (enrolment == NULL || code == NULL ||
+        sodium_base642bin(raw, sizeof(raw), enrolment, strlen(enrolment), NULL, &rawlen, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID, "enrolment and code are required");
+        goto out;
+    }
+    ctx = enrol_context(st.username);
+    if (vault_secret_open(svc->vault, ctx, raw, rawlen, &plain, NULL) != CU_OK ||
+        plain.len != 8 + TOTP_SECRET_BYTES) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID, "not an enrolment of this account");
+        goto out;
+    }
+    for (i = 0; i < 8; i++)
+        expires = (int64_t)((uint64_t)expires << 8 | ((unsigned char *)plain.data)[i]);
+    if (cu_now() > expires) {
+        rc = cu_errf(errmsg, CU_ERR_CONFLICT, "the enrolment expired; start again");
+        goto out;
+    }
+    if (totp_check((unsigned char *)plain.data + 8, TOTP_SECRET_BYTES, code, cu_now(), -1, &step) !=
+        CU_OK) {
+        rc = cu_errf(errmsg, CU_ERR_AUTH, "wrong code from the new authenticator");
+        goto out;
+    }
+    tctx = xasprintf("totp|%s", st.username);
+    buf_reset(&st.totp_sealed);
+    vault_secret_seal(svc->vault, tctx, (unsigned char *)plain.data + 8, TOTP_SECRET_BYTES,
+                      &st.totp_sealed);
+    st.totp_last_step = step; /* that code is used */
+    rc = store_staff_put(svc->store, &st, 0, errmsg);
+    /* Other sessions end, as after a password change; this one goes on. */
+    if (rc == CU_OK)
+        rc = store_session_delete_user(svc->store, st.username, errmsg);
+    if (rc == CU_OK) {
+        ss.last_seen = cu_now();
+        rc = store_session_put(svc->store, &ss, errmsg);
+    }
+    who.username = st.username;
+    who.role = st.role;
+    who.store = st.store;
+    if (rc == CU_OK)
+        rc = service_audit_note(svc, &who, AUDIT_PASSWORD_CHANGE, 1, "authenticator re-enrolled",
+                                errmsg);
+out:
+    buf_release_wipe(&plain);
+    cu_wipe(raw, sizeof(raw));
+    free(ctx);
+    free(tctx);
+    store_session_release(&ss);
+    store_staff_release(&st);
+    return rc;
+}

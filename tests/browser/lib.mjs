@@ -229,6 +229,11 @@ export async function uiLogin(page, v, username, role, store) {
   await page.fill('#new-password', cred.newPassword);
   await page.fill('#new-password-again', cred.newPassword);
   await page.click('#password-submit');
+  // re-enrol the authenticator: the QR's secret becomes the account's
+  await page.waitForSelector('#enrol-form');
+  cred.totp_secret = (await page.textContent('#enrol-secret')).trim();
+  await page.fill('#enrol-code', totp(cred.totp_secret));
+  await page.click('#enrol-submit');
   await page.waitForSelector('#who');
   return cred;
 }

@@ -54,4 +54,35 @@ contains "the refused duplicate is audited as denied" "$out" '"decision":"deny"'
 lacks "no password in the audit log" "$out" "$pw"
 lacks "no TOTP secret in the audit log" "$out" "$secret"
 
+# --- re-enrolling the authenticator: a secret only the staff member sees -----------
+serve_start
+tok=$(staff_login erin agent SZ-014)
+old=$(field "$TMP/erin.json" totp_secret)
+http POST /v1/totp/enrol "" "$tok"
+check "erin starts a re-enrolment: 200" test "$code" = 200
+new=$(jget totp_secret)
+enrol=$(jget enrolment)
+check "with a new secret" test -n "$new" -a "$new" != "$old"
+contains "and its QR code as SVG" "$out" '<svg'
+contains "and otpauth URI" "$out" 'otpauth://totp/Custodian:erin'
+http POST /v1/totp/confirm "{\"enrolment\":\"$enrol\",\"code\":\"$(oathtool --totp -b "$old")\"}" "$tok"
+check "a code from the old secret does not confirm it: 401" test "$code" = 401
+tampered="${enrol%?}A"
+[ "$tampered" = "$enrol" ] && tampered="${enrol%?}B"
+http POST /v1/totp/confirm "{\"enrolment\":\"$tampered\",\"code\":\"$(oathtool --totp -b "$new")\"}" "$tok"
+check "a tampered enrolment is refused: 400" test "$code" = 400
+other=$(staff_login fred agent SZ-014)
+http POST /v1/totp/confirm "{\"enrolment\":\"$enrol\",\"code\":\"$(oathtool --totp -b "$new")\"}" "$other"
+check "another account cannot use erin's enrolment: 400" test "$code" = 400
+http POST /v1/totp/confirm "{\"enrolment\":\"$enrol\",\"code\":\"$(oathtool --totp -b "$new")\"}" "$tok"
+check "a code from the new secret confirms it" test "$code" = 204
+sleep 31
+http POST /v1/login "$(login_body erin long-password-of-erin "$(oathtool --totp -b "$old")")"
+check "the old secret no longer logs in: 401" test "$code" = 401
+http POST /v1/login "$(login_body erin long-password-of-erin "$(oathtool --totp -b "$new")")"
+check "the new one does: 200" test "$code" = 200
+run cu audit export
+contains "the re-enrolment is audited" "$out" "authenticator re-enrolled"
+lacks "without the secret" "$out" "$new"
+
 done_testing

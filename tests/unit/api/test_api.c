@@ -46,6 +46,8 @@ static const struct row table[] = {
     {"POST", "/v1/login", "/v1/login", "{}", {400, 400, 400, 400, 400, 400, 400}},
     {"POST", "/v1/password", "/v1/password", "{}", {400, 400, 400, 400, 400, 400, 400}},
     {"GET", "/v1/me", "/v1/me", NULL, {401, 200, 200, 200, 200, 200, 401}},
+    {"POST", "/v1/totp/enrol", "/v1/totp/enrol", NULL, {401, 200, 200, 200, 200, 200, 401}},
+    {"POST", "/v1/totp/confirm", "/v1/totp/confirm", "{}", {401, 400, 400, 400, 400, 400, 401}},
     {"GET", "/v1/devices/{id}", "/v1/devices/490154203237518", NULL, {401, 404, 404, R, R, R, 401}},
     {"GET",
      "/v1/customers",

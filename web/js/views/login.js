@@ -1,5 +1,7 @@
 // Staff log-in: username, password and the authenticator's 6-digit code;
-// on the first log-in, the one-time password is changed before anything else.
+// on the first log-in, the one-time password is changed before anything
+// else, then the authenticator is re-enrolled with a secret only the staff
+// member sees (the one `staff add` printed is known to whoever added them).
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import { call } from '../api.js';
@@ -9,7 +11,8 @@ export function create(app) {
   const st = { step: 'login', username: '', password: '', totp: '', pending: null };
 
   function render(root) {
-    root.replaceChildren(st.step === 'login' ? loginForm() : passwordForm());
+    root.replaceChildren(st.step === 'login' ? loginForm()
+      : st.step === 'password' ? passwordForm() : enrolForm());
     const first = root.querySelector('input');
     if (first) first.focus();
   }
@@ -72,8 +75,9 @@ export function create(app) {
           await call('POST', '/v1/password',
             { body: { old: st.password, new: a.value }, token: st.pending.token });
           st.password = '';
-          st.step = 'login';
-          await app.signedIn(st.pending.token);
+          st.enrol = await call('POST', '/v1/totp/enrol', { token: st.pending.token });
+          st.step = 'enrol';
+          app.rerender();
         });
       } },
     field(t('password.new'), a, t('password.hint')),
@@ -81,6 +85,37 @@ export function create(app) {
     submit);
     return card(t('password.title'), { id: 'password-change', class: 'narrow' },
       h('p', { class: 'lead' }, t('password.lead')), form);
+  }
+
+  function enrolForm() {
+    const done = async () => {
+      const token = st.pending.token;
+      st.step = 'login';
+      st.pending = null;
+      st.enrol = null;
+      await app.signedIn(token);
+    };
+    const code = h('input', { id: 'enrol-code', inputmode: 'numeric', pattern: '[0-9]{6}', maxlength: 6,
+      autocomplete: 'one-time-code', required: true });
+    const submit = h('button', { type: 'submit', class: 'primary', id: 'enrol-submit' }, t('enrol.submit'));
+    const skip = h('button', { type: 'button', id: 'enrol-skip', onclick: () => busy(skip, done) }, t('enrol.skip'));
+    const form = h('form', { id: 'enrol-form', class: 'stack',
+      onsubmit: (e) => {
+        e.preventDefault();
+        busy(submit, async () => {
+          await call('POST', '/v1/totp/confirm',
+            { body: { enrolment: st.enrol.enrolment, code: code.value.trim() }, token: st.pending.token });
+          await done();
+          showInfo(t('enrol.done'));
+        });
+      } },
+    h('img', { id: 'enrol-qr', alt: t('enrol.qr'), width: 200, height: 200,
+      src: 'data:image/svg+xml;base64,' + btoa(st.enrol.qr_svg) }),
+    h('p', {}, t('enrol.secret'), ' ', h('code', { id: 'enrol-secret' }, st.enrol.totp_secret)),
+    field(t('enrol.code'), code),
+    h('div', { class: 'row' }, submit, skip));
+    return card(t('enrol.title'), { id: 'enrol', class: 'narrow' },
+      h('p', { class: 'lead' }, t('enrol.lead')), form);
   }
 
   return { title: () => t('app.staffTitle'), render };
