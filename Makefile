@@ -3,7 +3,7 @@
 BUILD ?= build
 SAN   ?= build-san
 
-.PHONY: all deps build build-san demo check bench format clean
+.PHONY: all deps build build-san demo check bench format clean fuzz fuzz-build
 
 all: build
 
@@ -24,9 +24,31 @@ build-san: deps
 demo: build
 	./$(BUILD)/custodian demo
 
-# Every test suite; ends with "N passed, N failed".
-check: build build-san
-	@tests/run $(BUILD) $(SAN)
+# Every test suite; ends with "N passed, N failed".  The fuzz targets run
+# FUZZ_CHECK_SECONDS each (the fuzz block of tests/run).
+check: build build-san fuzz-build
+	@FUZZ_BUILD=$(FUZZ) FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) tests/run $(BUILD) $(SAN)
+
+# --- fuzzing (fuzz/, docs/fuzzing.md) ----------------------------------------
+# The libFuzzer targets, in their own clang build with coverage
+# instrumentation and ASan + UBSan on every object.  `make fuzz` runs each
+# target for FUZZ_SECONDS, FUZZ_JOBS at a time; FUZZ_TARGETS="policy proof"
+# picks some.  Findings go to $(FUZZ)/fuzz-artifacts/.
+FUZZ               ?= build-fuzz
+FUZZ_SECONDS       ?= 60
+FUZZ_CHECK_SECONDS ?= 4
+FUZZ_JOBS          ?= 2
+FUZZ_TARGETS       ?=
+
+fuzz-build: deps
+	@test -f $(FUZZ)/build.ninja || CC=clang meson setup $(FUZZ) -Dfuzz=true \
+		--buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dwerror=false "-Dc_args=-fsanitize=fuzzer-no-link -fno-sanitize-recover=all" >/dev/null
+	@ninja -C $(FUZZ) fuzz-targets
+
+fuzz: fuzz-build
+	@FUZZ_JOBS=$(FUZZ_JOBS) fuzz/run.sh $(FUZZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+# --- end of fuzzing ---
 
 # Benchmarks (not part of check); results go in BENCHMARKS.md by hand.
 bench: build

@@ -8,6 +8,12 @@ libsodium-dev libsqlite3-dev libjansson-dev libcsv-dev libcmocka-dev
 liboath-dev libqrencode-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev
 sqlite3 clang-format curl oathtool openssl"
 
+# The PostgreSQL back end (issue 8): libpq to build it, and the server for
+# the throwaway cluster that `make check` runs the store tests and the
+# end-to-end suite on (tests/pg.sh; Debian's package also creates the
+# "postgres" user that the cluster runs as when the tests run as root).
+PACKAGES="$PACKAGES libpq-dev postgresql postgresql-client"
+
 # The browser tests of the web console (tests/browser): Debian's chromium, a
 # CJK font for the Chinese UI, and Node.js with npm unless the machine has
 # them already (from another source, e.g. a newer Node.js).

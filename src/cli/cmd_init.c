@@ -7,7 +7,9 @@ static const char usage[] =
     "usage: custodian init [--data DIR] [--store URL]\n\n"
     "Creates the data folder: a new master key (DIR/keys/master.key, mode 0600, or the\n"
     "existing key named by CUSTODIAN_MASTER_KEY_FILE), the store and the config.\n\n"
-    "  --store URL  where customer data is kept: sqlite:FILE (default: DIR/custodian.db)\n\n"
+    "  --store URL  where customer data is kept: sqlite:FILE (default: DIR/custodian.db)\n"
+    "               or postgres://USER@HOST:PORT/DB (docs/postgres.md; the password from\n"
+    "               ~/.pgpass or PGPASSFILE, not the URL)\n\n"
     "Keep the master key out of backups of the data folder: without it nothing in the\n"
     "store can be read, with it everything can.\n";
 

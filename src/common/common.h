@@ -57,7 +57,7 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) CU_PRINTF(1, 2);
-char *xvasprintf(const char *fmt, va_list ap);
+char *xvasprintf(const char *fmt, va_list ap) CU_PRINTF(1, 0);
 
 /*
  * Growable byte buffer.  `data` is always NUL-terminated (the NUL is not

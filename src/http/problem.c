@@ -36,6 +36,41 @@ const char *http_problem_title(const char *slug)
     return NULL;
 }
 
+/*
+ * The detail as a JSON string.  json_string() refuses text that is not
+ * UTF-8 (a message that cut a character in two with "%.32s", or echoes bytes
+ * of a request path), which would drop the detail; then each byte that does
+ * not start a valid sequence becomes U+FFFD.
+ */
+static json_t *detail_string(const char *detail)
+{
+    json_t *v = json_string(detail), *piece;
+    struct buf b = BUF_INIT;
+    size_t i = 0, n = strlen(detail), k;
+    int ok;
+
+    if (v != NULL)
+        return v;
+    while (i < n) {
+        ok = 0;
+        for (k = 1; k <= 4 && i + k <= n && !ok; k++) {
+            piece = json_stringn(detail + i, k);
+            ok = piece != NULL;
+            json_decref(piece);
+        }
+        if (ok) {
+            buf_add(&b, detail + i, k - 1);
+            i += k - 1;
+        } else {
+            buf_addstr(&b, "\xef\xbf\xbd");
+            i++;
+        }
+    }
+    v = json_stringn(b.data != NULL ? b.data : "", b.len);
+    buf_release(&b);
+    return v;
+}
+
 void http_problem(struct http_response *res, int status, const char *slug, const char *detail)
 {
     const char *title = http_problem_title(slug);
@@ -46,7 +81,7 @@ void http_problem(struct http_response *res, int status, const char *slug, const
     json_object_set_new(doc, "title", json_string(title != NULL ? title : "Error"));
     json_object_set_new(doc, "status", json_integer(status));
     if (detail != NULL)
-        json_object_set_new(doc, "detail", json_string(detail));
+        json_object_set_new(doc, "detail", detail_string(detail));
     free(type);
     http_json(res, status, doc);
     free(res->content_type);

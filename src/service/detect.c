@@ -10,6 +10,15 @@
  * raised at once by every request allowed here (a reservation: requests
  * in flight count before their entries commit, so a burst of parallel
  * requests cannot all pass under the same count).
+ *
+ * Several servers on one store (PostgreSQL, docs/postgres.md): every
+ * decision reloads the staff member's counts from the store, so that what
+ * the other servers committed counts at once (a harvester alternating
+ * between servers is stopped at the same count as on one), and this
+ * process's reservations whose entries have not committed yet are kept
+ * aside (`pending`) and added on top of each reload; the commit hook drops
+ * them as their entries commit, and one that never commits (a refused or
+ * failed request) lapses after REFRESH_S.
  */
 #include "service_int.h"
 
@@ -32,6 +41,7 @@
 #define ALERT_QUIET_S 3600 /* one alert an hour per staff member and rule */
 #define EVIDENCE_MAX  50   /* audit indexes an alert lists */
 #define NEAR_BYTES    16   /* a bucket key; the side data is bucket then exact key */
+#define PENDING_MAX   32   /* reservations not committed yet, per staff member */
 
 enum { SIZE_MINUTE, SIZE_HOUR, SIZE_DAY };
 static const int64_t bucket_seconds[3] = {60, 3600, 86400};
@@ -58,7 +68,8 @@ struct staff_state {
         unsigned char exact[NEAR_BYTES]; /* the value */
     } recent[RECENT_MAX];
     size_t nrecent;
-    int64_t pruned_minute; /* the commit hook pruned this staff member's old rows then */
+    int64_t pruned_minute;   /* the commit hook pruned this staff member's old rows then */
+    struct pending *pending; /* reservations not committed yet, or NULL */
     /* the last alert per rule: one alert an hour per rule is enough */
     struct {
         const char *rule; /* the rule's static name */
@@ -90,8 +101,25 @@ struct store_days {
     double mean, stdev;
 };
 
+/* This process's reservations of one staff member whose audit entries have
+ * not committed yet (a ring: the oldest goes when it is full). */
+struct pending {
+    size_t n, head;
+    struct {
+        int64_t t;
+        int kind; /* DETECT_LOOKUP, DETECT_REVEAL or COUNT_CASE_OPENED */
+        unsigned char ninc, has_side;
+        struct {
+            int metric;
+            int64_t bucket;
+        } inc[3 + MODEL_F__COUNT];
+        unsigned char side[2 * NEAR_BYTES];
+    } r[PENDING_MAX];
+};
+
 struct service_detector {
     pthread_mutex_t lock;
+    int64_t refresh_s;                  /* counts are reloaded from the store after this long */
     struct peer_group peers[PEERS_MAX]; /* least recently read replaced first */
     struct store_days stores[PEERS_MAX];
     const struct policy *policy;
@@ -214,6 +242,32 @@ static uint32_t neighbours(const struct staff_state *st, const struct service_ne
     return count;
 }
 
+/* Adds this process's reservations not committed yet to freshly loaded
+ * counts; those older than REFRESH_S lapse (their request failed, or
+ * their entry committed unseen). */
+static void pending_apply(struct staff_state *st, int64_t now)
+{
+    struct pending *p = st->pending;
+    size_t i, j, k;
+
+    if (p == NULL)
+        return;
+    for (i = 0, k = 0; i < p->n; i++) {
+        j = (p->head + i) % PENDING_MAX;
+        if (p->r[j].t <= now - REFRESH_S)
+            continue;
+        if (k != i)
+            p->r[(p->head + k) % PENDING_MAX] = p->r[j];
+        j = (p->head + k++) % PENDING_MAX;
+        for (size_t m = 0; m < p->r[j].ninc; m++)
+            state_add(st, p->r[j].inc[m].metric / 4, p->r[j].inc[m].metric % 4,
+                      p->r[j].inc[m].bucket, 1);
+        if (p->r[j].has_side)
+            recent_add(st, p->r[j].t, p->r[j].side);
+    }
+    p->n = k;
+}
+
 /* The state of `staff`, (re)loaded from the store when stale.  Lock held. */
 static int state_of(struct service *svc, struct service_detector *d, const char *staff, int64_t now,
                     struct staff_state **out, char **errmsg)
@@ -229,8 +283,9 @@ static int state_of(struct service *svc, struct service_detector *d, const char 
         st->next = *head;
         *head = st;
     }
-    if (now - st->loaded_at >= REFRESH_S) {
+    if (now - st->loaded_at >= d->refresh_s) {
         struct staff_state *next = st->next;
+        struct pending *pending = st->pending;
         char name[sizeof(st->name)];
         __typeof__(st->alerted) alerted;
         int64_t pruned = st->pruned_minute;
@@ -243,6 +298,7 @@ static int state_of(struct service *svc, struct service_detector *d, const char 
         memcpy(st->alerted, alerted, sizeof(alerted));
         st->pruned_minute = pruned;
         st->next = next;
+        st->pending = pending;
         rc = store_detect_rows(svc->store, staff, load_row, st, errmsg);
         if (rc == CU_OK)
             rc =
@@ -253,6 +309,7 @@ static int state_of(struct service *svc, struct service_detector *d, const char 
             st->loaded_at = 0;
             return rc;
         }
+        pending_apply(st, now);
         st->loaded_at = now;
     }
     *out = st;
@@ -333,6 +390,62 @@ static size_t increments(const struct policy *p, int kind, const int fields[MODE
                 out[n++].n = 1;
             }
     return n;
+}
+
+/* Keeps a reservation aside until its entry commits (a full ring drops the
+ * oldest).  Lock held. */
+static void pending_push(struct staff_state *st, int kind, int64_t t, const struct store_count *c,
+                         size_t k, const unsigned char *side)
+{
+    struct pending *p;
+    size_t i, j;
+
+    if (kind != DETECT_LOOKUP && kind != DETECT_REVEAL && kind != COUNT_CASE_OPENED)
+        return;
+    if (st->pending == NULL)
+        st->pending = xcalloc(1, sizeof(*st->pending));
+    p = st->pending;
+    if (p->n == PENDING_MAX) {
+        p->head = (p->head + 1) % PENDING_MAX;
+        p->n--;
+    }
+    j = (p->head + p->n++) % PENDING_MAX;
+    p->r[j].t = t;
+    p->r[j].kind = kind;
+    p->r[j].ninc = (unsigned char)(k < CU_ARRAY_LEN(p->r[j].inc) ? k : CU_ARRAY_LEN(p->r[j].inc));
+    for (i = 0; i < p->r[j].ninc; i++) {
+        p->r[j].inc[i].metric = c[i].metric;
+        p->r[j].inc[i].bucket = c[i].bucket;
+    }
+    p->r[j].has_side = side != NULL;
+    if (side != NULL)
+        memcpy(p->r[j].side, side, sizeof(p->r[j].side));
+}
+
+/* An entry of `staff` of `kind` committed: its reservation (the oldest of
+ * that kind) is in the store's counts now. */
+static void pending_take(struct service_detector *d, const char *staff, int kind)
+{
+    struct staff_state *st;
+    struct pending *p;
+    size_t i, j;
+
+    pthread_mutex_lock(&d->lock);
+    for (st = d->bucket[name_hash(staff)]; st != NULL && strcmp(st->name, staff) != 0;
+         st = st->next)
+        ;
+    p = st != NULL ? st->pending : NULL;
+    for (i = 0; p != NULL && i < p->n; i++) {
+        j = (p->head + i) % PENDING_MAX;
+        if (p->r[j].kind != kind)
+            continue;
+        for (; i > 0; i--) /* close the gap: the older ones move up one */
+            p->r[(p->head + i) % PENDING_MAX] = p->r[(p->head + i - 1) % PENDING_MAX];
+        p->head = (p->head + 1) % PENDING_MAX;
+        p->n--;
+        break;
+    }
+    pthread_mutex_unlock(&d->lock);
 }
 
 /* Whether an actor is subject to the detector: staff, not the local
@@ -425,6 +538,8 @@ int service_detect_committed(struct service_detector *d, struct store *s,
         }
         k = increments(d->policy, kind, fields, e[i].time_ms / 1000, e[i].actor, c);
         merge_counts(&acc, &nacc, &cap, c, k);
+        if (kind == DETECT_LOOKUP || kind == DETECT_REVEAL || kind == COUNT_CASE_OPENED)
+            pending_take(d, e[i].actor, kind);
         if (kind == COUNT_APPROVAL && e[i].side_len > 0 && e[i].side_len < 40) {
             /* and the pair, under "supervisor>requester" (the requester
              * rides as side data): its day bucket */
@@ -529,6 +644,8 @@ int service_detect_open(struct service *svc, char **errmsg)
     d = xcalloc(1, sizeof(*d));
     pthread_mutex_init(&d->lock, NULL);
     d->policy = svc->policy;
+    /* A PostgreSQL store is shared by servers: their counts, at once. */
+    d->refresh_s = strncmp(svc->store_url, "postgres", 8) == 0 ? 0 : REFRESH_S;
     svc->detector = d;
     return CU_OK;
 }
@@ -545,6 +662,7 @@ void service_detect_free(struct service_detector *d)
         while (d->bucket[i] != NULL) {
             struct staff_state *next = d->bucket[i]->next;
 
+            free(d->bucket[i]->pending);
             free(d->bucket[i]);
             d->bucket[i] = next;
         }
@@ -753,15 +871,17 @@ int service_detect_check(struct service *svc, const struct service_actor *who, i
              * counts once its outcome is known, in the commit hook) */
             k = increments(d->policy, kind == DETECT_CASE_OPEN ? COUNT_CASE_OPENED : kind, r.fields,
                            now, who->username, c);
+            unsigned char side[2 * NEAR_BYTES];
+
             for (i = 0; i < k; i++)
                 state_add(st, c[i].metric / 4, c[i].metric % 4, c[i].bucket, 1);
             if (near != NULL) {
-                unsigned char side[2 * NEAR_BYTES];
-
                 memcpy(side, near->bucket[1], NEAR_BYTES);
                 memcpy(side + NEAR_BYTES, near->exact, NEAR_BYTES);
                 recent_add(st, now, side);
             }
+            pending_push(st, kind == DETECT_CASE_OPEN ? COUNT_CASE_OPENED : kind, now, c, k,
+                         near != NULL ? side : NULL);
         }
     }
     pthread_mutex_unlock(&d->lock);

@@ -575,6 +575,8 @@ static void write_rejects(struct import *im, uint64_t bad_line, const char *fiel
             if (!json_is_object(obj)) {
                 json_decref(obj);
                 obj = json_pack("{s:s%}", "_line", im->cur_raw.data + off, (size_t)len);
+                if (obj == NULL) /* the line is not UTF-8: kept as the error alone */
+                    obj = json_object();
             }
             json_object_set_new(obj, "_error", json_string(why));
             char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -119,7 +119,7 @@ int service_login(struct service *svc, const char *username, const char *passwor
     char text[sodium_base64_ENCODED_LEN(TOKEN_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
     int64_t now = cu_now(), locked = 0, step = -1;
     const char *reason = NULL;
-    int rc, exists;
+    int rc, exists = 0;
 
     *out = NULL;
     store_staff_init(&st);

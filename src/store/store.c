@@ -105,8 +105,13 @@ int store_open(struct store **out, const char *url, char **errmsg)
         return store_sqlite_open(out, path, errmsg);
     }
     /* Never echo the rest of the URL: it may hold a password. */
-    if (scheme_is(url, slen, "postgres") || scheme_is(url, slen, "postgresql"))
+    if (scheme_is(url, slen, "postgres") || scheme_is(url, slen, "postgresql")) {
+#ifdef CU_STORE_PG
+        return store_pg_open(out, url, errmsg);
+#else
         return cu_errf(errmsg, CU_ERR_INVALID, "store: postgresql support is not built in");
+#endif
+    }
     return cu_errf(errmsg, CU_ERR_INVALID,
                    "store: unknown store url scheme \"%.*s\" (expected \"sqlite:\" or "
                    "\"postgres://\")",

@@ -1,6 +1,7 @@
 /*
- * The store: one interface, several back ends (SQLite now, PostgreSQL
- * later).  Nothing above this header knows which database it talks to: no
+ * The store: one interface, two back ends: SQLite (embedded, the default)
+ * and PostgreSQL (store_pg.c, built when libpq is found; several servers on
+ * one database, docs/postgres.md).  Nothing above this header knows which database it talks to: no
  * SQL, no handles, no back-end error codes leak out.  A back end implements
  * `struct store_ops` (store_int.h); store.c dispatches.
  *

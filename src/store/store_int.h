@@ -129,6 +129,9 @@ struct store {
 
 /* SQLite back end: opens PATH (not a URL). */
 int store_sqlite_open(struct store **out, const char *path, char **errmsg);
+/* PostgreSQL back end (built when libpq is found: CU_STORE_PG): opens a
+ * "postgres://" or "postgresql://" URL (store_pg.c). */
+int store_pg_open(struct store **out, const char *url, char **errmsg);
 
 /* Encoding of the blind list kept with each customer (so that replacing a
  * customer removes exactly its old entries): 9 bytes per entry, kind then

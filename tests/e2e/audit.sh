@@ -102,24 +102,46 @@ expect "and not against a wrong old root" 1 \
 
 # Fail closed: the audit write fails, the reveal shows nothing.
 db="$DATA/custodian.db"
-sqlite3 "$db" "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_entries
-               BEGIN SELECT RAISE(FAIL, 'injected audit failure'); END"
+store_fail_audit on
 expect "a reveal whose audit write fails exits 1" 1 \
     cu lookup --customer-id C00000004 --reveal name --reason "support call"
 check "and prints nothing on stdout" test -z "$out"
 lacks "nor the value on stderr" "$err" "$name"
 expect "a masked look-up whose audit write fails exits 1 too" 1 cu lookup --imei "$imei"
 check "and prints nothing" test -z "$out"
-sqlite3 "$db" "DROP TRIGGER fail_audit"
+store_fail_audit off
 expect "the log still verifies" 0 cu audit verify
 
-# Tampering, each on a copy of the database.
+# Tampering, each on a copy of the database (PostgreSQL: of the log's
+# tables, kept in tables of their own).
 n=$(size)
-cp "$db" "$TMP/clean.db"
-tamper() { # tamper DESCRIPTION INDEX SQL
-    cp "$TMP/clean.db" "$db"
-    rm -f "$db-wal" "$db-shm"
-    sqlite3 "$db" "$3"
+if [ -n "$PG" ]; then
+    store_sql "CREATE TABLE clean_e AS SELECT * FROM audit_entries;
+               CREATE TABLE clean_t AS SELECT * FROM audit_tiles;
+               CREATE TABLE clean_c AS SELECT * FROM audit_checkpoints"
+else
+    cp "$db" "$TMP/clean.db"
+fi
+restore_clean() {
+    if [ -n "$PG" ]; then
+        store_sql "TRUNCATE audit_entries, audit_tiles, audit_checkpoints;
+                   INSERT INTO audit_entries SELECT * FROM clean_e;
+                   INSERT INTO audit_tiles SELECT * FROM clean_t;
+                   INSERT INTO audit_checkpoints SELECT * FROM clean_c"
+    else
+        cp "$TMP/clean.db" "$db"
+        rm -f "$db-wal" "$db-shm"
+    fi
+}
+# pg_replace COLUMN OLD NEW: PostgreSQL's replace() of the first OLD in a
+# bytea (SQLite's replace() works on blobs).
+pg_replace() {
+    echo "CASE WHEN position('$2'::bytea in $1) > 0 THEN overlay($1 placing '$3'::bytea
+          from position('$2'::bytea in $1) for ${#2}) ELSE $1 END"
+}
+tamper() { # tamper DESCRIPTION INDEX SQL [POSTGRESQL_SQL]
+    restore_clean
+    if [ -n "$PG" ]; then store_sql "${4:-$3}"; else sqlite3 "$db" "$3"; fi
     run cu audit verify
     if [ "$status" -eq 1 ] && printf '%s' "$err" | grep -q "at index $2:"; then
         ok "$1 is caught at index $2"
@@ -128,7 +150,8 @@ tamper() { # tamper DESCRIPTION INDEX SQL
     fi
 }
 tamper "a modified entry" 5 \
-    "UPDATE audit_entries SET leaf = replace(leaf, 'operator', 'operatoX') WHERE idx = 5"
+    "UPDATE audit_entries SET leaf = replace(leaf, 'operator', 'operatoX') WHERE idx = 5" \
+    "UPDATE audit_entries SET leaf = $(pg_replace leaf operator operatoX) WHERE idx = 5"
 tamper "a deleted entry" 7 "DELETE FROM audit_entries WHERE idx = 7"
 tamper "two swapped entries" 3 \
     "UPDATE audit_entries SET leaf = (SELECT leaf FROM audit_entries WHERE idx = 9) WHERE idx = 3;
@@ -136,13 +159,20 @@ tamper "two swapped entries" 3 \
 tamper "a truncated log" $((n - 4)) "DELETE FROM audit_entries WHERE idx >= $((n - 4))"
 tamper "an entry changed together with its stored hash" 0 \
     "UPDATE audit_entries SET leaf = replace(leaf, 'lookup', 'lookuP') WHERE idx = 12;
+     DELETE FROM audit_tiles" \
+    "UPDATE audit_entries SET leaf = $(pg_replace leaf lookup lookuP) WHERE idx = 12;
      DELETE FROM audit_tiles"
-cp "$TMP/clean.db" "$db"
-sqlite3 "$db" "UPDATE audit_checkpoints SET note = replace(note, char(10) || '$N' || char(10),
+restore_clean
+if [ -n "$PG" ]; then
+    store_sql "UPDATE audit_checkpoints SET note = replace(note, chr(10) || '$N' || chr(10),
+               chr(10) || '$((N - 1))' || chr(10)) WHERE size = $N"
+else
+    sqlite3 "$db" "UPDATE audit_checkpoints SET note = replace(note, char(10) || '$N' || char(10),
                char(10) || '$((N - 1))' || char(10)) WHERE size = $N"
+fi
 expect "an altered stored checkpoint is caught" 1 cu audit verify
 contains "as a bad signature or mismatch" "$err" "checkpoint"
-cp "$TMP/clean.db" "$db"
+restore_clean
 expect "the clean copy verifies" 0 cu audit verify
 
 done_testing

@@ -17,8 +17,8 @@ for run in $(seq 1 "$RUNS"); do
     sleep "0.$(printf '%02d' $((5 + RANDOM % 75)))"
     kill -9 $pid 2>/dev/null
     wait $pid 2>/dev/null
-    size=$(cu audit entries --start 0 --end 0 >/dev/null 2>&1; sqlite3 "$DATA/custodian.db" \
-        "SELECT count(*) FROM audit_entries")
+    size=$(cu audit entries --start 0 --end 0 >/dev/null 2>&1
+        store_sql "SELECT count(*) FROM audit_entries")
     max=$(sort -n "$TMP/answered" | tail -1)
     n=$(wc -l <"$TMP/answered")
     answered_total=$((answered_total + n))
@@ -51,7 +51,7 @@ wait $p2
 r2=$?
 check "two processes appending concurrently both succeed" test $r1 -eq 0 -a $r2 -eq 0
 expect "and the log verifies" 0 cu audit verify
-size2=$(sqlite3 "$DATA/custodian.db" "SELECT count(*) FROM audit_entries")
+size2=$(store_sql "SELECT count(*) FROM audit_entries")
 check "with every entry of both" test "$size2" -ge $((size + 8000))
 
 done_testing

@@ -96,8 +96,7 @@ http POST "/v1/cases/K-nope/reveal" '{"fields":["name"]}' "$alice"
 check "an unknown case: 404" test "$code" = 404
 
 # --- fail closed: no durable audit entry, no data --------------------------------
-sqlite3 "$DATA/custodian.db" "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_entries
-                              BEGIN SELECT RAISE(FAIL, 'injected audit failure'); END"
+store_fail_audit on
 http POST "/v1/cases/$case1/reveal" '{"fields":["name","phone"]}' "$alice"
 refused "a reveal whose audit entry cannot be written" 503 audit-unavailable
 lacks "shows no name" "$out" "$name"
@@ -105,12 +104,12 @@ lacks "and no phone" "$out" "$phone"
 http GET "/v1/devices/$imei" "" "$alice"
 refused "a look-up whose audit entry cannot be written" 503 audit-unavailable
 lacks "shows no customer" "$out" "$cid"
-sqlite3 "$DATA/custodian.db" "DROP TRIGGER fail_audit"
+store_fail_audit off
 http POST "/v1/cases/$case1/reveal" '{"fields":["name"]}' "$alice"
 check "once the log can be written again, the reveal works" test "$code" = 200
 
 # --- an expired case ----------------------------------------------------------
-sqlite3 "$DATA/custodian.db" "UPDATE cases SET expires_at = 1 WHERE id = '$case1'"
+store_sql "UPDATE cases SET expires_at = 1 WHERE id = '$case1'"
 http POST "/v1/cases/$case1/reveal" '{"fields":["name"]}' "$alice"
 refused "an expired case" 409 case-expired
 lacks "and no name" "$out" "$name"

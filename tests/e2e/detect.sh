@@ -141,7 +141,7 @@ http GET "/v1/devices/$(luhn "35693803009999")" "" "$dave"
 check "a look-up far from them is not" test "$code" = 404
 run cu alerts
 contains "the enumeration alert (at the 3rd) names dave" "$out" "enumeration        dave         3 look-ups"
-run grep -c --binary-files=text "3569380300120" "$DATA/custodian.db"
+run store_grep "3569380300120"
 check "the store keeps no walked IMEI, only keyed buckets" test "$out" = 0
 
 # cases never verified: alert at 5 open ones today, block at 10 (this
@@ -196,7 +196,7 @@ check "canary add plants customers" test "$status" = 0
 canary_imei=$(printf '%s\n' "$out" | grep -A1 '"imeis"' | sed -n 's/.*"\([0-9]\{15\}\)".*/\1/p' | head -1)
 canary_id=$(printf '%s\n' "$out" | sed -n 's/.*"customer_id": "\(C[0-9]*\)".*/\1/p' | head -1)
 check "with an IMEI to watch" test -n "$canary_imei"
-run sqlite3 "$DATA/custodian.db" "SELECT count(*) FROM canaries"
+run store_sql "SELECT count(*) FROM canaries"
 check "the store keeps two canary tags" test "$out" = 2
 carol=$(staff_login carol clerk SZ-014)
 http GET "/v1/devices/$canary_imei" "" "$carol"

@@ -166,14 +166,13 @@ run cu audit export
 lacks "the audit log holds no name" "$out" "$name_a"
 
 # --- fail closed: no durable audit entry, no export ----------------------------------------
-sqlite3 "$DATA/custodian.db" "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_entries
-                              BEGIN SELECT RAISE(FAIL, 'injected audit failure'); END"
+store_fail_audit on
 expect "an export whose audit entry cannot be written exits 1" 1 cu export --customer-id "$A"
 check "and prints nothing on stdout" test -z "$out"
 lacks "nor the name on stderr" "$err" "$name_a"
 expect "to a file: exits 1" 1 cu export --customer-id "$A" --output "$TMP/failed.json"
 check "and writes no file" test ! -e "$TMP/failed.json"
-sqlite3 "$DATA/custodian.db" "DROP TRIGGER fail_audit"
+store_fail_audit off
 expect "once the log can be written again, the export works" 0 cu export --customer-id "$A"
 expect "and the audit log verifies" 0 cu audit verify
 

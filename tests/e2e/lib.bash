@@ -186,7 +186,7 @@ serve_start() {
     : >"$TMP/serve.log"
     "$CUSTODIAN" --data "$DATA" serve --listen 127.0.0.1:0 >"$TMP/serve.log" 2>&1 &
     SERVER=$!
-    trap 'kill $SERVER 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$TMP"' EXIT
+    trap 'kill $SERVER 2>/dev/null; pg_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$TMP"' EXIT
     URL=""
     for _ in $(seq 1 100); do
         URL=$(sed -n 's/^custodian: serving on \(http:[^ ]*\).*/\1/p' "$TMP/serve.log")
@@ -225,3 +225,132 @@ staff_login() {
     http POST /v1/password "{\"old\":\"$pw\",\"new\":\"long-password-of-$1\"}" "$token"
     printf '%s' "$token"
 }
+
+# --- PostgreSQL (issue 8) ---------------------------------------------------
+# With CUSTODIAN_STORE=postgres://USER@HOST:PORT/DB (tests/run sets it from
+# tests/pg.sh), the script runs on PostgreSQL: every `custodian init` (cu
+# init, or "$CUSTODIAN" --data DIR init) gets a new database of its own on
+# that server, through a wrapper that $CUSTODIAN now names (it adds
+# --store; the databases are dropped at exit).  CUSTODIAN_STORE itself is
+# not passed on: each data folder's config.json names its store.  $PG is
+# non-empty on PostgreSQL; checks of SQLite's files are skipped there
+# (pg_skipped says which).
+PG=""
+if [ -n "${CUSTODIAN_STORE:-}" ]; then
+    case "$CUSTODIAN_STORE" in
+    postgres://* | postgresql://*) PG=$CUSTODIAN_STORE ;;
+    esac
+fi
+unset CUSTODIAN_STORE
+if [ -n "$PG" ]; then
+    PG_DBS="$TMP/pg-databases"
+    : >"$PG_DBS"
+    mkdir -p "$TMP/pgbin"
+    cat >"$TMP/pgbin/custodian" <<WRAPPER
+#!/usr/bin/env bash
+# custodian, with a new PostgreSQL database for each data folder's init
+cmd=""
+skip=0
+for a in "\$@"; do
+    if [ \$skip -eq 1 ]; then skip=0; continue; fi
+    case "\$a" in
+    --data) skip=1 ;;
+    -*) ;;
+    *) cmd=\$a; break ;;
+    esac
+done
+if [ "\$cmd" = init ]; then
+    db="cu_e2e_$$_\$(( \$(wc -l <"$PG_DBS") + 1 ))"
+    psql -XAtq "$PG" -c "CREATE DATABASE \$db" >/dev/null || exit 1
+    echo "\$db" >>"$PG_DBS"
+    exec "$CUSTODIAN" "\$@" --store "${PG%/*}/\$db"
+fi
+exec "$CUSTODIAN" "\$@"
+WRAPPER
+    chmod +x "$TMP/pgbin/custodian"
+    CUSTODIAN="$TMP/pgbin/custodian"
+    trap 'pg_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$TMP"' EXIT
+fi
+
+# pg_cleanup: drops the script's databases (not with KEEP).
+pg_cleanup() {
+    local db
+    [ -n "$PG" ] && [ -z "${KEEP:-}" ] && [ -f "$PG_DBS" ] || return 0
+    while read -r db; do
+        psql -XAtq "$PG" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+    done <"$PG_DBS"
+}
+
+# data_copy SRC DST: a copy of the data folder SRC at DST (cp -a), and on
+# PostgreSQL of its database too (CREATE DATABASE ... TEMPLATE, which needs
+# every connection to SRC's database closed), DST's config naming the copy;
+# a later copy to the same DST replaces that database.
+data_copy() {
+    local url db
+    cp -a "$1" "$2" || return 1
+    [ -n "$PG" ] || return 0
+    url=$(sed -n 's/^ *"store": "\(.*\)",*$/\1/p' "$1/config.json")
+    db="cu_e2e_$$_$(printf '%s' "$2" | md5sum | cut -c1-10)"
+    psql -XAtq "$PG" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
+        -c "CREATE DATABASE $db TEMPLATE ${url##*/}" >/dev/null || return 1
+    grep -qx "$db" "$PG_DBS" || echo "$db" >>"$PG_DBS"
+    sed -i "s|/${url##*/}\"|/$db\"|" "$2/config.json"
+}
+
+# pg_skipped WHAT: notes a check that runs on SQLite only.
+pg_skipped() { echo "# skipped on postgresql: $*"; }
+
+# store_url: the store URL of $DATA (from its config.json).
+store_url() { sed -n 's/^ *"store": "\(.*\)",*$/\1/p' "$DATA/config.json"; }
+
+# store_sql SQL: runs SQL on $DATA's store, prints rows as sqlite3 does
+# ("|" between columns).
+store_sql() {
+    if [ -n "$PG" ]; then
+        psql -XAtq "$(store_url)" -c "$1"
+    else
+        sqlite3 "$DATA/custodian.db" "$1"
+    fi
+}
+
+# store_pg_paths: on PostgreSQL, the folders that hold $DATA's store on
+# disk (its database's data files and the cluster's write-ahead log), after
+# a checkpoint has written them; nothing on SQLite (the store is in $DATA).
+store_pg_paths() {
+    local dir oid
+    [ -n "$PG" ] || return 0
+    dir=$(psql -XAtq "$PG" -c "CHECKPOINT" -c "SHOW data_directory")
+    oid=$(store_sql "SELECT oid FROM pg_database WHERE datname = current_database()")
+    echo "$dir/base/$oid"
+    echo "$dir/pg_wal"
+}
+
+# store_grep TEXT: SQLite: how many lines of the database file hold TEXT;
+# PostgreSQL: how many of the files that hold the store do.
+store_grep() {
+    if [ -z "$PG" ]; then
+        grep -c --binary-files=text -F "$1" "$DATA/custodian.db"
+        return 0
+    fi
+    # shellcheck disable=SC2046
+    grep -rl --binary-files=text -F "$1" $(store_pg_paths) | wc -l
+}
+
+# store_fail_audit on|off: every audit write fails (a trigger) or works.
+store_fail_audit() {
+    if [ -n "$PG" ] && [ "$1" = on ]; then
+        store_sql "CREATE FUNCTION fail_audit() RETURNS trigger LANGUAGE plpgsql AS
+                   \$\$BEGIN RAISE EXCEPTION 'injected audit failure'; END\$\$;
+                   CREATE TRIGGER fail_audit BEFORE INSERT ON audit_entries
+                   FOR EACH ROW EXECUTE FUNCTION fail_audit()" >/dev/null
+    elif [ -n "$PG" ]; then
+        store_sql "DROP TRIGGER fail_audit ON audit_entries; DROP FUNCTION fail_audit()" \
+            >/dev/null
+    elif [ "$1" = on ]; then
+        store_sql "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_entries
+                   BEGIN SELECT RAISE(FAIL, 'injected audit failure'); END"
+    else
+        store_sql "DROP TRIGGER fail_audit"
+    fi
+}
+# --- end of PostgreSQL

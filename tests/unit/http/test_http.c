@@ -585,6 +585,28 @@ static void test_problem_shape(void **state)
     free(res.content_type);
 }
 
+/* Regression (fuzz_api_body): a detail that is not UTF-8 ("%.32s" cutting a
+ * character in two) was dropped from the problem: json_string() refused it. */
+static void test_problem_detail_not_utf8(void **state)
+{
+    struct http_response res = {0};
+
+    (void)state;
+    /* "unknown field '名字" cut after the first byte of "字" */
+    http_problem(&res, 400, "invalid-input", "unknown field '\xe5\x90\x8d\xe5'");
+    assert_string_equal(json_string_value(json_object_get(res.json, "detail")),
+                        "unknown field '\xe5\x90\x8d\xef\xbf\xbd'");
+    json_decref(res.json);
+    free(res.content_type);
+    memset(&res, 0, sizeof(res));
+    http_problem(&res, 400, "invalid-input", "\xff\xc0\xafok\xed\xa0\x80");
+    assert_string_equal(
+        json_string_value(json_object_get(res.json, "detail")),
+        "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdok\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    json_decref(res.json);
+    free(res.content_type);
+}
+
 static void test_bad_config(void **state)
 {
     static const struct http_route two_params[] = {{"GET", "/v1/{a}/{b}", echo_handler}};
@@ -755,8 +777,11 @@ int main(void)
         cmocka_unit_test(test_deferred_frees_the_thread),
     };
     const struct CMUnitTest other_tests[] = {
-        cmocka_unit_test(test_metric_api),    cmocka_unit_test(test_problem_shape),
-        cmocka_unit_test(test_bad_config),    cmocka_unit_test(test_ipv6_listen),
+        cmocka_unit_test(test_metric_api),
+        cmocka_unit_test(test_problem_shape),
+        cmocka_unit_test(test_problem_detail_not_utf8),
+        cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_ipv6_listen),
         cmocka_unit_test(test_graceful_stop),
     };
     int failed =

@@ -204,6 +204,36 @@ static void test_lookup_view_is_masked(void **state)
     json_decref(out);
 }
 
+/* Regression (fuzz/corpus/import_jsonl/regress-rejects-non-utf8.jsonl): a
+ * JSON Lines row that is not UTF-8 went to the rejects file as a NULL
+ * object and crashed the import. */
+static void test_rejects_non_utf8_line(void **state)
+{
+    struct fixture *f = *state;
+    struct service_import_opts o = {0};
+    struct service_import_result r;
+    char *path = xasprintf("%s/bad.jsonl", f->dir), *rej = xasprintf("%s/rejects.jsonl", f->dir);
+    char *err = NULL, text[512] = {0};
+    FILE *fp;
+
+    write_text(path, "{\"customer_id\":\"C1\",\"name\":\"A\",\"email\":\"a@b.co\"}\n"
+                     "{\"customer_id\":\"C2\",\"name\":\"\x83\"\n");
+    o.path = path;
+    o.skip_invalid = 1;
+    o.rejects_path = rej;
+    assert_int_equal(service_import(f->svc, &o, &r, &err), CU_OK);
+    assert_int_equal(r.inserted, 1);
+    assert_int_equal(r.rejected, 1);
+    fp = fopen(rej, "r");
+    assert_non_null(fp);
+    assert_true(fread(text, 1, sizeof(text) - 1, fp) > 0);
+    fclose(fp);
+    assert_non_null(strstr(text, "\"_error\""));
+    free(err);
+    free(path);
+    free(rej);
+}
+
 static void test_invalid_file_imports_nothing(void **state)
 {
     struct fixture *f = *state;
@@ -982,6 +1012,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_access_log_shape_and_scope, setup, teardown),
         cmocka_unit_test_setup_teardown(test_customer_export, setup, teardown),
         cmocka_unit_test_setup_teardown(test_access_notices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rejects_non_utf8_line, setup, teardown),
     };
 
     if (vault_global_init() != CU_OK)
