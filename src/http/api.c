@@ -319,11 +319,13 @@ static int h_totp_confirm(void *app, struct http_request *req, struct http_respo
     struct call c;
     char *err = NULL;
 
-    if (begin(app, req, res, &c, R_STAFF, 0))
-        fail(res,
-             service_totp_confirm(c.svc, http_bearer_token(req), body_str(req, "enrolment"),
-                                  body_str(req, "code"), &err),
-             err);
+    if (begin(app, req, res, &c, R_STAFF, 0)) {
+        /* rc first: the arguments of fail() are evaluated in any order */
+        int rc = service_totp_confirm(c.svc, http_bearer_token(req), body_str(req, "enrolment"),
+                                      body_str(req, "code"), &err);
+
+        fail(res, rc, err);
+    }
     call_end(&c);
     return CU_OK;
 }
@@ -775,8 +777,11 @@ static int h_subject_logout(void *app, struct http_request *req, struct http_res
     struct subject_call c;
     char *err = NULL;
 
-    if (begin_subject(app, req, res, &c))
-        fail(res, service_subject_logout(c.svc, http_bearer_token(req), &err), err);
+    if (begin_subject(app, req, res, &c)) {
+        int rc = service_subject_logout(c.svc, http_bearer_token(req), &err);
+
+        fail(res, rc, err);
+    }
     free(c.customer_id);
     return CU_OK;
 }
