@@ -1110,6 +1110,59 @@ out:
     return rc;
 }
 
+/*
+ * Finds a stored customer (its row id and creation time, when asked) and
+ * deletes exactly its blind entries: the table is keyed by hash, not by
+ * customer, so they are found through the row's own list (decoded into
+ * h->old).  *deleted (when not NULL) counts them.  CU_ERR_NOT_FOUND when
+ * there is no such customer.  Inside the caller's transaction.
+ */
+static int drop_blind(struct store_sqlite *h, const char *customer_id, int64_t *id_out,
+                      int64_t *created_at, int64_t *deleted, const char *what, char **errmsg)
+{
+    sqlite3_stmt *st;
+    const void *p;
+    int64_t id = 0;
+    size_t i;
+    int rc, src;
+
+    rc = stmt_get(h, ST_CUSTOMER_LOOKUP, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, customer_id, -1, SQLITE_STATIC);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        p = sqlite3_column_blob(st, 1);
+        if (store_blind_decode(&h->old, p, p ? (size_t)sqlite3_column_bytes(st, 1) : 0) != CU_OK)
+            rc = cu_errf(errmsg, CU_ERR_STORE, "store: %s: corrupt blind list", what);
+        if (created_at != NULL)
+            *created_at = sqlite3_column_int64(st, 2);
+    } else if (src == SQLITE_DONE) {
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "store: %s: no such customer", what);
+    } else {
+        rc = db_fail(h, errmsg, what);
+    }
+    sqlite3_reset(st);
+    if (rc != CU_OK || h->old.nblind == 0)
+        goto out;
+    rc = stmt_get(h, ST_BLIND_DELETE, &st, what, errmsg);
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(st, 3, id);
+    for (i = 0; i < h->old.nblind && rc == CU_OK; i++) {
+        sqlite3_bind_int(st, 1, h->old.blind[i].kind);
+        sqlite3_bind_int64(st, 2, hash_to_i64(h->old.blind[i].hash));
+        rc = stmt_run(h, st, what, errmsg);
+        if (rc == CU_OK && deleted != NULL)
+            *deleted += sqlite3_changes(h->db);
+    }
+out:
+    if (rc == CU_OK && id_out != NULL)
+        *id_out = id;
+    return rc;
+}
+
 static int sq_customer_replace(struct store *s, struct store_customer *c, char **errmsg)
 {
     struct store_sqlite *h = sq(s);
@@ -1117,9 +1170,7 @@ static int sq_customer_replace(struct store *s, struct store_customer *c, char *
     int64_t id = 0, created_at = 0;
     enum scope scope;
     sqlite3_stmt *st;
-    const void *p;
-    size_t i;
-    int rc, src;
+    int rc;
 
     if (c->updated_at == 0)
         c->updated_at = cu_now();
@@ -1131,41 +1182,10 @@ static int sq_customer_replace(struct store *s, struct store_customer *c, char *
     if (rc != CU_OK)
         return rc;
 
-    /* The stored row: its id, creation time and blind list. */
-    rc = stmt_get(h, ST_CUSTOMER_LOOKUP, &st, what, errmsg);
+    /* The stored row (its id and creation time); its blind entries go. */
+    rc = drop_blind(h, c->customer_id, &id, &created_at, NULL, what, errmsg);
     if (rc != CU_OK)
         goto out;
-    sqlite3_bind_text(st, 1, c->customer_id, -1, SQLITE_STATIC);
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        id = sqlite3_column_int64(st, 0);
-        p = sqlite3_column_blob(st, 1);
-        if (store_blind_decode(&h->old, p, p ? (size_t)sqlite3_column_bytes(st, 1) : 0) != CU_OK)
-            rc = cu_errf(errmsg, CU_ERR_STORE, "store: %s: corrupt blind list", what);
-        created_at = sqlite3_column_int64(st, 2);
-    } else if (src == SQLITE_DONE) {
-        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "store: %s: no such customer", what);
-    } else {
-        rc = db_fail(h, errmsg, what);
-    }
-    sqlite3_reset(st);
-    if (rc != CU_OK)
-        goto out;
-
-    /* Exactly the old row's blind entries go. */
-    if (h->old.nblind > 0) {
-        rc = stmt_get(h, ST_BLIND_DELETE, &st, what, errmsg);
-        if (rc != CU_OK)
-            goto out;
-        sqlite3_bind_int64(st, 3, id);
-        for (i = 0; i < h->old.nblind && rc == CU_OK; i++) {
-            sqlite3_bind_int(st, 1, h->old.blind[i].kind);
-            sqlite3_bind_int64(st, 2, hash_to_i64(h->old.blind[i].hash));
-            rc = stmt_run(h, st, what, errmsg);
-        }
-        if (rc != CU_OK)
-            goto out;
-    }
 
     rc = stmt_get(h, ST_CUSTOMER_UPDATE, &st, what, errmsg);
     if (rc != CU_OK)
@@ -2893,11 +2913,7 @@ static int sq_customer_erase(struct store *s, const char *customer_id, int64_t e
     struct store_sqlite *h = sq(s);
     const char *what = "erase customer";
     enum scope scope;
-    sqlite3_stmt *st;
-    const void *p;
-    int64_t id = 0;
-    size_t i;
-    int rc, src;
+    int rc;
 
     memset(res, 0, sizeof(*res));
     if (erased_at == 0)
@@ -2909,42 +2925,9 @@ static int sq_customer_erase(struct store *s, const char *customer_id, int64_t e
     if (rc != CU_OK)
         return rc;
 
-    rc = stmt_get(h, ST_CUSTOMER_LOOKUP, &st, what, errmsg);
+    rc = drop_blind(h, customer_id, NULL, NULL, &res->blind, what, errmsg);
     if (rc != CU_OK)
         goto out;
-    sqlite3_bind_text(st, 1, customer_id, -1, SQLITE_STATIC);
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        id = sqlite3_column_int64(st, 0);
-        p = sqlite3_column_blob(st, 1);
-        if (store_blind_decode(&h->old, p, p ? (size_t)sqlite3_column_bytes(st, 1) : 0) != CU_OK)
-            rc = cu_errf(errmsg, CU_ERR_STORE, "store: %s: corrupt blind list", what);
-    } else if (src == SQLITE_DONE) {
-        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "store: %s: no such customer", what);
-    } else {
-        rc = db_fail(h, errmsg, what);
-    }
-    sqlite3_reset(st);
-    if (rc != CU_OK)
-        goto out;
-
-    /* Exactly its blind entries (the table is keyed by hash, not by
-     * customer, so they are found through the row's own list). */
-    if (h->old.nblind > 0) {
-        rc = stmt_get(h, ST_BLIND_DELETE, &st, what, errmsg);
-        if (rc != CU_OK)
-            goto out;
-        sqlite3_bind_int64(st, 3, id);
-        for (i = 0; i < h->old.nblind && rc == CU_OK; i++) {
-            sqlite3_bind_int(st, 1, h->old.blind[i].kind);
-            sqlite3_bind_int64(st, 2, hash_to_i64(h->old.blind[i].hash));
-            rc = stmt_run(h, st, what, errmsg);
-            if (rc == CU_OK)
-                res->blind += sqlite3_changes(h->db);
-        }
-        if (rc != CU_OK)
-            goto out;
-    }
     rc = erase_exec(h, "DELETE FROM customers WHERE customer_id = ?1", customer_id, 0, NULL, what,
                     errmsg);
     if (rc == CU_OK)
