@@ -4,15 +4,17 @@
 # $cu (the binary), $repo, $work (a scratch folder), $data, and say/die,
 # and keeps $server_pid in its cleanup.
 
-# wrk and jq, installed like scripts/deps.sh does: only if missing, as root
-# or with sudo.
-missing=""
-for p in wrk jq oathtool curl; do
-    command -v "$p" >/dev/null 2>&1 || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
+# install_packages PACKAGE...: installs the Debian packages not installed yet, as
+# scripts/deps.sh does (apt-get, as root or with sudo).
+install_packages() {
+    local missing="" p SUDO=""
+
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+            missing="$missing $p"
+    done
+    [ -n "$missing" ] || return 0
     say "installing:$missing"
-    SUDO=""
     if [ "$(id -u)" -ne 0 ]; then
         command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to install:$missing"
         SUDO=sudo
@@ -21,7 +23,8 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     # shellcheck disable=SC2086
     $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
+}
+install_packages wrk jq oathtool curl
 
 # Stops a process started here (SIGTERM) and waits for it; the exit status
 # of the process is returned.
@@ -39,14 +42,15 @@ if [ "$commit" != unknown ] && ! git -C "$repo" diff-index --quiet HEAD -- 2>/de
     commit="$commit (working tree differs from it)"
 fi
 
-# make_vault N: a data folder with N generated customers (gen --seed 1) and
-# the benchmark policy; $work/customers.csv and $work/imeis.txt (4,096
-# IMEIs of imported devices) for the load scripts.
+# make_vault N [STORE]: a data folder with N generated customers (gen
+# --seed 1) and the benchmark policy, its store at STORE (init --store;
+# default: SQLite in the folder); $work/customers.csv and $work/imeis.txt
+# (4,096 IMEIs of imported devices) for the load scripts.
 make_vault() {
     local customers=$1 rows step
 
     say "data folder $data: $customers customers (gen --seed 1, import)"
-    "$cu" --data "$data" init >/dev/null
+    "$cu" --data "$data" init ${2:+--store "$2"} >/dev/null
     "$cu" gen customers "$customers" --seed 1 >"$work/customers.csv"
     "$cu" --data "$data" import "$work/customers.csv" >/dev/null
 
@@ -116,30 +120,32 @@ EOF
 
 # ---- servers -------------------------------------------------------------------
 
-# start_custodian: starts `custodian serve` on a free port; sets server_pid, url.
+# start_custodian [DIR]: starts `custodian serve` on the data folder DIR
+# (default $data) on a free port, its log in DIR.log; sets server_pid, url.
 start_custodian() {
-    local port=""
+    local dir=${1:-$data} port=""
 
-    "$cu" --data "$data" serve --listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
+    "$cu" --data "$dir" serve --listen 127.0.0.1:0 >"$dir.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 100); do
         # "serving on http://HOST:PORT", or "... (port PORT)" when asked for port 0
         port=$(sed -n -e 's/.*serving on .*(port \([0-9][0-9]*\)).*/\1/p' \
-            -e 's|.*serving on http://[^ ]*:\([1-9][0-9]*\)$|\1|p' "$work/serve.log" | head -1)
+            -e 's|.*serving on http://[^ ]*:\([1-9][0-9]*\)$|\1|p' "$dir.log" | head -1)
         [ -n "$port" ] && break
         kill -0 "$server_pid" 2>/dev/null || break
         sleep 0.1
     done
-    [ -n "$port" ] || die "custodian serve did not start: $(cat "$work/serve.log")"
+    [ -n "$port" ] || die "custodian serve did not start: $(cat "$dir.log")"
     url="http://127.0.0.1:$port"
 }
 
-# stop_custodian: SIGTERM; the server must exit 0.
+# stop_custodian [DIR]: SIGTERM to server_pid (started on DIR, default
+# $data); the server must exit 0.
 stop_custodian() {
     local pid=$server_pid
 
     server_pid=""
-    stop "$pid" || die "custodian serve exited with status $?: $(tail -3 "$work/serve.log")"
+    stop "$pid" || die "custodian serve exited with status $?: $(tail -3 "${1:-$data}.log")"
 }
 
 # api METHOD PATH [BODY] [TOKEN]: sets $code and $out.
@@ -192,6 +198,33 @@ verified_case() {
     expect 200 "verifying case $case_id"
     [ "$(printf '%s' "$out" | jq -r .status)" = verified ] || die "case not verified: $out"
     printf '%s' "$case_id"
+}
+
+# wrk_run URL SCRIPT CONNECTIONS SECONDS OUT [ARGS...]: one wrk run of the
+# Lua script bench/serve/SCRIPT (or a path) with min(2, CONNECTIONS)
+# threads, ARGS passed to the script; wrk's output in OUT.
+wrk_run() {
+    local target=$1 script=$2 c=$3 seconds=$4 out=$5
+
+    shift 5
+    case "$script" in */*) ;; *) script="$repo/bench/serve/$script" ;; esac
+    wrk -t $((c < 2 ? c : 2)) -c "$c" -d "${seconds}s" --latency -s "$script" "$target" -- "$@" \
+        >"$out" 2>&1 || die "wrk failed: $(cat "$out")"
+}
+
+# wrk_result OUT WHAT: the RESULT line of the bench Lua scripts in wrk's
+# output OUT, as variables (requests rps p50_ms p99_ms non2xx connect read
+# write timeout); dies, naming WHAT, on an answer other than 2xx or a
+# socket error.
+wrk_result() {
+    local res
+    res=$(grep '^RESULT ' "$1") || die "$2: wrk printed no result: $(cat "$1")"
+    eval "$(printf '%s' "$res" | sed 's/^RESULT //')"
+    # shellcheck disable=SC2154
+    [ "$non2xx" = 0 ] || die "$2: $non2xx answers were not 2xx"
+    # shellcheck disable=SC2154
+    [ "$connect$read$write$timeout" = 0000 ] ||
+        die "$2: socket errors: connect $connect, read $read, write $write, timeout $timeout"
 }
 
 clk=$(getconf CLK_TCK)

@@ -5,11 +5,18 @@
 #                                  export CUSTODIAN_PG_DIR (its folder) and
 #                                  CUSTODIAN_PG_URL (a postgres:// URL of
 #                                  its maintenance database)
+#   tests/pg.sh start --durable [--preload LIBS]
+#                                  the same, configured as a benchmark needs
+#                                  it (below), with shared_preload_libraries
+#                                  = LIBS (e.g. pgaudit)
 #   tests/pg.sh stop DIR           stops it and deletes DIR
 #
 # The cluster lives in a new temporary folder: initdb there, a free
 # loopback port, trust authentication on loopback only, and no fsync (the
-# tests never need the data after a power cut).  PostgreSQL refuses to run
+# tests never need the data after a power cut).  With --durable (bench/):
+# PostgreSQL's defaults for durability (fsync, synchronous commit, full
+# page writes) and 256 MB of shared buffers, so that a commit costs what it
+# costs in production.  PostgreSQL refuses to run
 # as root: as root, everything runs as the "postgres" user that Debian's
 # package creates, and the folder belongs to it.
 set -eu
@@ -43,7 +50,27 @@ free_port() {
 }
 
 start() {
-    local bin dir port
+    local bin dir port durable="" preload="" tuning
+    while [ $# -gt 0 ]; do
+        case "$1" in
+        --durable) durable=1; shift ;;
+        --preload) [ $# -ge 2 ] || usage; preload=$2; shift 2 ;;
+        *) usage ;;
+        esac
+    done
+    if [ -n "$durable" ]; then
+        tuning="shared_buffers = 256MB
+max_wal_size = 1GB"
+    else
+        tuning="fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 64MB
+max_wal_size = 64MB
+min_wal_size = 32MB"
+    fi
+    [ -n "$preload" ] && tuning="$tuning
+shared_preload_libraries = '$preload'"
     bin=$(bindir)
     dir=$(mktemp -d /tmp/custodian-pg.XXXXXX)
     chmod 700 "$dir"
@@ -63,12 +90,7 @@ listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
 max_connections = 300
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-shared_buffers = 64MB
-max_wal_size = 64MB
-min_wal_size = 32MB
+$tuning
 log_min_messages = warning
 EOF
         if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
@@ -99,11 +121,13 @@ stop() {
     rm -rf "$dir"
 }
 
-case "${1:-}" in
-start) start ;;
-stop) stop "${2:-}" ;;
-*)
-    echo "usage: tests/pg.sh start | stop DIR" >&2
+usage() {
+    echo "usage: tests/pg.sh start [--durable] [--preload LIBS] | stop DIR" >&2
     exit 2
-    ;;
+}
+
+case "${1:-}" in
+start) shift; start "$@" ;;
+stop) stop "${2:-}" ;;
+*) usage ;;
 esac

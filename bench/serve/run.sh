@@ -129,9 +129,8 @@ done
 # bench KIND CONNECTIONS: one timed wrk run; appends a row to $work/rows.
 answered_total=0
 bench() {
-    local kind=$1 c=$2 threads target pid script route res t0 t1
+    local kind=$1 c=$2 target pid script route t0 t1
     local ok0 ok1 bad0 bad1 sum0 sum1 cnt0 cnt1 ent0 ent1 bat0 bat1 server_ms batch
-    threads=$((c < 2 ? c : 2))
     case "$kind" in
     ceiling) target=$ceiling_url pid=$ceiling_pid script=lookup.lua
         set -- "${lookup_token[$c]}" "$work/imeis.txt" ;;
@@ -152,18 +151,10 @@ bench() {
     # bash's time: wrk's own CPU seconds (it shares the cores with the server).
     {
         TIMEFORMAT='%U %S'
-        time wrk -t "$threads" -c "$c" -d "${duration}s" --latency -s "$here/$script" "$target" \
-            -- "$@" >"$work/wrk.out" 2>&1 || die "wrk failed: $(cat "$work/wrk.out")"
+        time wrk_run "$target" "$script" "$c" "$duration" "$work/wrk.out" "$@"
     } 2>"$work/wrk.time"
     t1=$(cpu_ticks "$pid")
-    res=$(grep '^RESULT ' "$work/wrk.out") || die "wrk printed no result: $(cat "$work/wrk.out")"
-    # RESULT requests= rps= p50_ms= p99_ms= non2xx= connect= read= write= timeout=
-    eval "$(printf '%s' "$res" | sed 's/^RESULT //')"
-    # shellcheck disable=SC2154
-    [ "$non2xx" = 0 ] || die "$kind at $c connections: $non2xx answers were not 2xx"
-    # shellcheck disable=SC2154
-    [ "$connect$read$write$timeout" = 0000 ] ||
-        die "$kind at $c connections: socket errors: connect $connect, read $read, write $write, timeout $timeout"
+    wrk_result "$work/wrk.out" "$kind at $c connections"
     server_ms="-" batch="-"
     if [ "$kind" != ceiling ]; then
         ok1=$(metric http_requests_total "$route" '^2')

@@ -68,16 +68,8 @@ done
 # load PAUSE_MS SECONDS: one wrk run of the mixed traffic, each connection
 # pausing PAUSE_MS between requests; sets the RESULT fields.
 load() {
-    wrk -t 2 -c 64 -d "$2s" --latency -s "$here/mixed.lua" "$url" -- "$1" \
-        "$work/clerks.txt" "$work/imeis.txt" >"$work/wrk.out" 2>&1 ||
-        die "wrk failed: $(cat "$work/wrk.out")"
-    res=$(grep '^RESULT ' "$work/wrk.out") || die "wrk printed no result: $(cat "$work/wrk.out")"
-    eval "$(printf '%s' "$res" | sed 's/^RESULT //')"
-    # shellcheck disable=SC2154
-    [ "$non2xx" = 0 ] || die "$non2xx answers were not 2xx"
-    # shellcheck disable=SC2154
-    [ "$connect$read$write$timeout" = 0000 ] ||
-        die "socket errors: connect $connect, read $read, write $write, timeout $timeout"
+    wrk_run "$url" "$here/mixed.lua" 64 "$2" "$work/wrk.out" "$1" "$work/clerks.txt" "$work/imeis.txt"
+    wrk_result "$work/wrk.out" "mixed traffic"
 }
 
 # Capacity: unpaced for 15 s.

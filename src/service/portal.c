@@ -537,15 +537,22 @@ static int notice_line(void *arg, const struct store_audit_row *row)
 
 /* Sends one message for `n` pending notices of one customer (all of
  * `idx`), then forgets them, in one transaction. */
+/*
+ * One message for the pending notices idx[0..n) of a customer; *sent is
+ * incremented when it is queued.  Deleting the notices is the claim: with
+ * several servers on one store, two couriers may pick the same notice, and
+ * the second finds it gone (store_notice_delete says CU_ERR_NOT_FOUND, after
+ * waiting for the first one's transaction) and sends nothing.
+ */
 static int send_notice(struct service *svc, const char *customer_id, const uint64_t *idx, size_t n,
-                       char **errmsg)
+                       size_t *sent, char **errmsg)
 {
     struct model_customer m;
     struct buf lines = BUF_INIT, text = BUF_INIT;
     struct line_ctx lc = {svc, &lines, NULL};
-    const char *channel, *to;
+    const char *channel = NULL, *to = NULL;
     size_t i;
-    int rc;
+    int rc, deliver;
 
     model_customer_init(&m);
     for (i = 0; i < n && i < NOTICE_LINES; i++) {
@@ -556,14 +563,12 @@ static int send_notice(struct service *svc, const char *customer_id, const uint6
     if (n > NOTICE_LINES)
         buf_addf(&lines, "\n... and %zu more", n - NOTICE_LINES);
     rc = service_customer_open(svc, customer_id, &m, errmsg);
-    if (rc == CU_ERR_NOT_FOUND || (rc == CU_OK && !service_contact(&m, NULL, &channel, &to))) {
-        /* erased, or nowhere to write to: nothing to send */
+    /* erased, or nowhere to write to: the notices are only forgotten */
+    deliver = rc == CU_OK && service_contact(&m, NULL, &channel, &to);
+    if (rc == CU_ERR_NOT_FOUND) {
         free(*errmsg);
         *errmsg = NULL;
-        rc = store_begin(svc->store, errmsg);
-        for (i = 0; rc == CU_OK && i < n; i++)
-            rc = store_notice_delete(svc->store, idx[i], errmsg);
-        goto commit;
+        rc = CU_OK;
     }
     if (rc != CU_OK)
         goto out;
@@ -579,16 +584,23 @@ static int send_notice(struct service *svc, const char *customer_id, const uint6
                  n, (int)lines.len, (const char *)lines.data);
     buf_add(&text, "", 1);
     rc = store_begin(svc->store, errmsg);
-    if (rc == CU_OK)
-        rc = service_notify(svc, customer_id, n == 1 ? lc.case_id : NULL, channel, to,
-                            (const char *)text.data, errmsg);
     for (i = 0; rc == CU_OK && i < n; i++)
         rc = store_notice_delete(svc->store, idx[i], errmsg);
-commit:
+    if (rc == CU_OK && deliver)
+        rc = service_notify(svc, customer_id, n == 1 ? lc.case_id : NULL, channel, to,
+                            (const char *)text.data, errmsg);
     if (rc == CU_OK)
         rc = store_commit(svc->store, errmsg);
     else
         store_rollback(svc->store);
+    if (rc == CU_OK && deliver)
+        (*sent)++;
+    if (rc == CU_ERR_NOT_FOUND) {
+        /* claimed by another server's courier: it sends them */
+        free(*errmsg);
+        *errmsg = NULL;
+        rc = CU_OK;
+    }
 out:
     model_customer_release(&m);
     buf_release_wipe(&text);
@@ -619,8 +631,7 @@ int service_notices_run(struct service *svc, size_t *sent, char **errmsg)
             if (rc != CU_OK)
                 break;
             if (!daily) {
-                rc = send_notice(svc, p->customer_id, &p->index, 1, errmsg);
-                *sent += rc == CU_OK;
+                rc = send_notice(svc, p->customer_id, &p->index, 1, sent, errmsg);
                 continue;
             }
             /* A digest: all of the customer's views at once (so at their
@@ -638,8 +649,7 @@ int service_notices_run(struct service *svc, size_t *sent, char **errmsg)
             idx = xrealloc(idx, mine.n * sizeof(*idx));
             for (j = 0; j < mine.n; j++)
                 idx[j] = mine.p[j].index;
-            rc = send_notice(svc, p->customer_id, idx, mine.n, errmsg);
-            *sent += rc == CU_OK;
+            rc = send_notice(svc, p->customer_id, idx, mine.n, sent, errmsg);
         }
     }
     pending_release(&batch);

@@ -512,7 +512,9 @@ int store_scrub(struct store *s, int *complete, char **errmsg) CU_WUR;
  * second add for the same index is ignored); written by the audit commit
  * hook.  notice_scan: pending notices with audit_index >= from, of one
  * customer (or all with NULL), in index order, at most `limit`; a non-zero
- * return from cb stops; cb may use the store.
+ * return from cb stops; cb may use the store.  notice_delete:
+ * CU_ERR_NOT_FOUND when there is no such notice (another server sent it:
+ * deleting first is how a sender claims a notice).
  */
 struct store_subject_code {
     unsigned char hash[32];

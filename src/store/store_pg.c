@@ -3300,11 +3300,17 @@ static int pgs_notice_scan(struct store *s, const char *customer_id, uint64_t fr
 
 static int pgs_notice_delete(struct store *s, uint64_t audit_index, char **errmsg)
 {
+    const char *what = "forget an access notice";
     struct params p;
+    int64_t changed = 0;
+    int rc;
 
     p_init(&p);
     p_i64(&p, u64_clamp(audit_index));
-    return stmt_run(pg(s), ST_NOTICE_DELETE, &p, NULL, "forget an access notice", errmsg);
+    rc = stmt_run(pg(s), ST_NOTICE_DELETE, &p, &changed, what, errmsg);
+    if (rc == CU_OK && changed == 0)
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "store: %s: no such notice", what);
+    return rc;
 }
 
 /* ---- erasure requests ---- */

@@ -3255,7 +3255,10 @@ static int sq_notice_delete(struct store *s, uint64_t audit_index, char **errmsg
     if (rc != CU_OK)
         return rc;
     sqlite3_bind_int64(q, 1, (int64_t)audit_index);
-    return stmt_run(h, q, what, errmsg);
+    rc = stmt_run(h, q, what, errmsg);
+    if (rc == CU_OK && sqlite3_changes(h->db) == 0)
+        rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "store: %s: no such notice", what);
+    return rc;
 }
 
 /* ---- erasure requests ---- */

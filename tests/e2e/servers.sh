@@ -119,6 +119,19 @@ run cu audit show --staff clerk0 --json --limit 100
 check "the reveals of one clerk through every server are in it" \
     test "$(printf '%s' "$out" | grep -c '"action": "reveal"')" -ge "$REVEALS"
 
+# --- each reveal is told to its customer once ------------------------------
+# Every server's courier turns pending notices into messages; two couriers
+# may pick the same notice, and only the one whose delete claims it sends.
+for _ in $(seq 1 100); do
+    [ "$(store_sql "SELECT count(*) FROM notices")" = 0 ] && break
+    sleep 0.1
+done
+check "every access notice was sent (none pending)" \
+    test "$(store_sql "SELECT count(*) FROM notices")" = 0
+notices=$(cu outbox --json | grep -o 'viewed in full' | wc -l)
+echo "# $notices access notices in the outbox for $total reveals"
+check "one notice per reveal, none sent twice by two servers" test "$notices" -eq "$total"
+
 # --- a harvester alternating between the servers is stopped at the quota ----
 # (8 look-ups an hour: the 9th is refused, whichever server it reaches)
 URL=${URLS[0]}

@@ -2109,6 +2109,52 @@ static void test_outbox(void **state)
     store_message_release(&m);
 }
 
+static int collect_notice(void *ctx, uint64_t audit_index, const char *customer_id,
+                          int64_t created_at)
+{
+    uint64_t *got = ctx;
+
+    (void)created_at;
+    assert_true(got[0] < 8);
+    assert_string_equal(customer_id, audit_index == 6 ? "C00000002" : "C00000001");
+    got[1 + got[0]++] = audit_index;
+    return 0;
+}
+
+/* Pending access notices; deleting one is how a server's courier claims it,
+ * so a second delete, from another handle (another server), must fail. */
+static void test_notices(void **state)
+{
+    struct fx *fx = *state;
+    struct store *s2;
+    uint64_t got[9] = {0};
+    char *err = NULL;
+
+    assert_int_equal(store_notice_add(fx->s, 7, "C00000001", 100, NULL), CU_OK);
+    assert_int_equal(store_notice_add(fx->s, 5, "C00000001", 100, NULL), CU_OK);
+    assert_int_equal(store_notice_add(fx->s, 6, "C00000002", 100, NULL), CU_OK);
+    assert_int_equal(store_notice_add(fx->s, 5, "C00000001", 200, NULL), CU_OK); /* ignored */
+    assert_int_equal(store_notice_scan(fx->s, NULL, 0, SIZE_MAX, collect_notice, got, NULL), CU_OK);
+    assert_int_equal(got[0], 3);
+    assert_true(got[1] == 5 && got[2] == 6 && got[3] == 7);
+    memset(got, 0, sizeof(got));
+    assert_int_equal(store_notice_scan(fx->s, "C00000001", 6, SIZE_MAX, collect_notice, got, NULL),
+                     CU_OK);
+    assert_true(got[0] == 1 && got[1] == 7);
+
+    assert_int_equal(store_open(&s2, fx->path, NULL), CU_OK);
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    assert_int_equal(store_notice_delete(fx->s, 5, NULL), CU_OK);
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    assert_int_equal(store_notice_delete(s2, 5, &err), CU_ERR_NOT_FOUND);
+    assert_non_null(strstr(err, "no such notice"));
+    free(err);
+    memset(got, 0, sizeof(got));
+    assert_int_equal(store_notice_scan(s2, NULL, 0, SIZE_MAX, collect_notice, got, NULL), CU_OK);
+    assert_true(got[0] == 2 && got[1] == 6 && got[2] == 7);
+    store_free(s2);
+}
+
 static int count_alert(void *ctx, const struct store_alert *a)
 {
     int *n = ctx;
@@ -2710,6 +2756,7 @@ int main(void)
         T(test_sessions_and_throttle),
         T(test_cases),
         T(test_outbox),
+        T(test_notices),
         T(test_detect_counts_and_alerts),
         T(test_customer_erase),
         T(test_erase_leaves_no_bytes_in_files),
