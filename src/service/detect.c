@@ -304,7 +304,7 @@ static int state_of(struct service *svc, struct service_detector *d, const char 
             rc =
                 store_recent_rows(svc->store, staff,
                                   now - 3600 * (int64_t)policy_enumeration(d->policy)->window_hours,
-                                  load_recent, st, errmsg);
+                                  RECENT_MAX, load_recent, st, errmsg);
         if (rc != CU_OK) {
             st->loaded_at = 0;
             return rc;

@@ -620,10 +620,11 @@ int store_recent_add(struct store *s, const char *staff, int64_t t, const void *
     return fault(errmsg) ? CU_ERR_STORE : s->ops->recent_add(s, staff, t, key, len, errmsg);
 }
 
-int store_recent_rows(struct store *s, const char *staff, int64_t since, store_recent_cb cb,
-                      void *ctx, char **errmsg)
+int store_recent_rows(struct store *s, const char *staff, int64_t since, size_t limit,
+                      store_recent_cb cb, void *ctx, char **errmsg)
 {
-    return fault(errmsg) ? CU_ERR_STORE : s->ops->recent_rows(s, staff, since, cb, ctx, errmsg);
+    return fault(errmsg) ? CU_ERR_STORE
+                         : s->ops->recent_rows(s, staff, since, limit, cb, ctx, errmsg);
 }
 
 int store_recent_prune(struct store *s, const char *staff, int64_t before, char **errmsg)

@@ -439,13 +439,13 @@ int store_canary_add(struct store *s, const unsigned char tag[16], char **errmsg
 int store_canary_has(struct store *s, const unsigned char tag[16], int *has, char **errmsg) CU_WUR;
 
 /* The detector's recent look-up neighbourhoods (keyed hashes, never an
- * identifier): added in the audit commit, read from `since` in time order,
- * pruned before `before`. */
+ * identifier): added in the audit commit; read from `since`, the newest
+ * `limit` of them, in time order; pruned before `before`. */
 int store_recent_add(struct store *s, const char *staff, int64_t t, const void *key, size_t len,
                      char **errmsg) CU_WUR;
 typedef int (*store_recent_cb)(void *ctx, int64_t t, const void *key, size_t len);
-int store_recent_rows(struct store *s, const char *staff, int64_t since, store_recent_cb cb,
-                      void *ctx, char **errmsg) CU_WUR;
+int store_recent_rows(struct store *s, const char *staff, int64_t since, size_t limit,
+                      store_recent_cb cb, void *ctx, char **errmsg) CU_WUR;
 int store_recent_prune(struct store *s, const char *staff, int64_t before, char **errmsg) CU_WUR;
 
 /* Every active staff account with `role` at `store`, with its counter

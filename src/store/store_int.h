@@ -83,8 +83,8 @@ struct store_ops {
     int (*canary)(struct store *s, const unsigned char tag[16], int add, int *has, char **errmsg);
     int (*recent_add)(struct store *s, const char *staff, int64_t t, const void *key, size_t len,
                       char **errmsg);
-    int (*recent_rows)(struct store *s, const char *staff, int64_t since, store_recent_cb cb,
-                       void *ctx, char **errmsg);
+    int (*recent_rows)(struct store *s, const char *staff, int64_t since, size_t limit,
+                       store_recent_cb cb, void *ctx, char **errmsg);
     int (*recent_prune)(struct store *s, const char *staff, int64_t before, char **errmsg);
     int (*detect_peers)(struct store *s, const char *role, const char *store, int metric,
                         int64_t bucket, store_count_cb cb, void *ctx, char **errmsg);

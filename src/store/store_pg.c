@@ -520,9 +520,9 @@ static const struct stmt_def stmts[ST__COUNT] = {
     [ST_CANARY_ADD] = {"INSERT INTO canaries(tag) VALUES($1) ON CONFLICT DO NOTHING", "b"},
     [ST_CANARY_HAS] = {"SELECT 1 FROM canaries WHERE tag = $1", "b"},
     [ST_RECENT_ADD] = {"INSERT INTO detect_recent(staff, t, key) VALUES($1, $2, $3)", "tib"},
-    [ST_RECENT_ROWS] = {"SELECT t, key FROM detect_recent WHERE staff = $1 AND t >= $2"
-                        " ORDER BY t",
-                        "ti"},
+    [ST_RECENT_ROWS] = {"SELECT t, key FROM (SELECT t, key FROM detect_recent"
+                        " WHERE staff = $1 AND t >= $2 ORDER BY t DESC LIMIT $3) r ORDER BY t",
+                        "tii"},
     [ST_RECENT_PRUNE] = {"DELETE FROM detect_recent WHERE staff = $1 AND t < $2", "ti"},
     [ST_DETECT_PEERS] = {"SELECT s.username, coalesce(c.n, 0) FROM staff s"
                          " LEFT JOIN detect_counts c ON c.staff = s.username AND c.metric = $3"
@@ -2910,8 +2910,8 @@ static int pgs_recent_add(struct store *s, const char *staff, int64_t t, const v
     return stmt_run(pg(s), ST_RECENT_ADD, &p, NULL, "record a look-up neighbourhood", errmsg);
 }
 
-static int pgs_recent_rows(struct store *s, const char *staff, int64_t since, store_recent_cb cb,
-                           void *ctx, char **errmsg)
+static int pgs_recent_rows(struct store *s, const char *staff, int64_t since, size_t limit,
+                           store_recent_cb cb, void *ctx, char **errmsg)
 {
     struct params p;
     const void *key;
@@ -2922,6 +2922,7 @@ static int pgs_recent_rows(struct store *s, const char *staff, int64_t since, st
     p_init(&p);
     p_text(&p, staff);
     p_i64(&p, since);
+    p_i64(&p, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
     rc = stmt_exec(pg(s), ST_RECENT_ROWS, &p, &r, "read look-up neighbourhoods", errmsg);
     if (rc != CU_OK)
         return rc;

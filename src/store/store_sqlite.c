@@ -417,7 +417,8 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_CANARY_ADD] = "INSERT OR IGNORE INTO canaries(tag) VALUES(?1)",
     [ST_CANARY_HAS] = "SELECT 1 FROM canaries WHERE tag = ?1",
     [ST_RECENT_ADD] = "INSERT INTO detect_recent(staff, t, key) VALUES(?1, ?2, ?3)",
-    [ST_RECENT_ROWS] = "SELECT t, key FROM detect_recent WHERE staff = ?1 AND t >= ?2 ORDER BY t",
+    [ST_RECENT_ROWS] = "SELECT t, key FROM (SELECT t, key FROM detect_recent"
+                       " WHERE staff = ?1 AND t >= ?2 ORDER BY t DESC LIMIT ?3) ORDER BY t",
     [ST_RECENT_PRUNE] = "DELETE FROM detect_recent WHERE staff = ?1 AND t < ?2",
     /* every active account of a role and store with its count of ?3 in
      * bucket ?4 (0 when it has none) */
@@ -2761,8 +2762,8 @@ static int sq_recent_add(struct store *s, const char *staff, int64_t t, const vo
     return stmt_run(h, q, what, errmsg);
 }
 
-static int sq_recent_rows(struct store *s, const char *staff, int64_t since, store_recent_cb cb,
-                          void *ctx, char **errmsg)
+static int sq_recent_rows(struct store *s, const char *staff, int64_t since, size_t limit,
+                          store_recent_cb cb, void *ctx, char **errmsg)
 {
     struct store_sqlite *h = sq(s);
     const char *what = "read look-up neighbourhoods";
@@ -2774,6 +2775,7 @@ static int sq_recent_rows(struct store *s, const char *staff, int64_t since, sto
         return rc;
     sqlite3_bind_text(q, 1, staff, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, since);
+    sqlite3_bind_int64(q, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
     while ((src = sqlite3_step(q)) == SQLITE_ROW) {
         rc = cb(ctx, sqlite3_column_int64(q, 0), sqlite3_column_blob(q, 1),
                 (size_t)sqlite3_column_bytes(q, 1));
