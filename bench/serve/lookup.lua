@@ -2,7 +2,9 @@
 -- through a file of real IMEIs (one a line).  Also drives the ceiling
 -- (bench-serve-ceiling answers any request), so both send the same bytes.
 --
---   wrk ... -s lookup.lua URL -- TOKEN IMEI_FILE
+--   wrk ... -s lookup.lua URL -- TOKEN[,TOKEN...] IMEI_FILE
+--
+-- With several tokens (several clerks), the requests take them in turn.
 --
 -- done() prints one line: RESULT requests=N rps=R p50_ms=A p99_ms=B
 -- non2xx=S connect=C read=R write=W timeout=T, where non2xx counts the
@@ -23,10 +25,14 @@ function init(args)
     if token == nil or file == nil then
         error("usage: wrk ... -s lookup.lua URL -- TOKEN IMEI_FILE")
     end
-    local headers = { ["Authorization"] = "Bearer " .. token }
+    local tokens = {}
+    for t in token:gmatch("[^,]+") do
+        tokens[#tokens + 1] = t
+    end
     for imei in io.lines(file) do
         if imei ~= "" then
             n = n + 1
+            local headers = { ["Authorization"] = "Bearer " .. tokens[n % #tokens + 1] }
             requests_list[n] = wrk.format("GET", "/v1/devices/" .. imei, headers)
         end
     end

@@ -14,9 +14,12 @@
 # (default 10).  The cluster is durable (tests/pg.sh start --durable:
 # fsync, synchronous commit and full page writes on, as PostgreSQL ships)
 # with pgaudit preloaded; it listens on loopback and is deleted at the end.
+# The traffic comes from 8 clerks (fewer with fewer connections), each
+# reveal clerk with a verified case, as many staff at many counters would
+# send it: the detector judges one staff member's requests one at a time.
 # With two servers, each one is driven by its own wrk with half the
-# connections, and the table shows the sum of their rates and the slower
-# server's latencies.  Any answer other than 2xx, a socket error, a failed
+# connections and half the clerks, and the table shows the sum of their
+# rates and the slower server's latencies.  Any answer other than 2xx, a socket error, a failed
 # pgbench transaction, a pgaudit log short of the transactions or a failed
 # audit check makes the script fail.  Needs wrk, jq, oathtool, curl,
 # PostgreSQL with pgbench and pgaudit; the missing ones are installed with
@@ -180,29 +183,27 @@ url2=$url
 url=$url1
 say "custodian serve on $url1 and $url2"
 
-# A clerk with a verified case per server and point (distinct customers), and
-# a look-up clerk per server and point.
-declare -A token ccase
-k=0
-for c in $connections; do
-    for s in 1 2; do
-        k=$((k + 1))
-        token[lookup$s-$c]=$(new_clerk "pg-lookup$s-$c")
-        token[reveal$s-$c]=$(new_clerk "pg-reveal$s-$c")
-        cid=$(awk -F, -v n="$k" 'NR > 1 && $1 != last { last = $1; if (++j == n) { print $1; exit } }' \
-            "$work/customers.csv")
-        ccase[$s-$c]=$(verified_case "${token[reveal$s-$c]}" "$cid")
-    done
+# The clerks: look-up clerks, and reveal clerks each with a verified case
+# (distinct customers).
+CLERKS=8
+lookup_tokens=()
+: >"$work/reveal-clerks"
+for k in $(seq 1 $CLERKS); do
+    lookup_tokens+=("$(new_clerk "pg-lookup-$k")")
+    token=$(new_clerk "pg-reveal-$k")
+    cid=$(awk -F, -v n="$k" 'NR > 1 && $1 != last { last = $1; if (++j == n) { print $1; exit } }' \
+        "$work/customers.csv")
+    echo "$token $(verified_case "$token" "$cid")" >>"$work/reveal-clerks"
 done
-say "clerks logged in; ${#ccase[@]} verified cases"
+say "$CLERKS look-up clerks and $CLERKS reveal clerks with verified cases"
 
-api GET "/v1/devices/$imei" "" "${token[lookup1-${connections%% *}]}"
+api GET "/v1/devices/$imei" "" "${lookup_tokens[0]}"
 expect 200 "sample look-up"
 [ "$(printf '%s' "$out" | jq -r .device.imei)" = "***********${imei:11}" ] ||
     die "sample look-up: the IMEI should be masked to its last four digits: $out"
 url=$url2
-api POST "/v1/cases/${ccase[1-${connections%% *}]}/reveal" '{"fields":["name","phone"]}' \
-    "${token[reveal1-${connections%% *}]}"
+read -r token case_id <"$work/reveal-clerks"
+api POST "/v1/cases/$case_id/reveal" '{"fields":["name","phone"]}' "$token"
 expect 200 "sample reveal on the second server"
 printf '%s' "$out" | jq -e '.fields.name and .fields.phone and (.audit.leaf_index | type) == "number"' \
     >/dev/null || die "sample reveal: full name, phone and an audit leaf index expected: $out"
@@ -215,22 +216,24 @@ audit_before=$("$cu" --data "$data" audit checkpoint | sed -n 2p)
 # server or both at once; appends a row to $work/rows.
 answered=0
 point() {
-    local servers=$1 kind=$2 c=$3 s each target rate=0 p50=0 p99=0 n=0
-    local -a jobs
+    local servers=$1 kind=$2 c=$3 s each k first target rate=0 p50=0 p99=0 n=0
+    local -a wrks
     each=$((c / servers))
+    k=$((CLERKS / servers < each ? CLERKS / servers : each)) # clerks per server
     for s in $(seq 1 "$servers"); do
         [ "$s" = 1 ] && target=$url1 || target=$url2
+        first=$(((s - 1) * CLERKS / servers))
         if [ "$kind" = look-ups ]; then
             wrk_run "$target" lookup.lua "$each" "$duration" "$work/wrk$s.out" \
-                "${token[lookup$s-$c]}" "$work/imeis.txt" &
+                "$(IFS=,; echo "${lookup_tokens[*]:first:k}")" "$work/imeis.txt" &
         else
-            wrk_run "$target" reveal.lua "$each" "$duration" "$work/wrk$s.out" \
-                "${token[reveal$s-$c]}" "${ccase[$s-$c]}" &
+            sed -n "$((first + 1)),$((first + k))p" "$work/reveal-clerks" >"$work/clerks$s"
+            wrk_run "$target" reveals.lua "$each" "$duration" "$work/wrk$s.out" "$work/clerks$s" &
         fi
-        jobs[s]=$!
+        wrks[s]=$!
     done
     for s in $(seq 1 "$servers"); do
-        wait "${jobs[s]}" || die "$kind at $c connections: wrk failed: $(cat "$work/wrk$s.out")"
+        wait "${wrks[s]}" || die "$kind at $c connections: wrk failed: $(cat "$work/wrk$s.out")"
         wrk_result "$work/wrk$s.out" "$kind at $c connections, server $s"
         # shellcheck disable=SC2154
         read -r rate p50 p99 n <<<"$(awk -v a="$rate" -v b="$rps" -v p="$p50" -v q="$p50_ms" \
@@ -321,6 +324,7 @@ echo "look-ups: GET /v1/devices/{imei}, the owner's name and phone decrypted and
 echo "/v1/cases/{id}/reveal of name and phone; each one an audit entry committed before the answer."
 echo "The peer: pgbench -M prepared -j min(2,c), an IMEI's owner with name and phone decrypted by"
 echo "pgp_sym_decrypt, each read logged by pgaudit to the server log (not signed, not before the answer)."
-echo "two servers: two wrk, c/2 connections each; req/s summed, latencies of the slower server."
+echo "clerks: min(c, 8), each reveal clerk on a case of their own; two servers: two wrk, c/2"
+echo "connections and half the clerks each; req/s summed, latencies of the slower server."
 echo "every answer 2xx, no socket errors, no failed pgbench transaction; pgaudit lines >= transactions"
 echo "audit: tree size $audit_before -> $audit_after (+$grown) for $answered answered look-ups and reveals; audit verify: ok"

@@ -24,6 +24,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,9 +53,27 @@ struct ring {
     uint32_t n;
 };
 
+/*
+ * A staff member's state, under its own lock: decisions about different
+ * staff members proceed at once (on PostgreSQL each one waits on the
+ * network to reload the counts), while the check and the reservation of
+ * one staff member's requests stay one step.  Lock order: a staff member's
+ * state, then a pair's ("supervisor>requester", approvals), then the
+ * detector's lock (which is never held while taking a state's).
+ */
 struct staff_state {
-    char name[72]; /* a staff member, or "supervisor>requester" */
+    pthread_mutex_t lock;
+    char name[72];           /* a staff member, or "supervisor>requester" */
+    int64_t pruned_minute;   /* the commit hook pruned this staff member's old rows then */
+    struct pending *pending; /* reservations not committed yet, or NULL */
+    /* the last alert per rule: one alert an hour per rule is enough */
+    struct {
+        const char *rule; /* the rule's static name */
+        int64_t t;
+    } alerted[8];
+    struct staff_state *next; /* in the detector's table (under the detector's lock) */
     int64_t loaded_at;
+    /* The counts, from here to the end: reset and read again on a reload. */
     struct ring lookups_min[MINUTES], reveals_min[MINUTES];
     struct ring lookups_hour[HOURS], reveals_hour[HOURS];
     struct ring cat_day[POLICY_CAT__COUNT][DAYS_MAX];
@@ -68,14 +87,6 @@ struct staff_state {
         unsigned char exact[NEAR_BYTES]; /* the value */
     } recent[RECENT_MAX];
     size_t nrecent;
-    int64_t pruned_minute;   /* the commit hook pruned this staff member's old rows then */
-    struct pending *pending; /* reservations not committed yet, or NULL */
-    /* the last alert per rule: one alert an hour per rule is enough */
-    struct {
-        const char *rule; /* the rule's static name */
-        int64_t t;
-    } alerted[8];
-    struct staff_state *next;
 };
 
 /* The reveals today of a role's staff at a store (the peer baseline),
@@ -118,7 +129,7 @@ struct pending {
 };
 
 struct service_detector {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock; /* the table of staff states, peers and stores */
     int64_t refresh_s;                  /* counts are reloaded from the store after this long */
     struct peer_group peers[PEERS_MAX]; /* least recently read replaced first */
     struct store_days stores[PEERS_MAX];
@@ -268,37 +279,38 @@ static void pending_apply(struct staff_state *st, int64_t now)
     p->n = k;
 }
 
-/* The state of `staff`, (re)loaded from the store when stale.  Lock held. */
-static int state_of(struct service *svc, struct service_detector *d, const char *staff, int64_t now,
-                    struct staff_state **out, char **errmsg)
+/* The state of `staff`, created on first use (when `create`), or NULL;
+ * not locked. */
+static struct staff_state *staff_find(struct service_detector *d, const char *staff, int create)
 {
     struct staff_state *st, **head = &d->bucket[name_hash(staff)];
-    int rc;
 
+    pthread_mutex_lock(&d->lock);
     for (st = *head; st != NULL && strcmp(st->name, staff) != 0; st = st->next)
         ;
-    if (st == NULL) {
+    if (st == NULL && create) {
         st = xcalloc(1, sizeof(*st));
+        pthread_mutex_init(&st->lock, NULL);
         snprintf(st->name, sizeof(st->name), "%s", staff);
         st->next = *head;
         *head = st;
     }
-    if (now - st->loaded_at >= d->refresh_s) {
-        struct staff_state *next = st->next;
-        struct pending *pending = st->pending;
-        char name[sizeof(st->name)];
-        __typeof__(st->alerted) alerted;
-        int64_t pruned = st->pruned_minute;
+    pthread_mutex_unlock(&d->lock);
+    return st;
+}
 
+/* The state of `staff`, locked, its counts (re)loaded from the store when
+ * stale; unlock it with pthread_mutex_unlock(&(*out)->lock). */
+static int state_of(struct service *svc, struct service_detector *d, const char *staff, int64_t now,
+                    struct staff_state **out, char **errmsg)
+{
+    struct staff_state *st = staff_find(d, staff, 1);
+    int rc;
+
+    pthread_mutex_lock(&st->lock);
+    if (now - st->loaded_at >= d->refresh_s) {
         /* the counts come again from the store; the rest stays */
-        memcpy(name, st->name, sizeof(name));
-        memcpy(alerted, st->alerted, sizeof(alerted));
-        memset(st, 0, sizeof(*st));
-        memcpy(st->name, name, sizeof(name));
-        memcpy(st->alerted, alerted, sizeof(alerted));
-        st->pruned_minute = pruned;
-        st->next = next;
-        st->pending = pending;
+        memset(&st->loaded_at, 0, sizeof(*st) - offsetof(struct staff_state, loaded_at));
         rc = store_detect_rows(svc->store, staff, load_row, st, errmsg);
         if (rc == CU_OK)
             rc =
@@ -307,6 +319,7 @@ static int state_of(struct service *svc, struct service_detector *d, const char 
                                   RECENT_MAX, load_recent, st, errmsg);
         if (rc != CU_OK) {
             st->loaded_at = 0;
+            pthread_mutex_unlock(&st->lock);
             return rc;
         }
         pending_apply(st, now);
@@ -430,11 +443,11 @@ static void pending_take(struct service_detector *d, const char *staff, int kind
     struct pending *p;
     size_t i, j;
 
-    pthread_mutex_lock(&d->lock);
-    for (st = d->bucket[name_hash(staff)]; st != NULL && strcmp(st->name, staff) != 0;
-         st = st->next)
-        ;
-    p = st != NULL ? st->pending : NULL;
+    st = staff_find(d, staff, 0);
+    if (st == NULL)
+        return;
+    pthread_mutex_lock(&st->lock);
+    p = st->pending;
     for (i = 0; p != NULL && i < p->n; i++) {
         j = (p->head + i) % PENDING_MAX;
         if (p->r[j].kind != kind)
@@ -445,7 +458,7 @@ static void pending_take(struct service_detector *d, const char *staff, int kind
         p->n--;
         break;
     }
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&st->lock);
 }
 
 /* Whether an actor is subject to the detector: staff, not the local
@@ -463,15 +476,15 @@ static int due_for_pruning(struct service_detector *d, const char *staff, int64_
     struct staff_state *st;
     int due = 0;
 
-    pthread_mutex_lock(&d->lock);
-    for (st = d->bucket[name_hash(staff)]; st != NULL; st = st->next)
-        if (strcmp(st->name, staff) == 0)
-            break;
-    if (st != NULL && st->pruned_minute != minute) {
+    st = staff_find(d, staff, 0);
+    if (st == NULL)
+        return 0;
+    pthread_mutex_lock(&st->lock);
+    if (st->pruned_minute != minute) {
         st->pruned_minute = minute;
         due = 1;
     }
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&st->lock);
     return due;
 }
 
@@ -663,6 +676,7 @@ void service_detect_free(struct service_detector *d)
             struct staff_state *next = d->bucket[i]->next;
 
             free(d->bucket[i]->pending);
+            pthread_mutex_destroy(&d->bucket[i]->lock);
             free(d->bucket[i]);
             d->bucket[i] = next;
         }
@@ -718,7 +732,7 @@ static int add_peer(void *ctx, const struct store_count *c)
 }
 
 /* The peers of `who` (same role and store, not themselves) and the mean and
- * standard deviation of their reveals today.  Lock held. */
+ * standard deviation of their reveals today.  The detector's lock held. */
 static void peers_of(struct service *svc, struct service_detector *d,
                      const struct service_actor *who, int64_t now, struct detect_request *r)
 {
@@ -785,7 +799,7 @@ static int add_day(void *ctx, const struct store_count *c)
     return 0;
 }
 
-/* The store baseline of `who`'s store.  Lock held. */
+/* The store baseline of `who`'s store.  The detector's lock held. */
 static void store_days_of(struct service *svc, struct service_detector *d,
                           const struct service_actor *who, int64_t now, struct detect_request *r)
 {
@@ -853,13 +867,14 @@ int service_detect_check(struct service *svc, const struct service_actor *who, i
 
         r.outside_hours = !policy_hours_open_at(hours, local_minute(hours->timezone, now));
     }
-    pthread_mutex_lock(&d->lock);
     rc = state_of(svc, d, who->username, now, &st, errmsg);
     if (rc == CU_OK) {
         usage_of(d->policy, st, now, &u);
         if (kind == DETECT_REVEAL) {
+            pthread_mutex_lock(&d->lock);
             peers_of(svc, d, who, now, &r);
             store_days_of(svc, d, who, now, &r);
+            pthread_mutex_unlock(&d->lock);
         }
         if (near != NULL)
             r.neighbours = neighbours(
@@ -883,8 +898,8 @@ int service_detect_check(struct service *svc, const struct service_actor *who, i
             pending_push(st, kind == DETECT_CASE_OPEN ? COUNT_CASE_OPENED : kind, now, c, k,
                          near != NULL ? side : NULL);
         }
+        pthread_mutex_unlock(&st->lock);
     }
-    pthread_mutex_unlock(&d->lock);
     return rc;
 }
 
@@ -919,11 +934,9 @@ static int fresh_alert(struct service *svc, const struct service_actor *who, con
     size_t i, oldest = 0;
     int fresh = 1;
 
-    pthread_mutex_lock(&d->lock);
-    for (st = d->bucket[name_hash(who->username)]; st != NULL; st = st->next)
-        if (strcmp(st->name, who->username) == 0)
-            break;
+    st = staff_find(d, who->username, 0);
     if (st != NULL) {
+        pthread_mutex_lock(&st->lock);
         for (i = 0; i < CU_ARRAY_LEN(st->alerted); i++) {
             if (st->alerted[i].rule == rule && now - st->alerted[i].t < ALERT_QUIET_S) {
                 fresh = 0;
@@ -939,8 +952,8 @@ static int fresh_alert(struct service *svc, const struct service_actor *who, con
             st->alerted[i].rule = rule;
             st->alerted[i].t = now;
         }
+        pthread_mutex_unlock(&st->lock);
     }
-    pthread_mutex_unlock(&d->lock);
     return fresh;
 }
 
@@ -1067,11 +1080,11 @@ int service_detect_usage(struct service *svc, const char *staff, const char *rol
 
     *out = NULL;
     if (d != NULL) {
-        pthread_mutex_lock(&d->lock);
         rc = state_of(svc, d, staff, now, &s, errmsg);
-        if (rc == CU_OK)
+        if (rc == CU_OK) {
             usage_of(d->policy, s, now, &u);
-        pthread_mutex_unlock(&d->lock);
+            pthread_mutex_unlock(&s->lock);
+        }
     } else {
         struct staff_state *tmp = xcalloc(1, sizeof(*tmp));
 
@@ -1102,11 +1115,11 @@ void service_detect_wrong_code(struct service *svc, const struct service_actor *
 
     if (d == NULL || !watched(who->username))
         return;
-    pthread_mutex_lock(&d->lock);
-    if (state_of(svc, d, who->username, now, &st, NULL) == CU_OK &&
-        increments(d->policy, COUNT_WRONG_CODE, NULL, now, who->username, c) == 1)
+    if (state_of(svc, d, who->username, now, &st, NULL) != CU_OK)
+        return;
+    if (increments(d->policy, COUNT_WRONG_CODE, NULL, now, who->username, c) == 1)
         state_add(st, c[0].metric / 4, c[0].metric % 4, c[0].bucket, 1);
-    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&st->lock);
 }
 
 int service_detect_approval(struct service *svc, const struct service_actor *who,
@@ -1128,10 +1141,12 @@ int service_detect_approval(struct service *svc, const struct service_actor *who
         return CU_OK;
     r.kind = DETECT_APPROVE;
     pair_name = xasprintf("%s>%s", who->username, requester);
-    pthread_mutex_lock(&d->lock);
     rc = state_of(svc, d, who->username, now, &st, errmsg);
-    if (rc == CU_OK)
+    if (rc == CU_OK) {
         rc = state_of(svc, d, pair_name, now, &pair, errmsg);
+        if (rc != CU_OK)
+            pthread_mutex_unlock(&st->lock);
+    }
     if (rc == CU_OK) {
         usage_of(d->policy, st, now, &u);
         usage_of(d->policy, pair, now, &pu);
@@ -1142,8 +1157,9 @@ int service_detect_approval(struct service *svc, const struct service_actor *who
         for (i = 0; i < k; i++)
             state_add(st, c[i].metric / 4, c[i].metric % 4, c[i].bucket, 1);
         state_add(pair, DETECT_APPROVALS, SIZE_DAY, now / 86400, 1);
+        pthread_mutex_unlock(&pair->lock);
+        pthread_mutex_unlock(&st->lock);
     }
-    pthread_mutex_unlock(&d->lock);
     free(pair_name);
     return rc;
 }

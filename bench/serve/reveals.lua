@@ -1,0 +1,44 @@
+-- wrk script: reveals of name and phone by several clerks, each on its own
+-- verified customer_support case, taken in turn (reveal.lua is the same
+-- for one clerk, with a request wrk builds once).
+--
+--   wrk ... -s reveals.lua URL -- CLERKS_FILE
+--
+-- CLERKS_FILE: one "TOKEN CASE_ID" a line.  done() prints the same RESULT
+-- line as lookup.lua.
+
+local requests_list = {}
+local n, i = 0, 0
+
+function init(args)
+    if args[1] == nil then
+        error("usage: wrk ... -s reveals.lua URL -- CLERKS_FILE")
+    end
+    for line in io.lines(args[1]) do
+        local token, case_id = line:match("^(%S+) (%S+)$")
+        if token then
+            n = n + 1
+            requests_list[n] = wrk.format("POST", "/v1/cases/" .. case_id .. "/reveal",
+                { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" },
+                '{"fields":["name","phone"]}')
+        end
+    end
+    if n == 0 then
+        error("no clerks in " .. args[1])
+    end
+    i = math.random(0, n - 1)
+end
+
+function request()
+    i = i % n + 1
+    return requests_list[i]
+end
+
+function done(summary, latency, requests)
+    local e = summary.errors
+    io.write(string.format(
+        "RESULT requests=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f non2xx=%d connect=%d read=%d write=%d timeout=%d\n",
+        summary.requests, summary.requests / (summary.duration / 1e6),
+        latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+        e.status, e.connect, e.read, e.write, e.timeout))
+end
