@@ -72,6 +72,20 @@ struct staff_state {
         int64_t t;
     } alerted[8];
     struct staff_state *next; /* in the detector's table (under the detector's lock) */
+    /*
+     * The neighbourhoods of recent look-ups, oldest overwritten first: the
+     * store's rows up to id recent_after, read a little at a time (only
+     * newer rows on each reload), and this process's look-ups (`local`)
+     * until their own rows arrive.
+     */
+    struct {
+        int64_t t;
+        unsigned char key[NEAR_BYTES];   /* the bucket */
+        unsigned char exact[NEAR_BYTES]; /* the value */
+        unsigned char local;             /* reserved here; its row not read yet */
+    } recent[RECENT_MAX];
+    size_t nrecent;
+    int64_t recent_after;
     int64_t loaded_at;
     /* The counts, from here to the end: reset and read again on a reload. */
     struct ring lookups_min[MINUTES], reveals_min[MINUTES];
@@ -80,13 +94,6 @@ struct staff_state {
     struct ring opened_hour[HOURS], verified_hour[HOURS];       /* customer_support cases */
     struct ring wrong_min[MINUTES];                             /* wrong one-time codes */
     struct ring approvals_hour[HOURS], approvals_day[DAYS_MAX]; /* investigations approved */
-    /* the neighbourhoods of recent look-ups, oldest overwritten first */
-    struct {
-        int64_t t;
-        unsigned char key[NEAR_BYTES];   /* the bucket */
-        unsigned char exact[NEAR_BYTES]; /* the value */
-    } recent[RECENT_MAX];
-    size_t nrecent;
 };
 
 /* The reveals today of a role's staff at a store (the peer baseline),
@@ -119,12 +126,11 @@ struct pending {
     struct {
         int64_t t;
         int kind; /* DETECT_LOOKUP, DETECT_REVEAL or COUNT_CASE_OPENED */
-        unsigned char ninc, has_side;
+        unsigned char ninc;
         struct {
             int metric;
             int64_t bucket;
         } inc[3 + MODEL_F__COUNT];
-        unsigned char side[2 * NEAR_BYTES];
     } r[PENDING_MAX];
 };
 
@@ -213,19 +219,35 @@ static int load_row(void *ctx, const struct store_count *c)
 }
 
 /* side: bucket key then exact key (2 * NEAR_BYTES). */
-static void recent_add(struct staff_state *st, int64_t t, const unsigned char *side)
+static void recent_add(struct staff_state *st, int64_t t, const unsigned char *side, int local)
 {
     size_t i = st->nrecent++ % RECENT_MAX;
 
     st->recent[i].t = t;
     memcpy(st->recent[i].key, side, NEAR_BYTES);
     memcpy(st->recent[i].exact, side + NEAR_BYTES, NEAR_BYTES);
+    st->recent[i].local = (unsigned char)local;
 }
 
-static int load_recent(void *ctx, int64_t t, const void *key, size_t len)
+/* A row of the store: this process's own look-up (then it is there
+ * already, as `local`) or another's. */
+static int load_recent(void *ctx, int64_t id, int64_t t, const void *key, size_t len)
 {
-    if (len == 2 * NEAR_BYTES)
-        recent_add(ctx, t, key);
+    struct staff_state *st = ctx;
+    size_t i, n = st->nrecent < RECENT_MAX ? st->nrecent : RECENT_MAX;
+
+    if (id > st->recent_after)
+        st->recent_after = id;
+    if (len != 2 * NEAR_BYTES)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (st->recent[i].local &&
+            memcmp(st->recent[i].exact, (const unsigned char *)key + NEAR_BYTES, NEAR_BYTES) ==
+                0) {
+            st->recent[i].local = 0;
+            return 0;
+        }
+    recent_add(st, t, key, 0);
     return 0;
 }
 
@@ -273,8 +295,6 @@ static void pending_apply(struct staff_state *st, int64_t now)
         for (size_t m = 0; m < p->r[j].ninc; m++)
             state_add(st, p->r[j].inc[m].metric / 4, p->r[j].inc[m].metric % 4,
                       p->r[j].inc[m].bucket, 1);
-        if (p->r[j].has_side)
-            recent_add(st, p->r[j].t, p->r[j].side);
     }
     p->n = k;
 }
@@ -314,7 +334,7 @@ static int state_of(struct service *svc, struct service_detector *d, const char 
         rc = store_detect_rows(svc->store, staff, load_row, st, errmsg);
         if (rc == CU_OK)
             rc =
-                store_recent_rows(svc->store, staff,
+                store_recent_rows(svc->store, staff, st->recent_after,
                                   now - 3600 * (int64_t)policy_enumeration(d->policy)->window_hours,
                                   RECENT_MAX, load_recent, st, errmsg);
         if (rc != CU_OK) {
@@ -408,7 +428,7 @@ static size_t increments(const struct policy *p, int kind, const int fields[MODE
 /* Keeps a reservation aside until its entry commits (a full ring drops the
  * oldest).  Lock held. */
 static void pending_push(struct staff_state *st, int kind, int64_t t, const struct store_count *c,
-                         size_t k, const unsigned char *side)
+                         size_t k)
 {
     struct pending *p;
     size_t i, j;
@@ -430,9 +450,6 @@ static void pending_push(struct staff_state *st, int kind, int64_t t, const stru
         p->r[j].inc[i].metric = c[i].metric;
         p->r[j].inc[i].bucket = c[i].bucket;
     }
-    p->r[j].has_side = side != NULL;
-    if (side != NULL)
-        memcpy(p->r[j].side, side, sizeof(p->r[j].side));
 }
 
 /* An entry of `staff` of `kind` committed: its reservation (the oldest of
@@ -518,8 +535,9 @@ int service_detect_committed(struct service_detector *d, struct store *s,
                              const struct audit_committed *e, size_t n, char **errmsg)
 {
     struct store_count c[3 + MODEL_F__COUNT], *acc = NULL;
+    struct store_recent *recent = NULL; /* one statement for the batch's */
     int fields[MODEL_F__COUNT];
-    size_t i, k, nacc = 0, cap = 0;
+    size_t i, k, nacc = 0, cap = 0, nrecent = 0, caprecent = 0;
     int rc = CU_OK, kind;
 
     for (i = 0; rc == CU_OK && i < n; i++) {
@@ -564,9 +582,14 @@ int service_detect_committed(struct service_detector *d, struct store *s,
             rc = store_detect_add(s, &pc, 1, errmsg);
             free(pair);
         }
-        if (kind == DETECT_LOOKUP && e[i].side_len == 2 * NEAR_BYTES)
-            rc = store_recent_add(s, e[i].actor, e[i].time_ms / 1000, e[i].side, 2 * NEAR_BYTES,
-                                  errmsg);
+        if (kind == DETECT_LOOKUP && e[i].side_len == 2 * NEAR_BYTES) {
+            if (nrecent == caprecent) {
+                caprecent = caprecent ? 2 * caprecent : 64;
+                recent = xrealloc(recent, caprecent * sizeof(*recent));
+            }
+            recent[nrecent++] = (struct store_recent){e[i].actor, e[i].time_ms / 1000, e[i].side,
+                                                      2 * NEAR_BYTES};
+        }
         /* Old buckets go as their owner works, once a minute at most. */
         if (rc == CU_OK && due_for_pruning(d, e[i].actor, e[i].time_ms / 60000)) {
             const struct policy_statutory *st = policy_statutory(d->policy);
@@ -583,7 +606,10 @@ int service_detect_committed(struct service_detector *d, struct store *s,
     }
     if (rc == CU_OK && nacc > 0)
         rc = store_detect_add(s, acc, nacc, errmsg);
+    if (rc == CU_OK && nrecent > 0)
+        rc = store_recent_add(s, recent, nrecent, errmsg);
     free(acc);
+    free(recent);
     return rc;
 }
 
@@ -893,10 +919,9 @@ int service_detect_check(struct service *svc, const struct service_actor *who, i
             if (near != NULL) {
                 memcpy(side, near->bucket[1], NEAR_BYTES);
                 memcpy(side + NEAR_BYTES, near->exact, NEAR_BYTES);
-                recent_add(st, now, side);
+                recent_add(st, now, side, 1);
             }
-            pending_push(st, kind == DETECT_CASE_OPEN ? COUNT_CASE_OPENED : kind, now, c, k,
-                         near != NULL ? side : NULL);
+            pending_push(st, kind == DETECT_CASE_OPEN ? COUNT_CASE_OPENED : kind, now, c, k);
         }
         pthread_mutex_unlock(&st->lock);
     }

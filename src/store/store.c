@@ -614,17 +614,16 @@ int store_canary_has(struct store *s, const unsigned char tag[16], int *has, cha
     return fault(errmsg) ? CU_ERR_STORE : s->ops->canary(s, tag, 0, has, errmsg);
 }
 
-int store_recent_add(struct store *s, const char *staff, int64_t t, const void *key, size_t len,
-                     char **errmsg)
+int store_recent_add(struct store *s, const struct store_recent *r, size_t n, char **errmsg)
 {
-    return fault(errmsg) ? CU_ERR_STORE : s->ops->recent_add(s, staff, t, key, len, errmsg);
+    return fault(errmsg) ? CU_ERR_STORE : s->ops->recent_add(s, r, n, errmsg);
 }
 
-int store_recent_rows(struct store *s, const char *staff, int64_t since, size_t limit,
-                      store_recent_cb cb, void *ctx, char **errmsg)
+int store_recent_rows(struct store *s, const char *staff, int64_t after, int64_t since,
+                      size_t limit, store_recent_cb cb, void *ctx, char **errmsg)
 {
     return fault(errmsg) ? CU_ERR_STORE
-                         : s->ops->recent_rows(s, staff, since, limit, cb, ctx, errmsg);
+                         : s->ops->recent_rows(s, staff, after, since, limit, cb, ctx, errmsg);
 }
 
 int store_recent_prune(struct store *s, const char *staff, int64_t before, char **errmsg)

@@ -439,13 +439,20 @@ int store_canary_add(struct store *s, const unsigned char tag[16], char **errmsg
 int store_canary_has(struct store *s, const unsigned char tag[16], int *has, char **errmsg) CU_WUR;
 
 /* The detector's recent look-up neighbourhoods (keyed hashes, never an
- * identifier): added in the audit commit; read from `since`, the newest
- * `limit` of them, in time order; pruned before `before`. */
-int store_recent_add(struct store *s, const char *staff, int64_t t, const void *key, size_t len,
-                     char **errmsg) CU_WUR;
-typedef int (*store_recent_cb)(void *ctx, int64_t t, const void *key, size_t len);
-int store_recent_rows(struct store *s, const char *staff, int64_t since, size_t limit,
-                      store_recent_cb cb, void *ctx, char **errmsg) CU_WUR;
+ * identifier): added in the audit commit, each with an id that grows in
+ * commit order (so a reader can ask for only the rows after the last it
+ * read); read: those after id `after` (0: all) from time `since`, the
+ * newest `limit` of them, in id order; pruned before `before`. */
+struct store_recent {
+    const char *staff;
+    int64_t t;
+    const void *key;
+    size_t len;
+};
+int store_recent_add(struct store *s, const struct store_recent *r, size_t n, char **errmsg) CU_WUR;
+typedef int (*store_recent_cb)(void *ctx, int64_t id, int64_t t, const void *key, size_t len);
+int store_recent_rows(struct store *s, const char *staff, int64_t after, int64_t since,
+                      size_t limit, store_recent_cb cb, void *ctx, char **errmsg) CU_WUR;
 int store_recent_prune(struct store *s, const char *staff, int64_t before, char **errmsg) CU_WUR;
 
 /* Every active staff account with `role` at `store`, with its counter

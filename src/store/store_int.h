@@ -81,10 +81,9 @@ struct store_ops {
                       void *ctx, char **errmsg);
     int (*alert_ack)(struct store *s, int64_t id, const char *by, int64_t at, char **errmsg);
     int (*canary)(struct store *s, const unsigned char tag[16], int add, int *has, char **errmsg);
-    int (*recent_add)(struct store *s, const char *staff, int64_t t, const void *key, size_t len,
-                      char **errmsg);
-    int (*recent_rows)(struct store *s, const char *staff, int64_t since, size_t limit,
-                       store_recent_cb cb, void *ctx, char **errmsg);
+    int (*recent_add)(struct store *s, const struct store_recent *r, size_t n, char **errmsg);
+    int (*recent_rows)(struct store *s, const char *staff, int64_t after, int64_t since,
+                       size_t limit, store_recent_cb cb, void *ctx, char **errmsg);
     int (*recent_prune)(struct store *s, const char *staff, int64_t before, char **errmsg);
     int (*detect_peers)(struct store *s, const char *role, const char *store, int metric,
                         int64_t bucket, store_count_cb cb, void *ctx, char **errmsg);

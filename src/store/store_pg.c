@@ -209,6 +209,11 @@ static const char *const migrations[] = {
     " customer_id text NOT NULL, status text NOT NULL, requested_at bigint NOT NULL,"
     " decided_by text, decided_at bigint NOT NULL DEFAULT 0);"
     "CREATE INDEX erasure_requests_by_status ON erasure_requests(status, requested_at);",
+    /* 16: look-up neighbourhoods get an id that grows in commit order (rows
+     * are added in the audit commit, under the audit lock), so that
+     * readers take only new rows */
+    "ALTER TABLE detect_recent ADD COLUMN id bigserial;"
+    "CREATE INDEX detect_recent_by_staff_id ON detect_recent(staff, id);",
 };
 #define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
 
@@ -519,10 +524,14 @@ static const struct stmt_def stmts[ST__COUNT] = {
                       "iti"},
     [ST_CANARY_ADD] = {"INSERT INTO canaries(tag) VALUES($1) ON CONFLICT DO NOTHING", "b"},
     [ST_CANARY_HAS] = {"SELECT 1 FROM canaries WHERE tag = $1", "b"},
-    [ST_RECENT_ADD] = {"INSERT INTO detect_recent(staff, t, key) VALUES($1, $2, $3)", "tib"},
-    [ST_RECENT_ROWS] = {"SELECT t, key FROM (SELECT t, key FROM detect_recent"
-                        " WHERE staff = $1 AND t >= $2 ORDER BY t DESC LIMIT $3) r ORDER BY t",
-                        "tii"},
+    [ST_RECENT_ADD] = {"INSERT INTO detect_recent(staff, t, key) SELECT s, t, k"
+                       " FROM unnest($1::text[], $2::bigint[], $3::bytea[]) WITH ORDINALITY"
+                       " AS u(s, t, k, o) ORDER BY o",
+                       "TIB"},
+    [ST_RECENT_ROWS] = {"SELECT id, t, key FROM (SELECT id, t, key FROM detect_recent"
+                        " WHERE staff = $1 AND id > $2 AND t >= $3 ORDER BY id DESC LIMIT $4) r"
+                        " ORDER BY id",
+                        "tiii"},
     [ST_RECENT_PRUNE] = {"DELETE FROM detect_recent WHERE staff = $1 AND t < $2", "ti"},
     [ST_DETECT_PEERS] = {"SELECT s.username, coalesce(c.n, 0) FROM staff s"
                          " LEFT JOIN detect_counts c ON c.staff = s.username AND c.metric = $3"
@@ -2898,20 +2907,35 @@ static int pgs_canary(struct store *s, const unsigned char tag[16], int add, int
     return CU_OK;
 }
 
-static int pgs_recent_add(struct store *s, const char *staff, int64_t t, const void *key,
-                          size_t len, char **errmsg)
+/* One statement for a batch's rows, their ids in the array's order. */
+static int pgs_recent_add(struct store *s, const struct store_recent *r, size_t n, char **errmsg)
 {
+    struct store_pg *h = pg(s);
     struct params p;
+    size_t i;
 
+    if (n == 0)
+        return CU_OK;
+    arr_begin(&h->a1, OID_TEXT);
+    arr_begin(&h->a2, OID_INT8);
+    arr_begin(&h->a3, OID_BYTEA);
+    for (i = 0; i < n; i++) {
+        arr_text(&h->a1, r[i].staff);
+        arr_i64(&h->a2, r[i].t);
+        arr_bytes(&h->a3, r[i].key, r[i].len);
+    }
+    arr_end(&h->a1);
+    arr_end(&h->a2);
+    arr_end(&h->a3);
     p_init(&p);
-    p_text(&p, staff);
-    p_i64(&p, t);
-    p_bytes(&p, key, len);
-    return stmt_run(pg(s), ST_RECENT_ADD, &p, NULL, "record a look-up neighbourhood", errmsg);
+    p_array(&p, &h->a1);
+    p_array(&p, &h->a2);
+    p_array(&p, &h->a3);
+    return stmt_run(h, ST_RECENT_ADD, &p, NULL, "record look-up neighbourhoods", errmsg);
 }
 
-static int pgs_recent_rows(struct store *s, const char *staff, int64_t since, size_t limit,
-                           store_recent_cb cb, void *ctx, char **errmsg)
+static int pgs_recent_rows(struct store *s, const char *staff, int64_t after, int64_t since,
+                           size_t limit, store_recent_cb cb, void *ctx, char **errmsg)
 {
     struct params p;
     const void *key;
@@ -2921,14 +2945,15 @@ static int pgs_recent_rows(struct store *s, const char *staff, int64_t since, si
 
     p_init(&p);
     p_text(&p, staff);
+    p_i64(&p, after);
     p_i64(&p, since);
     p_i64(&p, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
     rc = stmt_exec(pg(s), ST_RECENT_ROWS, &p, &r, "read look-up neighbourhoods", errmsg);
     if (rc != CU_OK)
         return rc;
     for (i = 0; i < PQntuples(r) && rc == CU_OK; i++) {
-        key = col_bytes(r, i, 1, &len);
-        rc = cb(ctx, col_i64(r, i, 0), key ? key : "", len);
+        key = col_bytes(r, i, 2, &len);
+        rc = cb(ctx, col_i64(r, i, 0), col_i64(r, i, 1), key ? key : "", len);
     }
     PQclear(r);
     return rc;

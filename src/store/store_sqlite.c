@@ -214,6 +214,16 @@ static const char *const migrations[] = {
     " status TEXT NOT NULL, requested_at INTEGER NOT NULL, decided_by TEXT,"
     " decided_at INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX erasure_requests_by_status ON erasure_requests(status, requested_at);",
+    /* 16: look-up neighbourhoods get an id that grows in commit order and
+     * is never reused (AUTOINCREMENT), so that readers take only new rows */
+    "CREATE TABLE detect_recent_new(id INTEGER PRIMARY KEY AUTOINCREMENT, staff TEXT NOT NULL,"
+    " t INTEGER NOT NULL, key BLOB NOT NULL);"
+    "INSERT INTO detect_recent_new(staff, t, key) SELECT staff, t, key FROM detect_recent"
+    " ORDER BY rowid;"
+    "DROP TABLE detect_recent;"
+    "ALTER TABLE detect_recent_new RENAME TO detect_recent;"
+    "CREATE INDEX detect_recent_by_staff ON detect_recent(staff, t);"
+    "CREATE INDEX detect_recent_by_staff_id ON detect_recent(staff, id);",
 };
 _Static_assert(SQLITE_APP_ID == 1129665364, "application_id in migration 1");
 #define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
@@ -417,8 +427,9 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_CANARY_ADD] = "INSERT OR IGNORE INTO canaries(tag) VALUES(?1)",
     [ST_CANARY_HAS] = "SELECT 1 FROM canaries WHERE tag = ?1",
     [ST_RECENT_ADD] = "INSERT INTO detect_recent(staff, t, key) VALUES(?1, ?2, ?3)",
-    [ST_RECENT_ROWS] = "SELECT t, key FROM (SELECT t, key FROM detect_recent"
-                       " WHERE staff = ?1 AND t >= ?2 ORDER BY t DESC LIMIT ?3) ORDER BY t",
+    [ST_RECENT_ROWS] = "SELECT id, t, key FROM (SELECT id, t, key FROM detect_recent"
+                       " WHERE staff = ?1 AND id > ?2 AND t >= ?3 ORDER BY id DESC LIMIT ?4)"
+                       " ORDER BY id",
     [ST_RECENT_PRUNE] = "DELETE FROM detect_recent WHERE staff = ?1 AND t < ?2",
     /* every active account of a role and store with its count of ?3 in
      * bucket ?4 (0 when it has none) */
@@ -2746,24 +2757,28 @@ static int sq_alert_ack(struct store *s, int64_t id, const char *by, int64_t at,
     return rc;
 }
 
-static int sq_recent_add(struct store *s, const char *staff, int64_t t, const void *key, size_t len,
-                         char **errmsg)
+static int sq_recent_add(struct store *s, const struct store_recent *r, size_t n, char **errmsg)
 {
     struct store_sqlite *h = sq(s);
     const char *what = "record a look-up neighbourhood";
     sqlite3_stmt *q;
-    int rc = stmt_get(h, ST_RECENT_ADD, &q, what, errmsg);
+    size_t i;
+    int rc = CU_OK;
 
-    if (rc != CU_OK)
-        return rc;
-    sqlite3_bind_text(q, 1, staff, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, t);
-    sqlite3_bind_blob(q, 3, key, (int)len, SQLITE_STATIC);
-    return stmt_run(h, q, what, errmsg);
+    for (i = 0; i < n && rc == CU_OK; i++) {
+        rc = stmt_get(h, ST_RECENT_ADD, &q, what, errmsg);
+        if (rc != CU_OK)
+            break;
+        sqlite3_bind_text(q, 1, r[i].staff, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, r[i].t);
+        sqlite3_bind_blob(q, 3, r[i].key, (int)r[i].len, SQLITE_STATIC);
+        rc = stmt_run(h, q, what, errmsg);
+    }
+    return rc;
 }
 
-static int sq_recent_rows(struct store *s, const char *staff, int64_t since, size_t limit,
-                          store_recent_cb cb, void *ctx, char **errmsg)
+static int sq_recent_rows(struct store *s, const char *staff, int64_t after, int64_t since,
+                          size_t limit, store_recent_cb cb, void *ctx, char **errmsg)
 {
     struct store_sqlite *h = sq(s);
     const char *what = "read look-up neighbourhoods";
@@ -2774,11 +2789,12 @@ static int sq_recent_rows(struct store *s, const char *staff, int64_t since, siz
     if (rc != CU_OK)
         return rc;
     sqlite3_bind_text(q, 1, staff, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, since);
-    sqlite3_bind_int64(q, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    sqlite3_bind_int64(q, 2, after);
+    sqlite3_bind_int64(q, 3, since);
+    sqlite3_bind_int64(q, 4, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
     while ((src = sqlite3_step(q)) == SQLITE_ROW) {
-        rc = cb(ctx, sqlite3_column_int64(q, 0), sqlite3_column_blob(q, 1),
-                (size_t)sqlite3_column_bytes(q, 1));
+        rc = cb(ctx, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
+                sqlite3_column_blob(q, 2), (size_t)sqlite3_column_bytes(q, 2));
         if (rc != 0)
             break;
     }
