@@ -535,86 +535,139 @@ static int notice_line(void *arg, const struct store_audit_row *row)
     return 0;
 }
 
-/* Sends one message for `n` pending notices of one customer (all of
- * `idx`), then forgets them, in one transaction. */
 /*
- * One message for the pending notices idx[0..n) of a customer; *sent is
- * incremented when it is queued.  Deleting the notices is the claim: with
- * several servers on one store, two couriers may pick the same notice, and
- * the second finds it gone (store_notice_delete says CU_ERR_NOT_FOUND, after
- * waiting for the first one's transaction) and sends nothing.
+ * A message for the pending notices idx[0..n) of one customer, built
+ * outside any transaction (notice_build) and queued in one with others
+ * (notices_flush).  Queuing deletes the notices first: that is the claim.
+ * With several servers on one store, two couriers may pick the same
+ * notice, and the second finds it gone (store_notice_delete says
+ * CU_ERR_NOT_FOUND, after waiting for the first one's transaction) and
+ * sends nothing.
  */
-static int send_notice(struct service *svc, const char *customer_id, const uint64_t *idx, size_t n,
-                       size_t *sent, char **errmsg)
+struct notice_msg {
+    char *customer_id;
+    uint64_t *idx;
+    size_t n;
+    char *case_id;       /* the reveal's case, for a single notice */
+    const char *channel; /* NULL: erased, or nowhere to write to (only forgotten) */
+    char *to;            /* personal: wiped */
+    struct buf text;     /* personal: wiped */
+};
+
+#define NOTICE_TX 32 /* messages queued per transaction */
+
+static void notice_release(struct notice_msg *m)
+{
+    free(m->customer_id);
+    free(m->idx);
+    free(m->case_id);
+    if (m->to != NULL)
+        cu_wipe(m->to, strlen(m->to));
+    free(m->to);
+    buf_release_wipe(&m->text);
+    memset(m, 0, sizeof(*m));
+}
+
+static int notice_build(struct service *svc, const char *customer_id, const uint64_t *idx, size_t n,
+                        struct notice_msg *msg, char **errmsg)
 {
     struct model_customer m;
-    struct buf lines = BUF_INIT, text = BUF_INIT;
+    struct buf lines = BUF_INIT;
     struct line_ctx lc = {svc, &lines, NULL};
-    const char *channel = NULL, *to = NULL;
+    const char *channel, *to;
     size_t i;
-    int rc, deliver;
+    int rc = CU_OK;
 
+    memset(msg, 0, sizeof(*msg));
+    msg->customer_id = xstrdup(customer_id);
+    msg->idx = xmalloc(n * sizeof(*idx));
+    memcpy(msg->idx, idx, n * sizeof(*idx));
+    msg->n = n;
     model_customer_init(&m);
-    for (i = 0; i < n && i < NOTICE_LINES; i++) {
+    for (i = 0; rc == CU_OK && i < n && i < NOTICE_LINES; i++)
         rc = store_audit_scan(svc->store, idx[i], idx[i] + 1, notice_line, &lc, errmsg);
-        if (rc != CU_OK)
-            goto out;
-    }
-    if (n > NOTICE_LINES)
-        buf_addf(&lines, "\n... and %zu more", n - NOTICE_LINES);
-    rc = service_customer_open(svc, customer_id, &m, errmsg);
-    /* erased, or nowhere to write to: the notices are only forgotten */
-    deliver = rc == CU_OK && service_contact(&m, NULL, &channel, &to);
-    if (rc == CU_ERR_NOT_FOUND) {
+    if (rc == CU_OK)
+        rc = service_customer_open(svc, customer_id, &m, errmsg);
+    if (rc == CU_OK && service_contact(&m, NULL, &channel, &to)) {
+        msg->channel = channel;
+        msg->to = xstrdup(to);
+    } else if (rc == CU_ERR_NOT_FOUND) { /* erased */
         free(*errmsg);
         *errmsg = NULL;
         rc = CU_OK;
     }
-    if (rc != CU_OK)
-        goto out;
+    if (n > NOTICE_LINES)
+        buf_addf(&lines, "\n... and %zu more", n - NOTICE_LINES);
     if (n == 1)
-        buf_addf(&text,
+        buf_addf(&msg->text,
                  "Custodian: your data was viewed in full: %.*s. If you did not ask "
                  "for this, tell us.",
                  (int)lines.len, (const char *)lines.data);
     else
-        buf_addf(&text,
+        buf_addf(&msg->text,
                  "Custodian: your data was viewed in full %zu times:\n%.*s\nIf you did "
                  "not ask for this, tell us.",
                  n, (int)lines.len, (const char *)lines.data);
-    buf_add(&text, "", 1);
+    buf_add(&msg->text, "", 1);
+    msg->case_id = n == 1 ? lc.case_id : NULL;
+    if (n != 1)
+        free(lc.case_id);
+    model_customer_release(&m);
+    buf_release(&lines);
+    return rc;
+}
+
+/*
+ * Queues msgs[0..n) in one transaction and releases them; *sent counts the
+ * messages queued.  A single notice another courier claimed is skipped; a
+ * digest (several notices) is flushed alone, and one that another courier
+ * got to first is given up whole.
+ */
+static int notices_flush(struct service *svc, struct notice_msg *msgs, size_t n, size_t *sent,
+                         char **errmsg)
+{
+    size_t i, j, queued = 0;
+    int rc;
+
     rc = store_begin(svc->store, errmsg);
-    for (i = 0; rc == CU_OK && i < n; i++)
-        rc = store_notice_delete(svc->store, idx[i], errmsg);
-    if (rc == CU_OK && deliver)
-        rc = service_notify(svc, customer_id, n == 1 ? lc.case_id : NULL, channel, to,
-                            (const char *)text.data, errmsg);
+    for (i = 0; rc == CU_OK && i < n; i++) {
+        for (j = 0; rc == CU_OK && j < msgs[i].n; j++)
+            rc = store_notice_delete(svc->store, msgs[i].idx[j], errmsg);
+        if (rc == CU_ERR_NOT_FOUND && msgs[i].n == 1) {
+            free(*errmsg);
+            *errmsg = NULL;
+            rc = CU_OK;
+            continue;
+        }
+        if (rc == CU_OK && msgs[i].channel != NULL) {
+            rc = service_notify(svc, msgs[i].customer_id, msgs[i].case_id, msgs[i].channel,
+                                msgs[i].to, (const char *)msgs[i].text.data, errmsg);
+            queued++;
+        }
+    }
     if (rc == CU_OK)
         rc = store_commit(svc->store, errmsg);
     else
         store_rollback(svc->store);
-    if (rc == CU_OK && deliver)
-        (*sent)++;
-    if (rc == CU_ERR_NOT_FOUND) {
-        /* claimed by another server's courier: it sends them */
+    if (rc == CU_OK)
+        *sent += queued;
+    if (rc == CU_ERR_NOT_FOUND) { /* a digest another courier claimed */
         free(*errmsg);
         *errmsg = NULL;
         rc = CU_OK;
     }
-out:
-    model_customer_release(&m);
-    buf_release_wipe(&text);
-    buf_release(&lines);
-    free(lc.case_id);
+    for (i = 0; i < n; i++)
+        notice_release(&msgs[i]);
     return rc;
 }
 
 int service_notices_run(struct service *svc, size_t *sent, char **errmsg)
 {
     struct pending_list batch = {0}, mine = {0};
+    struct notice_msg msgs[NOTICE_TX], digest;
     uint64_t after = 0, *idx = NULL;
     int64_t now = cu_now();
-    size_t i, j;
+    size_t i, j, nmsgs = 0;
     int rc = CU_OK, daily, more = 1;
 
     *sent = 0;
@@ -631,7 +684,11 @@ int service_notices_run(struct service *svc, size_t *sent, char **errmsg)
             if (rc != CU_OK)
                 break;
             if (!daily) {
-                rc = send_notice(svc, p->customer_id, &p->index, 1, sent, errmsg);
+                rc = notice_build(svc, p->customer_id, &p->index, 1, &msgs[nmsgs++], errmsg);
+                if (rc == CU_OK && nmsgs == NOTICE_TX) {
+                    rc = notices_flush(svc, msgs, nmsgs, sent, errmsg);
+                    nmsgs = 0;
+                }
                 continue;
             }
             /* A digest: all of the customer's views at once (so at their
@@ -649,9 +706,18 @@ int service_notices_run(struct service *svc, size_t *sent, char **errmsg)
             idx = xrealloc(idx, mine.n * sizeof(*idx));
             for (j = 0; j < mine.n; j++)
                 idx[j] = mine.p[j].index;
-            rc = send_notice(svc, p->customer_id, idx, mine.n, sent, errmsg);
+            rc = notice_build(svc, p->customer_id, idx, mine.n, &digest, errmsg);
+            if (rc == CU_OK)
+                rc = notices_flush(svc, &digest, 1, sent, errmsg);
+            else
+                notice_release(&digest);
         }
     }
+    if (rc == CU_OK && nmsgs > 0)
+        rc = notices_flush(svc, msgs, nmsgs, sent, errmsg);
+    else
+        for (i = 0; i < nmsgs; i++)
+            notice_release(&msgs[i]);
     pending_release(&batch);
     pending_release(&mine);
     free(idx);
