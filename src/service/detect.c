@@ -85,7 +85,7 @@ struct staff_state {
         unsigned char local;             /* reserved here; its row not read yet */
     } recent[RECENT_MAX];
     size_t nrecent;
-    int64_t recent_after;
+    int64_t recent_after, recent_loaded_at;
     int64_t loaded_at;
     /* The counts, from here to the end: reset and read again on a reload. */
     struct ring lookups_min[MINUTES], reveals_min[MINUTES];
@@ -332,11 +332,6 @@ static int state_of(struct service *svc, struct service_detector *d, const char 
         /* the counts come again from the store; the rest stays */
         memset(&st->loaded_at, 0, sizeof(*st) - offsetof(struct staff_state, loaded_at));
         rc = store_detect_rows(svc->store, staff, load_row, st, errmsg);
-        if (rc == CU_OK)
-            rc =
-                store_recent_rows(svc->store, staff, st->recent_after,
-                                  now - 3600 * (int64_t)policy_enumeration(d->policy)->window_hours,
-                                  RECENT_MAX, load_recent, st, errmsg);
         if (rc != CU_OK) {
             st->loaded_at = 0;
             pthread_mutex_unlock(&st->lock);
@@ -347,6 +342,23 @@ static int state_of(struct service *svc, struct service_detector *d, const char 
     }
     *out = st;
     return CU_OK;
+}
+
+/* The look-up neighbourhoods of a locked state, with the store's newer rows
+ * when stale (only look-ups need them). */
+static int recent_of(struct service *svc, struct service_detector *d, struct staff_state *st,
+                     int64_t now, char **errmsg)
+{
+    int rc;
+
+    if (st->recent_loaded_at != 0 && now - st->recent_loaded_at < d->refresh_s)
+        return CU_OK;
+    rc = store_recent_rows(svc->store, st->name, st->recent_after,
+                           now - 3600 * (int64_t)policy_enumeration(d->policy)->window_hours,
+                           RECENT_MAX, load_recent, st, errmsg);
+    if (rc == CU_OK)
+        st->recent_loaded_at = now;
+    return rc;
 }
 
 static void usage_of(const struct policy *p, const struct staff_state *st, int64_t now,
@@ -894,6 +906,8 @@ int service_detect_check(struct service *svc, const struct service_actor *who, i
         r.outside_hours = !policy_hours_open_at(hours, local_minute(hours->timezone, now));
     }
     rc = state_of(svc, d, who->username, now, &st, errmsg);
+    if (rc == CU_OK && near != NULL && (rc = recent_of(svc, d, st, now, errmsg)) != CU_OK)
+        pthread_mutex_unlock(&st->lock);
     if (rc == CU_OK) {
         usage_of(d->policy, st, now, &u);
         if (kind == DETECT_REVEAL) {

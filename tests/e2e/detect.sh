@@ -120,15 +120,6 @@ run cu alerts
 contains "the 5th approval for the same agent alerts" "$out" "approvals-one-requester sid"
 
 # enumeration: IMEIs of one TAC with serial numbers a step apart
-luhn() { # 14 digits -> the 15-digit IMEI
-    local d=$1 sum=0 i x
-    for ((i = 0; i < 14; i++)); do
-        x=${d:i:1}
-        if ((i % 2 == 1)); then x=$((x * 2)); ((x > 9)) && x=$((x - 9)); fi
-        sum=$((sum + x))
-    done
-    echo "$d$(((10 - sum % 10) % 10))"
-}
 dave=$(staff_login dave clerk SZ-014)
 for i in 1 2 3 4; do
     http GET "/v1/devices/$(luhn "3569380300$((1200 + i))")" "" "$dave"

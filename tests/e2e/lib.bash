@@ -354,3 +354,14 @@ store_fail_audit() {
     fi
 }
 # --- end of PostgreSQL
+
+# luhn 14DIGITS: the 15-digit IMEI with its check digit.
+luhn() { # 14 digits -> the 15-digit IMEI
+    local d=$1 sum=0 i x
+    for ((i = 0; i < 14; i++)); do
+        x=${d:i:1}
+        if ((i % 2 == 1)); then x=$((x * 2)); ((x > 9)) && x=$((x - 9)); fi
+        sum=$((sum + x))
+    done
+    echo "$d$(((10 - sum % 10) % 10))"
+}

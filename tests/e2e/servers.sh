@@ -153,6 +153,24 @@ else
     echo "# skipped on sqlite: the quota across servers (exact on PostgreSQL)"
 fi
 
+# --- an enumeration spread over the servers is stopped as on one -----------
+# (IMEIs a step apart: the 5th neighbouring look-up is refused, detect.sh)
+walker=$(staff_login walker clerk SZ-014)
+codes=()
+for k in 1 2 3 4 5; do
+    URL=${URLS[$((k % NSERVERS))]}
+    http GET "/v1/devices/$(luhn "3569380300$((1200 + k))")" "" "$walker"
+    codes+=("$code")
+done
+echo "# neighbouring look-ups: ${codes[*]}"
+check "neighbouring look-ups 1 to 4 through alternating servers: 404" \
+    test "${codes[*]:0:4}" = "404 404 404 404"
+if [ -n "$PG" ]; then
+    check "the 5th, on another server than the 4th: 429" test "${codes[4]}" = 429
+else
+    echo "# skipped on sqlite: enumeration across servers (exact on PostgreSQL)"
+fi
+
 # --- a server killed mid-load loses no answered entry ----------------------
 LOADS=()
 for w in $(seq 0 $((NCLERKS - 1))); do
