@@ -4,7 +4,7 @@
 --
 --   wrk ... -s reveal.lua URL -- TOKEN CASE_ID
 --
--- done() prints the same RESULT line as lookup.lua.
+-- done() prints the RESULT line of result.lua.
 
 function init(args)
     local token, case_id = args[1], args[2]
@@ -19,11 +19,5 @@ function init(args)
     wrk.headers["Content-Type"] = "application/json"
 end
 
-function done(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format(
-        "RESULT requests=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f non2xx=%d connect=%d read=%d write=%d timeout=%d\n",
-        summary.requests, summary.requests / (summary.duration / 1e6),
-        latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-        e.status, e.connect, e.read, e.write, e.timeout))
-end
+-- the RESULT line (result.lua, beside this script)
+done = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "result.lua")

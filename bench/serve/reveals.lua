@@ -4,8 +4,8 @@
 --
 --   wrk ... -s reveals.lua URL -- CLERKS_FILE
 --
--- CLERKS_FILE: one "TOKEN CASE_ID" a line.  done() prints the same RESULT
--- line as lookup.lua.
+-- CLERKS_FILE: one "TOKEN CASE_ID" a line.  done() prints the RESULT line
+-- of result.lua.
 
 local requests_list = {}
 local n, i = 0, 0
@@ -34,11 +34,5 @@ function request()
     return requests_list[i]
 end
 
-function done(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format(
-        "RESULT requests=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f non2xx=%d connect=%d read=%d write=%d timeout=%d\n",
-        summary.requests, summary.requests / (summary.duration / 1e6),
-        latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-        e.status, e.connect, e.read, e.write, e.timeout))
-end
+-- the RESULT line (result.lua, beside this script)
+done = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "result.lua")

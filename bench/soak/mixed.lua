@@ -6,7 +6,8 @@
 --
 --   wrk ... -s mixed.lua URL -- PAUSE_MS CLERKS_FILE IMEIS_FILE
 --
--- CLERKS_FILE: one "TOKEN CASE_ID" a line.  done() prints a RESULT line.
+-- CLERKS_FILE: one "TOKEN CASE_ID" a line.  done() prints the RESULT line of
+-- bench/serve/result.lua.
 
 local clerks, imeis = {}, {}
 local pause_ms = 0
@@ -44,11 +45,5 @@ function request()
     return wrk.format("GET", "/v1/me", headers)
 end
 
-function done(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format(
-        "RESULT requests=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f non2xx=%d connect=%d read=%d write=%d timeout=%d\n",
-        summary.requests, summary.requests / (summary.duration / 1e6),
-        latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-        e.status, e.connect, e.read, e.write, e.timeout))
-end
+-- the RESULT line (bench/serve/result.lua)
+done = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "../serve/result.lua")

@@ -14,8 +14,10 @@
 
 #include "http/api.h"
 #include "notify/notify.h"
+#include "store/store.h"
 
-#define DELIVER_EVERY_MS 500
+#define DELIVER_EVERY_MS   500
+#define SERVE_STORE_MEMORY (128LL << 20)
 #define DELIVER_BATCH    100
 
 /* The courier, with its own store handle: every DELIVER_EVERY_MS it turns
@@ -197,6 +199,10 @@ int cli_serve(struct service *svc, const char *listen, const struct cli_tls *tls
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    /* Every store connection's page cache together: at most SERVE_STORE_MEMORY
+     * (one connection alone may use 64 MiB), so the server's memory stays
+     * bounded however many threads it has and however large the store. */
+    store_memory_limit(SERVE_STORE_MEMORY);
     rc = notify_global_init();
     if (rc == CU_OK)
         rc = service_audit_open(svc, &err);

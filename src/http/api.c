@@ -12,6 +12,7 @@
 #include "../model/model.h"
 #include "../audit/audit.h"
 #include "../policy/policy.h"
+#include "../store/store.h"
 
 struct api {
     struct service *root;
@@ -62,6 +63,8 @@ void api_collect(void *app)
     http_metric_add("custodian_audit_failures_total", NULL,
                     (double)(now.failures - api->seen.failures));
     http_metric_set("custodian_audit_log_size", NULL, (double)now.size);
+    http_metric_set("custodian_store_memory_bytes", NULL,
+                    (double)store_memory_used(api->root->store));
     api->seen = now;
     pthread_mutex_unlock(&api->lock);
 }
@@ -338,14 +341,7 @@ static int h_me(void *app, struct http_request *req, struct http_response *res)
     int rc = CU_OK;
 
     if (begin(app, req, res, &c, R_STAFF, 0)) {
-        json_t *limits = NULL;
-
-        rc = service_staff_usage(c.svc, c.ss.username, &usage, &err);
-        if (rc == CU_OK)
-            rc = service_detect_usage(c.svc, c.ss.username, c.ss.role, &limits, &err);
-        if (rc == CU_OK)
-            json_object_update(usage, limits);
-        json_decref(limits);
+        rc = service_detect_usage(c.svc, c.ss.username, c.ss.role, &usage, &err);
         if (rc == CU_OK)
             http_json(res, 200,
                       json_pack("{s:s, s:s, s:s, s:b, s:o}", "username", c.ss.username, "role",

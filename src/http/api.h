@@ -16,7 +16,8 @@ struct api *api_new(struct service *svc);
 void api_free(struct api *api);
 /* Brings the audit writer's counters into the metrics (http_config.collect):
  * custodian_audit_entries_total and _batches_total (their ratio is the mean
- * group-commit batch size), _failures_total, custodian_audit_log_size. */
+ * group-commit batch size), _failures_total, custodian_audit_log_size; and
+ * custodian_store_memory_bytes (store_memory_used: SQLite's page caches). */
 void api_collect(void *app);
 /* The route table (static) and its length, for struct http_config. */
 const struct http_route *api_routes(size_t *n);

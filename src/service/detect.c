@@ -1115,6 +1115,8 @@ int service_detect_usage(struct service *svc, const char *staff, const char *rol
     struct staff_state *s;
     struct detect_usage u = {0};
     int64_t now = cu_now();
+    size_t hours_today = (size_t)(now % 86400 / 3600) + 1; /* the UTC day's hour buckets */
+    uint32_t lookups_today = 0, reveals_today = 0;
     int rc = CU_OK;
 
     *out = NULL;
@@ -1122,19 +1124,26 @@ int service_detect_usage(struct service *svc, const char *staff, const char *rol
         rc = state_of(svc, d, staff, now, &s, errmsg);
         if (rc == CU_OK) {
             usage_of(d->policy, s, now, &u);
+            lookups_today = ring_sum(s->lookups_hour, HOURS, now / 3600, hours_today);
+            reveals_today = ring_sum(s->reveals_hour, HOURS, now / 3600, hours_today);
             pthread_mutex_unlock(&s->lock);
         }
     } else {
         struct staff_state *tmp = xcalloc(1, sizeof(*tmp));
 
         rc = store_detect_rows(svc->store, staff, load_row, tmp, errmsg);
-        if (rc == CU_OK)
+        if (rc == CU_OK) {
             usage_of(svc->policy, tmp, now, &u);
+            lookups_today = ring_sum(tmp->lookups_hour, HOURS, now / 3600, hours_today);
+            reveals_today = ring_sum(tmp->reveals_hour, HOURS, now / 3600, hours_today);
+        }
         free(tmp);
     }
     if (rc != CU_OK)
         return rc;
-    *out = json_pack("{s:i, s:i, s:i, s:i, s:{s:i, s:i, s:i, s:i}, s:{s:f, s:f, s:f, s:i}}",
+    *out = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:{s:i, s:i, s:i, s:i},"
+                     " s:{s:f, s:f, s:f, s:i}}",
+                     "lookups_today", lookups_today, "reveals_today", reveals_today,
                      "lookups_last_hour", u.lookups_hour, "lookups_last_day", u.lookups_day,
                      "reveals_last_hour", u.reveals_hour, "reveals_last_day", u.reveals_day,
                      "limits", "lookups_per_hour", q->lookups_per_hour, "lookups_per_day",

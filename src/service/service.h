@@ -258,10 +258,6 @@ int service_staff_reset(struct service *svc, const struct service_actor *who, co
                         json_t **out, char **errmsg) CU_WUR;
 int service_staff_set_suspended(struct service *svc, const struct service_actor *who,
                                 const char *username, int suspended, char **errmsg) CU_WUR;
-/* Today's (UTC) use by a staff member, from the audit log:
- * {"lookups_today","reveals_today"}. */
-int service_staff_usage(struct service *svc, const char *username, json_t **out,
-                        char **errmsg) CU_WUR;
 /* {"staff":[{"username","role","store","status","must_change_password","created_at"}]} */
 int service_staff_list(struct service *svc, json_t **out, char **errmsg) CU_WUR;
 
@@ -449,9 +445,10 @@ int service_is_canary(struct service *svc, const char *customer_id, int *yes, ch
 
 /*
  * A staff member's use against their limits, from the detector's counters
- * (sliding windows):
- *   {"lookups_last_hour","lookups_last_day","reveals_last_hour",
- *    "reveals_last_day","limits":{"lookups_per_hour",...},
+ * (allowed look-ups and reveals; today is the UTC day, the rest sliding
+ * windows):
+ *   {"lookups_today","reveals_today","lookups_last_hour","lookups_last_day",
+ *    "reveals_last_hour","reveals_last_day","limits":{"lookups_per_hour",...},
  *    "statutory":{"meter","alert_at","block_at","window_days"}}
  */
 int service_detect_usage(struct service *svc, const char *staff, const char *role, json_t **out,

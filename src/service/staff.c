@@ -223,70 +223,26 @@ int service_staff_list(struct service *svc, json_t **out, char **errmsg)
     return CU_OK;
 }
 
-struct usage {
-    int64_t since_ms;
-    json_int_t lookups, reveals;
-    struct buf scratch;
-};
-
-static int count_usage(void *ctx, const struct store_audit_row *row)
-{
-    struct usage *u = ctx;
-    struct audit_entry e;
-
-    if (row->time_ms < u->since_ms)
-        return 1; /* newest first: the rest is older */
-    if (audit_entry_decode(row->leaf, row->len, &e, &u->scratch) != CU_OK)
-        return 0;
-    if (e.action == AUDIT_LOOKUP)
-        u->lookups++;
-    else if (e.action == AUDIT_REVEAL && e.decision == AUDIT_ALLOW)
-        u->reveals++;
-    return 0;
-}
-
-int service_staff_usage(struct service *svc, const char *username, json_t **out, char **errmsg)
-{
-    struct usage u = {0};
-    int64_t now = cu_now();
-    int rc;
-
-    *out = NULL;
-    u.since_ms = (now - now % 86400) * 1000;
-    buf_init(&u.scratch);
-    rc = store_audit_find(svc->store, username, NULL, 0, 1000000, count_usage, &u, errmsg);
-    if (rc == 1)
-        rc = CU_OK;
-    buf_release(&u.scratch);
-    if (rc == CU_OK)
-        *out = json_pack("{s:I, s:I}", "lookups_today", u.lookups, "reveals_today", u.reveals);
-    return rc;
-}
-
 int service_staff_activity(struct service *svc, const char *username, size_t recent, json_t **out,
                            char **errmsg)
 {
     struct store_staff st;
-    json_t *usage = NULL, *today = NULL, *entries = NULL;
+    json_t *usage = NULL, *entries = NULL;
     int rc;
 
     *out = NULL;
     store_staff_init(&st);
     rc = store_staff_get(svc->store, username, &st, errmsg);
     if (rc == CU_OK)
-        rc = service_staff_usage(svc, st.username, &today, errmsg);
-    if (rc == CU_OK)
         rc = service_detect_usage(svc, st.username, st.role, &usage, errmsg);
     if (rc == CU_OK)
         rc = service_audit_show(svc, st.username, NULL, recent, &entries, errmsg);
     if (rc == CU_OK) {
-        json_object_update(usage, today);
         *out = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O}", "username", st.username, "role", st.role,
                          "store", st.store, "status", st.suspended ? "suspended" : "active",
                          "usage", usage, "recent", json_object_get(entries, "entries"));
     }
     json_decref(usage);
-    json_decref(today);
     json_decref(entries);
     store_staff_release(&st);
     return rc;

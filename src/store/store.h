@@ -40,6 +40,13 @@ void store_free(struct store *s);
 
 /* Schema version the store is at (after migration). */
 int store_schema_version(struct store *s);
+/* The memory the store's library holds in this process, for every handle of
+ * its kind together (SQLite: page caches, up to 64 MiB a connection, and
+ * statements; PostgreSQL: 0, results are freed after each call). */
+int64_t store_memory_used(struct store *s);
+/* Bounds the memory of every SQLite handle of the process together (their
+ * page caches give pages back beyond it), for a long-running server. */
+void store_memory_limit(int64_t bytes);
 
 /* Transactions.  Not nested (begin inside a transaction, or commit outside
  * one, is CU_ERR_INTERNAL); every write below runs inside the caller's

@@ -738,6 +738,16 @@ static void sq_free(struct store *s)
     free(h);
 }
 
+static int64_t sq_memory_used(void)
+{
+    return sqlite3_memory_used();
+}
+
+void store_memory_limit(int64_t bytes)
+{
+    sqlite3_soft_heap_limit64(bytes);
+}
+
 static int sq_schema_version(struct store *s)
 {
     return sq(s)->version;
@@ -3352,6 +3362,7 @@ static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .free = sq_free,
     .schema_version = sq_schema_version,
+    .memory_used = sq_memory_used,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
