@@ -18,7 +18,7 @@
 
 #define DELIVER_EVERY_MS   500
 #define SERVE_STORE_MEMORY (128LL << 20)
-#define DELIVER_BATCH    100
+#define DELIVER_BATCH      100
 
 /* The courier, with its own store handle: every DELIVER_EVERY_MS it turns
  * pending access notices into outbox messages and, with a webhook

@@ -135,7 +135,7 @@ struct pending {
 };
 
 struct service_detector {
-    pthread_mutex_t lock; /* the table of staff states, peers and stores */
+    pthread_mutex_t lock;               /* the table of staff states, peers and stores */
     int64_t refresh_s;                  /* counts are reloaded from the store after this long */
     struct peer_group peers[PEERS_MAX]; /* least recently read replaced first */
     struct store_days stores[PEERS_MAX];
@@ -242,8 +242,7 @@ static int load_recent(void *ctx, int64_t id, int64_t t, const void *key, size_t
         return 0;
     for (i = 0; i < n; i++)
         if (st->recent[i].local &&
-            memcmp(st->recent[i].exact, (const unsigned char *)key + NEAR_BYTES, NEAR_BYTES) ==
-                0) {
+            memcmp(st->recent[i].exact, (const unsigned char *)key + NEAR_BYTES, NEAR_BYTES) == 0) {
             st->recent[i].local = 0;
             return 0;
         }
@@ -599,8 +598,8 @@ int service_detect_committed(struct service_detector *d, struct store *s,
                 caprecent = caprecent ? 2 * caprecent : 64;
                 recent = xrealloc(recent, caprecent * sizeof(*recent));
             }
-            recent[nrecent++] = (struct store_recent){e[i].actor, e[i].time_ms / 1000, e[i].side,
-                                                      2 * NEAR_BYTES};
+            recent[nrecent++] =
+                (struct store_recent){e[i].actor, e[i].time_ms / 1000, e[i].side, 2 * NEAR_BYTES};
         }
         /* Old buckets go as their owner works, once a minute at most. */
         if (rc == CU_OK && due_for_pruning(d, e[i].actor, e[i].time_ms / 60000)) {

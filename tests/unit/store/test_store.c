@@ -2216,9 +2216,9 @@ static void test_recent(void **state)
     assert_int_equal(store_recent_prune(fx->s, "ann", 200, NULL), CU_OK);
     assert_int_equal(store_recent_prune(fx->s, "bob", 200, NULL), CU_OK);
     key[0] = 7;
-    assert_int_equal(store_recent_add(fx->s, &(struct store_recent){"bob", 300, key, sizeof(key)}, 1,
-                                      NULL),
-                     CU_OK);
+    assert_int_equal(
+        store_recent_add(fx->s, &(struct store_recent){"bob", 300, key, sizeof(key)}, 1, NULL),
+        CU_OK);
     memset(&r, 0, sizeof(r));
     assert_int_equal(store_recent_rows(fx->s, "bob", t, 0, 100, collect_recent, &r, NULL), CU_OK);
     assert_true(r.n == 1 && r.t[0] == 300 && r.key0[0] == 7 && r.id[0] > t);
