@@ -55,6 +55,7 @@ bench: build
 	bench/import/run.sh $(BUILD)
 	bench/audit/run.sh $(BUILD)
 	bench/serve/run.sh $(BUILD)
+	bench/serve/postgres.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -122,6 +122,7 @@ struct scan {
     uint64_t n_files;
     uint64_t n_bytes;
     uint64_t n_hits;
+    uint64_t n_vanished; /* listed, then gone before they could be read */
     int errors;
 };
 
@@ -756,12 +757,29 @@ static void scan_bytes(struct scan *sc, const char *path, const unsigned char *p
     }
 }
 
-static void scan_file(struct scan *sc, const char *path)
+/*
+ * A file found in a directory may be gone when it is opened: a database
+ * server running beside the scan replaces its own files (PostgreSQL's
+ * pg_internal.init).  A file that no longer exists holds nothing to find,
+ * so it is counted, not an error; a path given on the command line must
+ * exist.
+ */
+static int vanished(struct scan *sc, int top)
+{
+    if (top || errno != ENOENT)
+        return 0;
+    sc->n_vanished++;
+    return 1;
+}
+
+static void scan_file(struct scan *sc, const char *path, int top)
 {
     struct stat st;
     void *map = MAP_FAILED;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 
+    if (fd < 0 && vanished(sc, top))
+        goto out;
     if (fd < 0) {
         warn("cannot open '%s': %s", path, strerror(errno));
         sc->errors++;
@@ -801,12 +819,14 @@ static void scan_path(struct scan *sc, const char *path, int top)
     int n, i;
 
     if (lstat(path, &st) != 0) {
+        if (vanished(sc, top))
+            return;
         warn("cannot stat '%s': %s", path, strerror(errno));
         sc->errors++;
         return;
     }
     if (S_ISREG(st.st_mode)) {
-        scan_file(sc, path);
+        scan_file(sc, path, top);
         return;
     }
     if (S_ISLNK(st.st_mode) && top)
@@ -901,6 +921,9 @@ int main(int argc, char **argv)
     if (sc.n_hits > 0)
         printf("%" PRIu64 " hits\n", sc.n_hits);
     fflush(stdout);
+    if (sc.n_vanished > 0)
+        fprintf(stderr, "scan-plaintext: %" PRIu64 " files were gone before they could be read\n",
+                sc.n_vanished);
     fprintf(stderr,
             "scanned %" PRIu64 " files, %" PRIu64 " bytes, %zu values, %zu needles: %" PRIu64
             " hits\n",
