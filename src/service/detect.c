@@ -1115,29 +1115,25 @@ int service_detect_usage(struct service *svc, const char *staff, const char *rol
     struct detect_usage u = {0};
     int64_t now = cu_now();
     size_t hours_today = (size_t)(now % 86400 / 3600) + 1; /* the UTC day's hour buckets */
-    uint32_t lookups_today = 0, reveals_today = 0;
-    int rc = CU_OK;
+    uint32_t lookups_today, reveals_today;
+    int rc;
 
     *out = NULL;
     if (d != NULL) {
         rc = state_of(svc, d, staff, now, &s, errmsg);
-        if (rc == CU_OK) {
-            usage_of(d->policy, s, now, &u);
-            lookups_today = ring_sum(s->lookups_hour, HOURS, now / 3600, hours_today);
-            reveals_today = ring_sum(s->reveals_hour, HOURS, now / 3600, hours_today);
-            pthread_mutex_unlock(&s->lock);
-        }
     } else {
-        struct staff_state *tmp = xcalloc(1, sizeof(*tmp));
-
-        rc = store_detect_rows(svc->store, staff, load_row, tmp, errmsg);
-        if (rc == CU_OK) {
-            usage_of(svc->policy, tmp, now, &u);
-            lookups_today = ring_sum(tmp->lookups_hour, HOURS, now / 3600, hours_today);
-            reveals_today = ring_sum(tmp->reveals_hour, HOURS, now / 3600, hours_today);
-        }
-        free(tmp);
+        s = xcalloc(1, sizeof(*s));
+        rc = store_detect_rows(svc->store, staff, load_row, s, errmsg);
     }
+    if (rc == CU_OK) {
+        usage_of(svc->policy, s, now, &u);
+        lookups_today = ring_sum(s->lookups_hour, HOURS, now / 3600, hours_today);
+        reveals_today = ring_sum(s->reveals_hour, HOURS, now / 3600, hours_today);
+    }
+    if (d != NULL && rc == CU_OK)
+        pthread_mutex_unlock(&s->lock);
+    if (d == NULL)
+        free(s);
     if (rc != CU_OK)
         return rc;
     *out = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:{s:i, s:i, s:i, s:i},"
