@@ -72,7 +72,14 @@ static int deliverer_start(struct service *svc, struct deliverer **out, char **e
     *out = NULL;
     d = xcalloc(1, sizeof(*d));
     rc = service_worker_new(svc, &d->svc, errmsg);
+    /* Its work is redone when a crash undoes it: a notice whose claim is
+     * undone is sent again (at least once), so its commits need not wait
+     * for the disk. */
+    if (rc == CU_OK)
+        rc = store_commits_relaxed(d->svc->store, errmsg);
     if (rc != CU_OK) {
+        if (d->svc != NULL)
+            service_free(d->svc);
         free(d);
         return rc;
     }
@@ -85,6 +92,7 @@ static int deliverer_start(struct service *svc, struct deliverer **out, char **e
         free(d);
         return cu_errf(errmsg, CU_ERR_INTERNAL, "cannot start the outbox courier");
     }
+    pthread_setname_np(d->thread, "cu-courier");
     *out = d;
     return CU_OK;
 }
@@ -214,6 +222,7 @@ int cli_serve(struct service *svc, const char *listen, const struct cli_tls *tls
         cfg.routes = api_routes(&cfg.n_routes);
         cfg.app = api;
         cfg.collect = api_collect;
+        cfg.finish = api_finish;
         cfg.tls_cert = tls->cert;
         cfg.tls_key = tls->key;
         rc = http_server_start(&cfg, &srv, &err);

@@ -190,16 +190,28 @@ static void call_end(struct call *c)
     service_session_release(&c->ss);
 }
 
-/* This thread's service handle, or NULL with 503 answered. */
+void api_finish(void *app)
+{
+    struct api *api = app;
+    struct service *svc = pthread_getspecific(api->key);
+
+    if (svc != NULL)
+        store_reads_end(svc->store);
+}
+
+/* This thread's service handle, or NULL with 503 answered.  The request's
+ * reads are grouped from here to api_finish(). */
 static struct service *begin_anon(void *app, struct http_response *res)
 {
     char *err = NULL;
     struct service *svc = worker(app, &err);
 
-    if (svc == NULL)
+    if (svc == NULL) {
         fail(res, CU_ERR_STORE, err ? err : xstrdup("the store is unavailable"));
-    else
-        free(err);
+        return NULL;
+    }
+    free(err);
+    store_reads_begin(svc->store);
     return svc;
 }
 

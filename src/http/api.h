@@ -19,6 +19,9 @@ void api_free(struct api *api);
  * group-commit batch size), _failures_total, custodian_audit_log_size; and
  * custodian_store_memory_bytes (store_memory_used: SQLite's page caches). */
 void api_collect(void *app);
+/* Ends the request's grouped store reads (http_config.finish): a handler's
+ * first use of its thread's service handle starts them (store_reads_begin). */
+void api_finish(void *app);
 /* The route table (static) and its length, for struct http_config. */
 const struct http_route *api_routes(size_t *n);
 

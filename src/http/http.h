@@ -104,6 +104,9 @@ struct http_config {
     /* Called (with app) before each GET /metrics renders, to bring
      * metrics kept elsewhere up to date; may be NULL. */
     void (*collect)(void *app);
+    /* Called (with app) on the handler's thread after each handler
+     * returns, to end per-request state; may be NULL. */
+    void (*finish)(void *app);
 };
 
 /*

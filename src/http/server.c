@@ -62,6 +62,7 @@ struct http_server {
     size_t n_routes;
     void *app;
     void (*collect)(void *app);
+    void (*finish)(void *app);
     size_t body_limit;
     unsigned grace_s;
     uint16_t port;
@@ -455,6 +456,8 @@ static void dispatch(struct http_server *srv, struct req_state *st)
     st->req.route = st->route->pattern;
     st->req.param = st->param;
     rc = st->route->handler(srv->app, &st->req, &st->res);
+    if (srv->finish != NULL)
+        srv->finish(srv->app);
     if (rc != CU_OK && st->res.status == 0) {
         cu_log("http: %s %s failed: %s (request %s)", st->route->method, st->route->pattern,
                cu_err_name(rc), st->request_id);
@@ -670,6 +673,7 @@ int http_server_start(const struct http_config *cfg, struct http_server **out, c
     srv = xcalloc(1, sizeof(*srv));
     srv->app = cfg->app;
     srv->collect = cfg->collect;
+    srv->finish = cfg->finish;
     srv->body_limit = cfg->body_limit != 0 ? cfg->body_limit : HTTP_DEFAULT_BODY_LIMIT;
     srv->grace_s = cfg->grace_s != 0 ? cfg->grace_s : HTTP_DEFAULT_GRACE_S;
     srv->routes = xcalloc(cfg->n_routes + 2, sizeof(*srv->routes));

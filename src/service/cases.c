@@ -317,7 +317,7 @@ int service_case_open(struct service *svc, const struct service_actor *who, cons
                     "role %s may not open %s cases", who->role, k.c.purpose);
         goto decided;
     }
-    rc = service_customer_open(svc, norm, &m, errmsg);
+    rc = service_customer_open(svc, norm, SERVICE_FIELDS_ALL, &m, errmsg);
     if (rc == CU_ERR_NOT_FOUND) {
         int64_t erased_at = 0;
         int erased = service_customer_erased(svc, norm, &erased_at, NULL) == CU_OK;
@@ -665,6 +665,7 @@ void service_case_reveal_async(struct service *svc, const struct service_actor *
     struct service_access a;
     struct service_held *h;
     int want[MODEL_F__COUNT], f, rc, canary = 0;
+    unsigned wanted = 0;
     json_t *vals, *out = NULL;
     char *err = NULL;
 
@@ -675,8 +676,12 @@ void service_case_reveal_async(struct service *svc, const struct service_actor *
         rc = load(&k, case_id, CASE_OWNER, &err);
     if (rc == CU_OK)
         rc = reveal_allowed(&k, want, canon.data, customer_id);
+    for (f = 0; rc == CU_OK && f < MODEL_F__COUNT; f++)
+        if (want[f])
+            wanted |= SERVICE_FIELD(f);
+    /* only the fields asked for are opened */
     if (rc == CU_OK)
-        rc = service_customer_open(svc, k.c.customer_id, &m, &err);
+        rc = service_customer_open(svc, k.c.customer_id, wanted, &m, &err);
     /* The detector judges before anything is answered. */
     if (rc == CU_OK)
         rc = service_is_canary(svc, k.c.customer_id, &canary, &err);

@@ -145,7 +145,7 @@ int service_erase(struct service *svc, const struct service_actor *who, const ch
      * must work even when the record no longer opens, but then without a
      * reason. */
     if (reason != NULL) {
-        rc = service_unseal(svc, &s, &m, &why);
+        rc = service_unseal(svc, &s, SERVICE_FIELDS_ALL, &m, &why);
         if (rc != CU_OK) {
             rc = cu_errf(errmsg, CU_ERR_INVALID,
                          "the record does not open (%s), so the reason cannot be checked for "

@@ -393,9 +393,9 @@ static int write_existing(struct import *im, struct item *it, char **errmsg)
     model_customer_release(&im->old);
     rc = store_customer_get(svc->store, it->s.customer_id, &im->existing, errmsg);
     if (rc == CU_OK)
-        rc = service_unseal(svc, &it->s, &im->fresh, errmsg);
+        rc = service_unseal(svc, &it->s, SERVICE_FIELDS_ALL, &im->fresh, errmsg);
     if (rc == CU_OK && im->existing.import_run == im->run) {
-        rc = service_unseal(svc, &im->existing, &im->old, errmsg);
+        rc = service_unseal(svc, &im->existing, SERVICE_FIELDS_ALL, &im->old, errmsg);
         if (rc == CU_OK) {
             merge_customer(&im->old, &im->fresh);
             final = &im->old;

@@ -100,8 +100,8 @@ static int record_matches(const struct model_customer *m, int kind, const char *
     }
 }
 
-int service_customer_open(struct service *svc, const char *customer_id, struct model_customer *m,
-                          char **errmsg)
+int service_customer_open(struct service *svc, const char *customer_id, unsigned fields,
+                          struct model_customer *m, char **errmsg)
 {
     struct store_customer s;
     int rc;
@@ -109,7 +109,7 @@ int service_customer_open(struct service *svc, const char *customer_id, struct m
     store_customer_init(&s);
     rc = store_customer_get(svc->store, customer_id, &s, errmsg);
     if (rc == CU_OK)
-        rc = service_unseal(svc, &s, m, errmsg);
+        rc = service_unseal(svc, &s, fields, m, errmsg);
     store_customer_release(&s);
     return rc;
 }
@@ -156,6 +156,10 @@ int service_audit_access(struct service *svc, const struct service_actor *who,
     if (rc != CU_OK)
         return rc;
     service_audit_entry(svc, who, a, &e);
+    /* The writer commits on its own connection, and what the caller reads
+     * next must include it (the entry, the checkpoint over it): no older
+     * snapshot of grouped reads (store_reads_begin) may outlive this. */
+    store_reads_end(svc->store);
     return audit_log_append(svc->audit, &e, index ? index : &ignored, errmsg);
 }
 
@@ -186,7 +190,7 @@ int service_find(struct service *svc, int kind, const char *value,
     if (kind == 0) {
         rc = model_norm_customer_id(value, &norm, &merr);
         if (rc == CU_OK) {
-            rc = service_customer_open(svc, norm, &m, &why);
+            rc = service_customer_open(svc, norm, SERVICE_FIELDS_ALL, &m, &why);
             if (rc == CU_OK) {
                 (*n)++;
                 rc = found(ctx, &m, -1);
@@ -214,7 +218,7 @@ int service_find(struct service *svc, int kind, const char *value,
     for (i = 0; rc == CU_OK && i < nids; i++) {
         rc = store_customer_get_by_id(svc->store, ids[i], &s, errmsg);
         if (rc == CU_OK)
-            rc = service_unseal(svc, &s, &m, errmsg);
+            rc = service_unseal(svc, &s, SERVICE_FIELDS_ALL, &m, errmsg);
         if (rc != CU_OK)
             break;
         /* The blind index is truncated: confirm on the opened record. */

@@ -587,7 +587,7 @@ static int notice_build(struct service *svc, const char *customer_id, const uint
     for (i = 0; rc == CU_OK && i < n && i < NOTICE_LINES; i++)
         rc = store_audit_scan(svc->store, idx[i], idx[i] + 1, notice_line, &lc, errmsg);
     if (rc == CU_OK)
-        rc = service_customer_open(svc, customer_id, &m, errmsg);
+        rc = service_customer_open(svc, customer_id, SERVICE_FIELDS_CONTACT, &m, errmsg);
     if (rc == CU_OK && service_contact(&m, NULL, &channel, &to)) {
         msg->channel = channel;
         msg->to = xstrdup(to);
@@ -674,12 +674,16 @@ int service_notices_run(struct service *svc, size_t *sent, char **errmsg)
     /* In index order, batch by batch. */
     while (rc == CU_OK && more) {
         pending_release(&batch);
+        /* The reads that build messages share a snapshot until the next
+         * flush writes (store_reads_begin is a no-op while grouped). */
+        store_reads_begin(svc->store);
         rc = store_notice_scan(svc->store, NULL, after, NOTICE_BATCH, pending_add, &batch, errmsg);
         more = batch.n == NOTICE_BATCH;
         for (i = 0; rc == CU_OK && i < batch.n; i++) {
             const struct pending *p = &batch.p[i];
 
             after = p->index + 1;
+            store_reads_begin(svc->store);
             rc = store_subject_digest_get(svc->store, p->customer_id, &daily, errmsg);
             if (rc != CU_OK)
                 break;
@@ -718,6 +722,7 @@ int service_notices_run(struct service *svc, size_t *sent, char **errmsg)
     else
         for (i = 0; i < nmsgs; i++)
             notice_release(&msgs[i]);
+    store_reads_end(svc->store);
     pending_release(&batch);
     pending_release(&mine);
     free(idx);

@@ -594,8 +594,8 @@ out:
     return rc;
 }
 
-int service_unseal(struct service *svc, const struct store_customer *s, struct model_customer *m,
-                   char **errmsg)
+int service_unseal(struct service *svc, const struct store_customer *s, unsigned fields,
+                   struct model_customer *m, char **errmsg)
 {
     struct vault_dek dek;
     struct buf plain = BUF_INIT;
@@ -607,7 +607,7 @@ int service_unseal(struct service *svc, const struct store_customer *s, struct m
         return rc;
     m->customer_id = xstrdup(s->customer_id);
     for (f = 0; f < MODEL_F__COUNT && rc == CU_OK; f++) {
-        if (s->sealed[f].len == 0)
+        if (s->sealed[f].len == 0 || !(fields & SERVICE_FIELD(f)))
             continue;
         buf_reset(&plain);
         rc = vault_field_open(&dek, s->customer_id, model_field_name(f), s->dek_version,

@@ -219,13 +219,20 @@ struct audit_verify_result;
 int service_audit_verify(struct service *svc, struct audit_verify_result *res,
                          char **errmsg) CU_WUR;
 
+/* A set of fields (enum model_field) for service_customer_open. */
+#define SERVICE_FIELD(f)       (1u << (f))
+#define SERVICE_FIELDS_ALL     ((1u << MODEL_F__COUNT) - 1)
+#define SERVICE_FIELDS_CONTACT (SERVICE_FIELD(MODEL_F_PHONE) | SERVICE_FIELD(MODEL_F_EMAIL))
+
 /*
- * Opens one customer's record in full, for service code that is entitled
- * to it (reveal, export).  `m` must be initialised and empty; the caller
- * releases it.  CU_ERR_NOT_FOUND, CU_ERR_INTEGRITY, CU_ERR_KEY.
+ * Opens one customer's record, for service code that is entitled to it
+ * (reveal, export): the fields in the set `fields` (the others stay sealed
+ * and absent from `m`; SERVICE_FIELDS_ALL for all).  `m` must be
+ * initialised and empty; the caller releases it.  CU_ERR_NOT_FOUND,
+ * CU_ERR_INTEGRITY, CU_ERR_KEY.
  */
-int service_customer_open(struct service *svc, const char *customer_id, struct model_customer *m,
-                          char **errmsg) CU_WUR;
+int service_customer_open(struct service *svc, const char *customer_id, unsigned fields,
+                          struct model_customer *m, char **errmsg) CU_WUR;
 
 /*
  * Key-encryption-key rotation.  service_keys_rotate() makes a new KEK

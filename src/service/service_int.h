@@ -18,11 +18,12 @@ int service_seal(struct service *svc, const struct model_customer *m, uint32_t d
 
 /*
  * Opens a stored record into `m` (initialised, empty): unwraps the data key
- * and opens every sealed field.  Fails closed: any integrity error leaves
- * `m` empty.
+ * and opens the sealed fields in the set `fields` (SERVICE_FIELD; the
+ * others are left out).  Fails closed: any integrity error leaves `m`
+ * empty.
  */
-int service_unseal(struct service *svc, const struct store_customer *s, struct model_customer *m,
-                   char **errmsg) CU_WUR;
+int service_unseal(struct service *svc, const struct store_customer *s, unsigned fields,
+                   struct model_customer *m, char **errmsg) CU_WUR;
 
 /* One audited event about customer data (or a refusal); NULL strings are
  * left out of the entry.  `customer_id` becomes the keyed pseudonym. */

@@ -294,7 +294,7 @@ int service_customer_export(struct service *svc, const struct service_actor *who
                      me.reason ? me.reason : "none given");
         goto out;
     }
-    rc = service_customer_open(svc, id, &m, &err);
+    rc = service_customer_open(svc, id, SERVICE_FIELDS_ALL, &m, &err);
     if (rc == CU_ERR_NOT_FOUND)
         rc = cu_errf(errmsg, rc, "no customer '%s'", id);
     else if (rc != CU_OK)

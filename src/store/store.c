@@ -149,6 +149,23 @@ void store_rollback(struct store *s)
     s->ops->rollback(s);
 }
 
+void store_reads_begin(struct store *s)
+{
+    if (s->ops->reads_begin != NULL)
+        s->ops->reads_begin(s);
+}
+
+void store_reads_end(struct store *s)
+{
+    if (s->ops->reads_end != NULL)
+        s->ops->reads_end(s);
+}
+
+int store_commits_relaxed(struct store *s, char **errmsg)
+{
+    return fault(errmsg) ? CU_ERR_STORE : s->ops->commits_relaxed(s, errmsg);
+}
+
 int store_meta_get(struct store *s, const char *key, char **value, char **errmsg)
 {
     *value = NULL;

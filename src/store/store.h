@@ -57,6 +57,25 @@ int store_begin(struct store *s, char **errmsg) CU_WUR;
 int store_commit(struct store *s, char **errmsg) CU_WUR;
 void store_rollback(struct store *s);
 
+/* Groups the reads that follow, up to store_reads_end(), for speed only.
+ * On SQLite they share one read transaction: one lock and one refill of
+ * the page cache (which every other connection's commit empties) instead
+ * of one per statement, and one snapshot.  On PostgreSQL it does nothing.
+ * Writes may come in between: the first write, or store_begin(), ends the
+ * grouping and the reads after it run on their own.  Nothing inside a
+ * transaction; ending no grouping is harmless.  Hold it for a request, not
+ * longer: an open read transaction holds back the WAL's checkpoint. */
+void store_reads_begin(struct store *s);
+void store_reads_end(struct store *s);
+
+/* From now on, this handle's commits return before they are on disk
+ * (SQLite: synchronous=NORMAL; PostgreSQL: synchronous_commit off).  A
+ * crash of the machine may then undo the last of them, whole and in order,
+ * never half; the next durable commit of any handle makes them durable
+ * too.  Only for work that is redone when undone (the outbox courier:
+ * an undone claim is claimed and sent again, at least once). */
+int store_commits_relaxed(struct store *s, char **errmsg) CU_WUR;
+
 /* Small named settings (e.g. "import_run").  get: CU_ERR_NOT_FOUND if unset;
  * *value is a new string the caller frees. */
 int store_meta_get(struct store *s, const char *key, char **value, char **errmsg) CU_WUR;

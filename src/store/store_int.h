@@ -17,6 +17,9 @@ struct store_ops {
     int (*begin)(struct store *s, char **errmsg);
     int (*commit)(struct store *s, char **errmsg);
     void (*rollback)(struct store *s);
+    void (*reads_begin)(struct store *s); /* NULL: reads are not grouped */
+    void (*reads_end)(struct store *s);
+    int (*commits_relaxed)(struct store *s, char **errmsg);
     int (*meta_get)(struct store *s, const char *key, char **value, char **errmsg);
     int (*meta_set)(struct store *s, const char *key, const char *value, char **errmsg);
     int (*kek_list)(struct store *s, struct store_kek **out, size_t *n, char **errmsg);

@@ -58,6 +58,10 @@
 
 #include <libpq-fe.h>
 
+/* store_commits_relaxed: this session's commits do not wait for the WAL
+ * flush. */
+#define RELAX_SQL "SET synchronous_commit = off"
+
 /* Type OIDs (pg_type.dat), fixed since PostgreSQL 7. */
 #define OID_BOOL        16
 #define OID_BYTEA       17
@@ -806,6 +810,7 @@ struct store_pg {
     int txn;                           /* a caller's transaction is open (store_begin) */
     int own;                           /* an operation's own transaction is open */
     int lost;                          /* the connection was lost inside the caller's transaction */
+    int relaxed;                       /* store_commits_relaxed: set again on a new connection */
     /* The audit log's size in the open transaction, valid while
      * audit_size_known: read once the audit lock is held (the first
      * audit_size or audit_append of the transaction), advanced by each
@@ -895,6 +900,18 @@ static int conn_ready(struct store_pg *h, const char *what, char **errmsg)
     memset(h->prepared, 0, sizeof(h->prepared));
     if (PQstatus(h->conn) != CONNECTION_OK)
         return conn_fail(h, errmsg, what);
+    if (h->relaxed) {
+        PGresult *res = PQexec(h->conn, RELAX_SQL);
+        ExecStatusType st = PQresultStatus(res);
+
+        if (st != PGRES_COMMAND_OK) {
+            int rc = res_fail(h, res, errmsg, what);
+
+            PQclear(res);
+            return rc;
+        }
+        PQclear(res);
+    }
     return CU_OK;
 }
 
@@ -1172,6 +1189,16 @@ static int scope_end(struct store_pg *h, enum scope scope, int rc, const char *w
     else if (PQstatus(h->conn) == CONNECTION_OK)
         (void)exec_simple(h, "ROLLBACK", NULL, 0, what, NULL);
     h->own = 0;
+    return rc;
+}
+
+static int pgs_commits_relaxed(struct store *s, char **errmsg)
+{
+    struct store_pg *h = pg(s);
+    int rc = exec_simple(h, RELAX_SQL, NULL, 0, "relax commits", errmsg);
+
+    if (rc == CU_OK)
+        h->relaxed = 1;
     return rc;
 }
 
@@ -3419,6 +3446,7 @@ static const struct store_ops pg_ops = {
     .free = pgs_free,
     .schema_version = pgs_schema_version,
     .begin = pgs_begin,
+    .commits_relaxed = pgs_commits_relaxed,
     .commit = pgs_commit,
     .rollback = pgs_rollback,
     .meta_get = pgs_meta_get,

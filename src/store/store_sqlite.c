@@ -252,6 +252,7 @@ _Static_assert(SQLITE_APP_ID == 1129665364, "application_id in migration 1");
 
 enum stmt_id {
     ST_BEGIN,
+    ST_BEGIN_READ,
     ST_COMMIT,
     ST_ROLLBACK,
     ST_SAVEPOINT,
@@ -341,6 +342,7 @@ enum stmt_id {
  */
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_BEGIN_READ] = "BEGIN DEFERRED",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_SAVEPOINT] = "SAVEPOINT store_op",
@@ -522,6 +524,9 @@ struct store_sqlite {
      * append, forgotten when the transaction ends. */
     uint64_t audit_size;
     int audit_size_known;
+    /* store_reads_begin(): a deferred transaction holds this connection's
+     * reads together until the first write or store_reads_end(). */
+    int reads;
 };
 
 static struct store_sqlite *sq(struct store *s)
@@ -541,7 +546,23 @@ static int db_fail(struct store_sqlite *h, char **errmsg, const char *what)
     return cu_errf(errmsg, CU_ERR_STORE, "store: %s: %s", what, sqlite3_errmsg(h->db));
 }
 
-/* The cached statement `id`, prepared on first use. */
+static int exec_id(struct store_sqlite *h, enum stmt_id id, const char *what, char **errmsg);
+
+/* Ends a grouping of reads (store_reads_begin), before a write: a write in
+ * the read transaction could not take the write lock once another
+ * connection had committed after the snapshot (SQLITE_BUSY_SNAPSHOT). */
+static void reads_stop(struct store_sqlite *h)
+{
+    if (!h->reads)
+        return;
+    h->reads = 0;
+    if (exec_id(h, ST_COMMIT, "end of grouped reads", NULL) != CU_OK &&
+        !sqlite3_get_autocommit(h->db))
+        (void)exec_id(h, ST_ROLLBACK, "end of grouped reads", NULL);
+}
+
+/* The cached statement `id`, prepared on first use.  A statement that
+ * writes ends a grouping of reads first. */
 static int stmt_get(struct store_sqlite *h, enum stmt_id id, sqlite3_stmt **st, const char *what,
                     char **errmsg)
 {
@@ -552,6 +573,8 @@ static int stmt_get(struct store_sqlite *h, enum stmt_id id, sqlite3_stmt **st, 
         return db_fail(h, errmsg, what);
     }
     *st = h->st[id];
+    if (h->reads && !sqlite3_stmt_readonly(*st))
+        reads_stop(h);
     return CU_OK;
 }
 
@@ -588,6 +611,7 @@ enum scope { SCOPE_SAVEPOINT, SCOPE_TRANSACTION };
 
 static int scope_begin(struct store_sqlite *h, enum scope *scope, const char *what, char **errmsg)
 {
+    reads_stop(h);
     if (!sqlite3_get_autocommit(h->db)) {
         *scope = SCOPE_SAVEPOINT;
         return exec_id(h, ST_SAVEPOINT, what, errmsg);
@@ -935,6 +959,11 @@ int store_sqlite_open(struct store **out, const char *path, char **errmsg)
                      "PRAGMA temp_store = MEMORY;"
                      /* page cache bound: 64 MiB, whatever the database size */
                      "PRAGMA cache_size = -65536;"
+                     /* a checkpoint every 8,192 pages (32 MiB) of WAL, not
+                      * SQLite's 1,000: a page rewritten by many commits is
+                      * copied back once per checkpoint, so fewer, larger
+                      * checkpoints copy less in all */
+                     "PRAGMA wal_autocheckpoint = 8192;"
                      /* WAL file truncated back to 64 MiB after a checkpoint */
                      "PRAGMA journal_size_limit = 67108864",
                      NULL, NULL, NULL) != SQLITE_OK) {
@@ -959,6 +988,7 @@ static int sq_begin(struct store *s, char **errmsg)
 {
     struct store_sqlite *h = sq(s);
 
+    reads_stop(h);
     if (!sqlite3_get_autocommit(h->db))
         return cu_errf(errmsg, CU_ERR_INTERNAL, "store: begin: a transaction is already open");
     h->npending = 0;
@@ -972,7 +1002,7 @@ static int sq_commit(struct store *s, char **errmsg)
 
     int rc;
 
-    if (sqlite3_get_autocommit(h->db)) {
+    if (h->reads || sqlite3_get_autocommit(h->db)) {
         h->npending = 0;
         return cu_errf(errmsg, CU_ERR_INTERNAL, "store: commit: no transaction is open");
     }
@@ -990,8 +1020,33 @@ static void sq_rollback(struct store *s)
 
     h->npending = 0;
     h->audit_size_known = 0;
+    h->reads = 0;
     if (!sqlite3_get_autocommit(h->db))
         (void)exec_id(h, ST_ROLLBACK, "rollback", NULL);
+}
+
+static void sq_reads_begin(struct store *s)
+{
+    struct store_sqlite *h = sq(s);
+
+    /* A failed BEGIN leaves the reads on their own, which is correct too. */
+    if (!h->reads && sqlite3_get_autocommit(h->db))
+        h->reads = exec_id(h, ST_BEGIN_READ, "group reads", NULL) == CU_OK;
+}
+
+static void sq_reads_end(struct store *s)
+{
+    reads_stop(sq(s));
+}
+
+static int sq_commits_relaxed(struct store *s, char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+
+    reads_stop(h);
+    if (sqlite3_exec(h->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(h, errmsg, "relax commits");
+    return CU_OK;
 }
 
 /* ---- meta ---- */
@@ -3386,6 +3441,9 @@ static const struct store_ops sqlite_ops = {
     .schema_version = sq_schema_version,
     .memory_used = sq_memory_used,
     .begin = sq_begin,
+    .reads_begin = sq_reads_begin,
+    .reads_end = sq_reads_end,
+    .commits_relaxed = sq_commits_relaxed,
     .commit = sq_commit,
     .rollback = sq_rollback,
     .meta_get = sq_meta_get,

@@ -412,7 +412,7 @@ static void test_rotate_and_retire_keep_the_keyring(void **state)
     service_free(f->svc);
     assert_int_equal(service_open(&f->svc, f->data, &err), CU_OK);
     model_customer_init(&m);
-    assert_int_equal(service_customer_open(f->svc, "A2", &m, &err), CU_OK);
+    assert_int_equal(service_customer_open(f->svc, "A2", SERVICE_FIELDS_ALL, &m, &err), CU_OK);
     assert_string_equal(m.name, "Bob Li");
     model_customer_release(&m);
 
@@ -478,7 +478,7 @@ static void test_open_moves_keks_out_of_an_old_store(void **state)
     store_kek_list_free(keks, n);
     assert_int_equal(store_files_hold(f, wrapped.data, wrapped.len), 0);
     model_customer_init(&m);
-    assert_int_equal(service_customer_open(f->svc, "A1", &m, &err), CU_OK);
+    assert_int_equal(service_customer_open(f->svc, "A1", SERVICE_FIELDS_ALL, &m, &err), CU_OK);
     assert_string_equal(m.name, "Amy Chan");
     model_customer_release(&m);
     assert_int_equal(lookup_count(f, MODEL_ID_PHONE, "+8613900001111"), 1);
@@ -594,7 +594,8 @@ static void test_erase(void **state)
     free(err);
     err = NULL;
     model_customer_init(&m);
-    assert_int_equal(service_customer_open(f->svc, "A1", &m, &err), CU_ERR_NOT_FOUND);
+    assert_int_equal(service_customer_open(f->svc, "A1", SERVICE_FIELDS_ALL, &m, &err),
+                     CU_ERR_NOT_FOUND);
     free(err);
     err = NULL;
     assert_int_equal(service_customer_erased(f->svc, "A1", &at, &err), CU_OK);
@@ -606,7 +607,7 @@ static void test_erase(void **state)
                      0);
     /* the other customer is whole */
     assert_int_equal(lookup_count(f, MODEL_ID_EMAIL, "bob@qq.com"), 1);
-    assert_int_equal(service_customer_open(f->svc, "A2", &m, &err), CU_OK);
+    assert_int_equal(service_customer_open(f->svc, "A2", SERVICE_FIELDS_ALL, &m, &err), CU_OK);
     assert_string_equal(m.name, "Bob Li");
     model_customer_release(&m);
     {
@@ -667,7 +668,7 @@ static void test_erase_fails_closed(void **state)
         struct model_customer m;
 
         model_customer_init(&m);
-        assert_int_equal(service_customer_open(f->svc, "A1", &m, NULL), CU_OK);
+        assert_int_equal(service_customer_open(f->svc, "A1", SERVICE_FIELDS_ALL, &m, NULL), CU_OK);
         model_customer_release(&m);
     }
 }
