@@ -90,8 +90,7 @@ audit_before=$(plain custodian_audit_log_size)
     while kill -0 "$server_pid" 2>/dev/null; do
         rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$server_pid/status" 2>/dev/null || echo 0)
         fds=$(find "/proc/$server_pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
-        echo "$t $rss $fds $(plain custodian_store_memory_bytes 2>/dev/null || echo 0)" \
-            >>"$work/samples"
+        echo "$t $rss $fds" >>"$work/samples"
         sleep 10
         t=$((t + 10))
     done
@@ -118,17 +117,17 @@ soak_p99=$(sort -n -k4 "$work/slices" | awk '{ v[NR] = $4 } END { print v[int((N
 
 # Memory and descriptors: the last minute against minute `ref` (the middle
 # of the soak, minute 2 at the earliest).  Before it, SQLite's page caches
-# fill up to their bound (custodian serve: 128 MiB for all connections,
-# reported as custodian_store_memory_bytes); growth after it is a leak.
+# fill up to their bound (custodian serve: 16 MiB a connection); growth
+# after it is a leak.
 ref=$((minutes / 2 > 2 ? minutes / 2 : 2))
-read -r rss2 fds2 rssN fdsN rssmax storemax <<<"$(awk -v ref="$ref" '
-    { t[NR] = $1; r[NR] = $2; f[NR] = $3; if ($2 > m) m = $2; if ($4 > sm) sm = $4 }
+read -r rss2 fds2 rssN fdsN rssmax <<<"$(awk -v ref="$ref" '
+    { t[NR] = $1; r[NR] = $2; f[NR] = $3; if ($2 > m) m = $2 }
     END {
         for (i = 1; i <= NR; i++) {
             if (t[i] >= 60 * (ref - 1) && t[i] < 60 * ref) { a += r[i]; b += f[i]; n1++ }
             if (t[i] >= t[NR] - 60) { c += r[i]; d += f[i]; n2++ }
         }
-        printf "%d %d %d %d %d %d\n", a / n1, b / n1, c / n2, d / n2, m, sm / 1048576
+        printf "%d %d %d %d %d\n", a / n1, b / n1, c / n2, d / n2, m
     }' "$work/samples")"
 audit_after=$(plain custodian_audit_log_size)
 stop_custodian
@@ -151,7 +150,6 @@ with verified cases, 64 connections, paced slice by slice to the target rate.
 | requests answered | $soak_requests, every one 2xx, no socket error |
 | latency p50 / p99 (median slice), worst slice's p99 | $soak_p50 ms / $soak_p99 ms, $soak_p99max ms |
 | resident memory, minute $ref → last minute (max) | $((rss2 / 1024)) MiB → $((rssN / 1024)) MiB ($((rssmax / 1024)) MiB): $rss_ok |
-| of which SQLite's page caches, at most (bound: 128 MiB) | $storemax MiB |
 | open descriptors, minute $ref → last minute | $fds2 → $fdsN: $fds_ok |
 | audit log | $audit_before → $audit_after entries; audit verify: ok |
 REPORT

@@ -16,9 +16,9 @@
 #include "notify/notify.h"
 #include "store/store.h"
 
-#define DELIVER_EVERY_MS   500
-#define SERVE_STORE_MEMORY (128LL << 20)
-#define DELIVER_BATCH      100
+#define DELIVER_EVERY_MS  500
+#define SERVE_STORE_CACHE (16LL << 20)
+#define DELIVER_BATCH     100
 
 /* The courier, with its own store handle: every DELIVER_EVERY_MS it turns
  * pending access notices into outbox messages and, with a webhook
@@ -207,10 +207,11 @@ int cli_serve(struct service *svc, const char *listen, const struct cli_tls *tls
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    /* Every store connection's page cache together: at most SERVE_STORE_MEMORY
-     * (one connection alone may use 64 MiB), so the server's memory stays
-     * bounded however many threads it has and however large the store. */
-    store_memory_limit(SERVE_STORE_MEMORY);
+    /* The store connections opened from here (the audit writer's, the
+     * courier's, one per worker thread) keep page caches of at most
+     * SERVE_STORE_CACHE each, whatever the store's size.  A reader gains
+     * little from more: every other connection's commit empties it. */
+    store_cache_limit(SERVE_STORE_CACHE);
     rc = notify_global_init();
     if (rc == CU_OK)
         rc = service_audit_open(svc, &err);

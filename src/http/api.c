@@ -6,8 +6,10 @@
 #include "api.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../model/model.h"
 #include "../audit/audit.h"
@@ -47,6 +49,20 @@ void api_free(struct api *api)
     free(api);
 }
 
+/* This process's resident memory (/proc/self/statm), 0 if unknown. */
+static long long resident_bytes(void)
+{
+    long long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%lld %lld", &pages, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
 void api_collect(void *app)
 {
     struct api *api = app;
@@ -63,8 +79,7 @@ void api_collect(void *app)
     http_metric_add("custodian_audit_failures_total", NULL,
                     (double)(now.failures - api->seen.failures));
     http_metric_set("custodian_audit_log_size", NULL, (double)now.size);
-    http_metric_set("custodian_store_memory_bytes", NULL,
-                    (double)store_memory_used(api->root->store));
+    http_metric_set("process_resident_memory_bytes", NULL, (double)resident_bytes());
     api->seen = now;
     pthread_mutex_unlock(&api->lock);
 }

@@ -17,7 +17,7 @@ void api_free(struct api *api);
 /* Brings the audit writer's counters into the metrics (http_config.collect):
  * custodian_audit_entries_total and _batches_total (their ratio is the mean
  * group-commit batch size), _failures_total, custodian_audit_log_size; and
- * custodian_store_memory_bytes (store_memory_used: SQLite's page caches). */
+ * process_resident_memory_bytes. */
 void api_collect(void *app);
 /* Ends the request's grouped store reads (http_config.finish): a handler's
  * first use of its thread's service handle starts them (store_reads_begin). */

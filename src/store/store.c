@@ -124,11 +124,6 @@ void store_free(struct store *s)
         s->ops->free(s);
 }
 
-int64_t store_memory_used(struct store *s)
-{
-    return s->ops->memory_used != NULL ? s->ops->memory_used() : 0;
-}
-
 int store_schema_version(struct store *s)
 {
     return s->ops->schema_version(s);

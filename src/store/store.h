@@ -40,13 +40,12 @@ void store_free(struct store *s);
 
 /* Schema version the store is at (after migration). */
 int store_schema_version(struct store *s);
-/* The memory the store's library holds in this process, for every handle of
- * its kind together (SQLite: page caches, up to 64 MiB a connection, and
- * statements; PostgreSQL: 0, results are freed after each call). */
-int64_t store_memory_used(struct store *s);
-/* Bounds the memory of every SQLite handle of the process together (their
- * page caches give pages back beyond it), for a long-running server. */
-void store_memory_limit(int64_t bytes);
+/* Bounds the page cache of each SQLite handle opened after the call to
+ * `bytes` (64 MiB by default, for bulk work); a long-running server with a
+ * handle per thread sets less.  PostgreSQL handles keep no cache (results
+ * are freed after each call).  SQLite's own memory statistics are off: they
+ * cost a process-wide mutex on every allocation. */
+void store_cache_limit(int64_t bytes);
 
 /* Transactions.  Not nested (begin inside a transaction, or commit outside
  * one, is CU_ERR_INTERNAL); every write below runs inside the caller's

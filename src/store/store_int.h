@@ -13,7 +13,6 @@ struct store_ops {
     const char *name;
     void (*free)(struct store *s);
     int (*schema_version)(struct store *s);
-    int64_t (*memory_used)(void); /* NULL: none to speak of */
     int (*begin)(struct store *s, char **errmsg);
     int (*commit)(struct store *s, char **errmsg);
     void (*rollback)(struct store *s);
