@@ -453,9 +453,24 @@ static void index_chunk(struct audit_log *log, size_t max)
         log->indexed = mark;
 }
 
+/* The write-ahead log back into the database, off the writer's path: a
+ * checkpoint that a commit ran would hold every answer waiting on it. */
+static void checkpoint(struct audit_log *log)
+{
+    char *err = NULL;
+
+    pthread_mutex_unlock(&log->lock);
+    if (store_checkpoint(log->index_store, &err) != CU_OK) {
+        cu_log("audit: checkpoint of the write-ahead log (will retry): %s", err ? err : "");
+        free(err);
+    }
+    pthread_mutex_lock(&log->lock);
+}
+
 /*
  * The indexer: wakes every INDEX_TICK_NS; indexes a chunk whenever
  * INDEX_CHUNK entries wait, and whatever waits once a tick passed without
+ * new entries; checkpoints the store's write-ahead log after a tick with
  * new entries.
  */
 static void *indexer_main(void *arg)
@@ -481,6 +496,8 @@ static void *indexer_main(void *arg)
         if (log->stats.size - log->indexed >= INDEX_CHUNK ||
             (log->stats.size == seen && log->stats.size > log->indexed))
             index_chunk(log, INDEX_CHUNK);
+        if (log->stats.size != seen)
+            checkpoint(log);
         seen = log->stats.size;
     }
     pthread_mutex_unlock(&log->lock);

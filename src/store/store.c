@@ -161,6 +161,13 @@ int store_commits_relaxed(struct store *s, char **errmsg)
     return fault(errmsg) ? CU_ERR_STORE : s->ops->commits_relaxed(s, errmsg);
 }
 
+int store_checkpoint(struct store *s, char **errmsg)
+{
+    if (fault(errmsg))
+        return CU_ERR_STORE;
+    return s->ops->checkpoint != NULL ? s->ops->checkpoint(s, errmsg) : CU_OK;
+}
+
 int store_meta_get(struct store *s, const char *key, char **value, char **errmsg)
 {
     *value = NULL;

@@ -75,6 +75,12 @@ void store_reads_end(struct store *s);
  * an undone claim is claimed and sent again, at least once). */
 int store_commits_relaxed(struct store *s, char **errmsg) CU_WUR;
 
+/* SQLite: copies the write-ahead log back into the database as far as open
+ * reads allow, without blocking any reader or writer (a passive
+ * checkpoint), so that no commit has to do it on its own time.
+ * PostgreSQL: nothing (its checkpointer does this). */
+int store_checkpoint(struct store *s, char **errmsg) CU_WUR;
+
 /* Small named settings (e.g. "import_run").  get: CU_ERR_NOT_FOUND if unset;
  * *value is a new string the caller frees. */
 int store_meta_get(struct store *s, const char *key, char **value, char **errmsg) CU_WUR;

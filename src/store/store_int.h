@@ -19,6 +19,7 @@ struct store_ops {
     void (*reads_begin)(struct store *s); /* NULL: reads are not grouped */
     void (*reads_end)(struct store *s);
     int (*commits_relaxed)(struct store *s, char **errmsg);
+    int (*checkpoint)(struct store *s, char **errmsg); /* NULL: nothing to do */
     int (*meta_get)(struct store *s, const char *key, char **value, char **errmsg);
     int (*meta_set)(struct store *s, const char *key, const char *value, char **errmsg);
     int (*kek_list)(struct store *s, struct store_kek **out, size_t *n, char **errmsg);
