@@ -78,8 +78,7 @@ static int deliverer_start(struct service *svc, struct deliverer **out, char **e
     if (rc == CU_OK)
         rc = store_commits_relaxed(d->svc->store, errmsg);
     if (rc != CU_OK) {
-        if (d->svc != NULL)
-            service_free(d->svc);
+        service_free(d->svc);
         free(d);
         return rc;
     }

@@ -674,15 +674,14 @@ int service_notices_run(struct service *svc, size_t *sent, char **errmsg)
     /* In index order, batch by batch. */
     while (rc == CU_OK && more) {
         pending_release(&batch);
-        /* The reads that build messages share a snapshot until the next
-         * flush writes (store_reads_begin is a no-op while grouped). */
-        store_reads_begin(svc->store);
         rc = store_notice_scan(svc->store, NULL, after, NOTICE_BATCH, pending_add, &batch, errmsg);
         more = batch.n == NOTICE_BATCH;
         for (i = 0; rc == CU_OK && i < batch.n; i++) {
             const struct pending *p = &batch.p[i];
 
             after = p->index + 1;
+            /* The reads that build messages share a snapshot until the
+             * next flush writes (a no-op while grouped). */
             store_reads_begin(svc->store);
             rc = store_subject_digest_get(svc->store, p->customer_id, &daily, errmsg);
             if (rc != CU_OK)

@@ -907,7 +907,7 @@ int store_sqlite_open(struct store **out, const char *path, char **errmsg)
     struct store_sqlite *h;
     sqlite3_stmt *st = NULL;
     const char *mode;
-    char *what = NULL, *cache = NULL;
+    char *what = NULL, *pragmas = NULL;
     int rc = CU_OK, fd, memory, wal;
 
     *out = NULL;
@@ -959,34 +959,30 @@ int store_sqlite_open(struct store **out, const char *path, char **errmsg)
                      "store: %s: cannot use write-ahead logging on this file system", what);
         goto out;
     }
-    if (sqlite3_exec(h->db,
-                     "PRAGMA synchronous = FULL;"
-                     /* deleted and replaced content is overwritten with
-                      * zeros in its page (store_customer_erase) */
-                     "PRAGMA secure_delete = ON;"
-                     "PRAGMA foreign_keys = ON;"
-                     "PRAGMA temp_store = MEMORY;"
-                     /* a commit checkpoints on its own time only past
-                      * 8,192 pages (32 MiB) of WAL, not SQLite's 1,000: a
-                      * server checkpoints in the background
-                      * (store_checkpoint, from the audit log's indexer) */
-                     "PRAGMA wal_autocheckpoint = 8192;"
-                     /* WAL file truncated back to 64 MiB after a checkpoint */
-                     "PRAGMA journal_size_limit = 67108864",
-                     NULL, NULL, NULL) != SQLITE_OK) {
-        rc = db_fail(h, errmsg, what);
-        goto out;
-    }
     /* the page cache's bound (store_cache_limit), whatever the database size */
-    cache = xasprintf("PRAGMA cache_size = -%lld", (long long)cache_kib);
-    if (sqlite3_exec(h->db, cache, NULL, NULL, NULL) != SQLITE_OK) {
+    pragmas = xasprintf("PRAGMA cache_size = -%lld;"
+                        "PRAGMA synchronous = FULL;"
+                        /* deleted and replaced content is overwritten with
+                         * zeros in its page (store_customer_erase) */
+                        "PRAGMA secure_delete = ON;"
+                        "PRAGMA foreign_keys = ON;"
+                        "PRAGMA temp_store = MEMORY;"
+                        /* a commit checkpoints on its own time only past
+                         * 8,192 pages (32 MiB) of WAL, not SQLite's 1,000: a
+                         * server checkpoints in the background
+                         * (store_checkpoint, from the audit log's indexer) */
+                        "PRAGMA wal_autocheckpoint = 8192;"
+                        /* WAL file truncated back to 64 MiB after a checkpoint */
+                        "PRAGMA journal_size_limit = 67108864",
+                        (long long)cache_kib);
+    if (sqlite3_exec(h->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
         rc = db_fail(h, errmsg, what);
         goto out;
     }
     rc = migrate(h, errmsg);
 out:
     sqlite3_finalize(st);
-    free(cache);
+    free(pragmas);
     free(what);
     if (rc != CU_OK) {
         sq_free(&h->base);

@@ -132,16 +132,26 @@ notices=$(cu outbox --json | grep -o 'viewed in full' | wc -l)
 echo "# $notices access notices in the outbox for $total reveals"
 check "one notice per reveal, none sent twice by two servers" test "$notices" -eq "$total"
 
+# across TOKEN IMEI...: look-ups of each IMEI in turn, the k-th (from 1)
+# through server k % NSERVERS; their statuses in `codes`.
+across() {
+    local token=$1 k=0 imei
+
+    shift
+    codes=()
+    for imei in "$@"; do
+        k=$((k + 1))
+        URL=${URLS[$((k % NSERVERS))]}
+        http GET "/v1/devices/$imei" "" "$token"
+        codes+=("$code")
+    done
+}
+
 # --- a harvester alternating between the servers is stopped at the quota ----
 # (8 look-ups an hour: the 9th is refused, whichever server it reaches)
 URL=${URLS[0]}
 harv=$(staff_login harv clerk SZ-014)
-codes=()
-for k in $(seq 1 9); do
-    URL=${URLS[$((k % NSERVERS))]}
-    http GET "/v1/devices/$(jfield "$TMP/c.jsonl" $((20 + k)) imei)" "" "$harv"
-    codes+=("$code")
-done
+across "$harv" $(for k in $(seq 1 9); do jfield "$TMP/c.jsonl" $((20 + k)) imei; done)
 echo "# look-ups: ${codes[*]}"
 check "look-ups 1 to 8 through alternating servers: 200" \
     test "${codes[*]:0:8}" = "200 200 200 200 200 200 200 200"
@@ -156,12 +166,7 @@ fi
 # --- an enumeration spread over the servers is stopped as on one -----------
 # (IMEIs a step apart: the 5th neighbouring look-up is refused, detect.sh)
 walker=$(staff_login walker clerk SZ-014)
-codes=()
-for k in 1 2 3 4 5; do
-    URL=${URLS[$((k % NSERVERS))]}
-    http GET "/v1/devices/$(luhn "3569380300$((1200 + k))")" "" "$walker"
-    codes+=("$code")
-done
+across "$walker" $(for k in 1 2 3 4 5; do luhn "3569380300$((1200 + k))"; done)
 echo "# neighbouring look-ups: ${codes[*]}"
 check "neighbouring look-ups 1 to 4 through alternating servers: 404" \
     test "${codes[*]:0:4}" = "404 404 404 404"
