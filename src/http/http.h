@@ -30,6 +30,15 @@
 #define HTTP_DEFAULT_TIMEOUT_S  30u
 #define HTTP_DEFAULT_CONN_LIMIT 1024u
 #define HTTP_DEFAULT_GRACE_S    10u
+/*
+ * Each connection's memory: the request line and headers must fit in it, with
+ * the answer's headers (a request whose headers do not fit gets 431).  It
+ * holds the 8 KiB header line that common servers allow.  libmicrohttpd
+ * zeroes the used part after every request of a kept-alive connection, so
+ * its 32 KiB default cost a memset of that size per request.  Bodies do not
+ * count: they are passed on in pieces and bounded by the body limit.
+ */
+#define HTTP_CONNECTION_MEMORY (16 * 1024)
 
 struct MHD_Connection;
 struct http_server;

@@ -707,25 +707,23 @@ int http_server_start(const struct http_config *cfg, struct http_server **out, c
     }
     {
         /* The logger goes first so that MHD reports option errors through it. */
-        struct MHD_OptionItem o[] = {
+        struct MHD_OptionItem o[10] = {
             {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL},
             {MHD_OPTION_SOCK_ADDR, 0, &ss},
             {MHD_OPTION_CONNECTION_TIMEOUT, timeout, NULL},
             {MHD_OPTION_CONNECTION_LIMIT, conn_limit, NULL},
+            {MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_MEMORY, NULL},
             {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv},
-            {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
-            {MHD_OPTION_END, 0, NULL},
-            {MHD_OPTION_END, 0, NULL},
-            {MHD_OPTION_END, 0, NULL},
         };
+        size_t n = 6;
 
-        if (srv->tls && threads > 1) {
-            o[6] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert};
-            o[7] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key};
-        } else if (srv->tls) {
-            o[5] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert};
-            o[6] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key};
+        if (threads > 1)
+            o[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
+        if (srv->tls) {
+            o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert};
+            o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key};
         }
+        o[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
         srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_ARRAY, o,
                                        MHD_OPTION_END);
     }

@@ -396,6 +396,32 @@ static void test_payload_too_large(void **state)
     free(big);
 }
 
+/* Headers up to a common server's 8 KiB line are served; headers larger
+ * than the connection's memory get 431, not a dropped connection. */
+static void test_header_size(void **state)
+{
+    struct reply r;
+    size_t n = HTTP_CONNECTION_MEMORY * 2;
+    char *pad = xmalloc(n + 1), *extra;
+
+    memset(pad, 'a', n);
+    pad[8000] = '\0';
+    extra = xasprintf("X-Pad: %s\r\n", pad);
+    request(port_of(state), "GET", "/healthz", extra, NULL, &r);
+    assert_int_equal(r.status, 200);
+    reply_release(&r);
+    free(extra);
+
+    pad[8000] = 'a';
+    pad[n] = '\0';
+    extra = xasprintf("X-Pad: %s\r\n", pad);
+    request(port_of(state), "GET", "/healthz", extra, NULL, &r);
+    assert_int_equal(r.status, 431);
+    reply_release(&r);
+    free(extra);
+    free(pad);
+}
+
 static void test_invalid_json(void **state)
 {
     struct reply r;
@@ -767,6 +793,7 @@ int main(void)
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_method_not_allowed),
         cmocka_unit_test(test_payload_too_large),
+        cmocka_unit_test(test_header_size),
         cmocka_unit_test(test_invalid_json),
         cmocka_unit_test(test_security_headers_everywhere),
         cmocka_unit_test(test_request_id),
