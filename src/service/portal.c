@@ -20,6 +20,7 @@
  */
 #include "service_int.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -619,12 +620,13 @@ static int notice_build(struct service *svc, const char *customer_id, const uint
 
 /*
  * Queues msgs[0..n) in one transaction and releases them; *sent counts the
- * messages queued.  A single notice another courier claimed is skipped; a
- * digest (several notices) is flushed alone, and one that another courier
- * got to first is given up whole.
+ * messages queued.  If another courier claimed one of the notices first
+ * (store_notice_delete says CU_ERR_NOT_FOUND), nothing is queued: the
+ * transaction is rolled back whole and *claimed is cleared, so that the
+ * caller ends its pass; the next pass reads what is still pending afresh.
  */
 static int notices_flush(struct service *svc, struct notice_msg *msgs, size_t n, size_t *sent,
-                         char **errmsg)
+                         int *claimed, char **errmsg)
 {
     size_t i, j, queued = 0;
     int rc;
@@ -633,12 +635,6 @@ static int notices_flush(struct service *svc, struct notice_msg *msgs, size_t n,
     for (i = 0; rc == CU_OK && i < n; i++) {
         for (j = 0; rc == CU_OK && j < msgs[i].n; j++)
             rc = store_notice_delete(svc->store, msgs[i].idx[j], errmsg);
-        if (rc == CU_ERR_NOT_FOUND && msgs[i].n == 1) {
-            free(*errmsg);
-            *errmsg = NULL;
-            rc = CU_OK;
-            continue;
-        }
         if (rc == CU_OK && msgs[i].channel != NULL) {
             rc = service_notify(svc, msgs[i].customer_id, msgs[i].case_id, msgs[i].channel,
                                 msgs[i].to, (const char *)msgs[i].text.data, errmsg);
@@ -651,9 +647,10 @@ static int notices_flush(struct service *svc, struct notice_msg *msgs, size_t n,
         store_rollback(svc->store);
     if (rc == CU_OK)
         *sent += queued;
-    if (rc == CU_ERR_NOT_FOUND) { /* a digest another courier claimed */
+    if (rc == CU_ERR_NOT_FOUND) {
         free(*errmsg);
         *errmsg = NULL;
+        *claimed = 0;
         rc = CU_OK;
     }
     for (i = 0; i < n; i++)
@@ -661,69 +658,79 @@ static int notices_flush(struct service *svc, struct notice_msg *msgs, size_t n,
     return rc;
 }
 
+/*
+ * One message per customer per pass: the views of one customer that are
+ * pending together (a clerk who revealed twice in a second) go as one
+ * message listing each.  A customer who chose the daily digest gets all
+ * their views at once (at their first notice in the pass), once the oldest
+ * is a day old.
+ */
 int service_notices_run(struct service *svc, size_t *sent, char **errmsg)
 {
     struct pending_list batch = {0}, mine = {0};
-    struct notice_msg msgs[NOTICE_TX], digest;
+    struct notice_msg msgs[NOTICE_TX];
     uint64_t after = 0, *idx = NULL;
     int64_t now = cu_now();
-    size_t i, j, nmsgs = 0;
-    int rc = CU_OK, daily, more = 1;
+    size_t i, j, k, nmsgs = 0;
+    int rc = CU_OK, daily, more = 1, claimed = 1;
+    bool *taken = NULL;
 
     *sent = 0;
     /* In index order, batch by batch. */
-    while (rc == CU_OK && more) {
+    while (rc == CU_OK && more && claimed) {
         pending_release(&batch);
         rc = store_notice_scan(svc->store, NULL, after, NOTICE_BATCH, pending_add, &batch, errmsg);
         more = batch.n == NOTICE_BATCH;
-        for (i = 0; rc == CU_OK && i < batch.n; i++) {
+        taken = xrealloc(taken, (batch.n + 1) * sizeof(*taken));
+        memset(taken, 0, (batch.n + 1) * sizeof(*taken));
+        for (i = 0; rc == CU_OK && claimed && i < batch.n; i++) {
             const struct pending *p = &batch.p[i];
 
             after = p->index + 1;
+            if (taken[i])
+                continue;
+            idx = xrealloc(idx, (batch.n - i) * sizeof(*idx));
+            for (j = i, k = 0; j < batch.n; j++)
+                if (!taken[j] && strcmp(batch.p[j].customer_id, p->customer_id) == 0) {
+                    taken[j] = true;
+                    idx[k++] = batch.p[j].index;
+                }
             /* The reads that build messages share a snapshot until the
              * next flush writes (a no-op while grouped). */
             store_reads_begin(svc->store);
             rc = store_subject_digest_get(svc->store, p->customer_id, &daily, errmsg);
             if (rc != CU_OK)
                 break;
-            if (!daily) {
-                rc = notice_build(svc, p->customer_id, &p->index, 1, &msgs[nmsgs++], errmsg);
-                if (rc == CU_OK && nmsgs == NOTICE_TX) {
-                    rc = notices_flush(svc, msgs, nmsgs, sent, errmsg);
-                    nmsgs = 0;
-                }
-                continue;
+            if (daily) {
+                if (now - p->created_at < DIGEST_SECONDS)
+                    continue;
+                pending_release(&mine);
+                rc = store_notice_scan(svc->store, p->customer_id, 0, SIZE_MAX, pending_add,
+                                       &mine, errmsg);
+                if (rc != CU_OK || mine.n == 0)
+                    continue;
+                idx = xrealloc(idx, mine.n * sizeof(*idx));
+                for (k = 0; k < mine.n; k++)
+                    idx[k] = mine.p[k].index;
             }
-            /* A digest: all of the customer's views at once (so at their
-             * first notice in the batch), once the oldest is a day old. */
-            for (j = 0; j < i; j++)
-                if (strcmp(batch.p[j].customer_id, p->customer_id) == 0)
-                    break;
-            if (j < i || now - p->created_at < DIGEST_SECONDS)
-                continue;
-            pending_release(&mine);
-            rc = store_notice_scan(svc->store, p->customer_id, 0, SIZE_MAX, pending_add, &mine,
-                                   errmsg);
-            if (rc != CU_OK || mine.n == 0)
-                continue;
-            idx = xrealloc(idx, mine.n * sizeof(*idx));
-            for (j = 0; j < mine.n; j++)
-                idx[j] = mine.p[j].index;
-            rc = notice_build(svc, p->customer_id, idx, mine.n, &digest, errmsg);
-            if (rc == CU_OK)
-                rc = notices_flush(svc, &digest, 1, sent, errmsg);
-            else
-                notice_release(&digest);
+            rc = notice_build(svc, p->customer_id, idx, k, &msgs[nmsgs++], errmsg);
+            /* A digest goes at once: it took notices past this batch, which
+             * the next batch must not find again. */
+            if (rc == CU_OK && (nmsgs == NOTICE_TX || daily)) {
+                rc = notices_flush(svc, msgs, nmsgs, sent, &claimed, errmsg);
+                nmsgs = 0;
+            }
         }
     }
-    if (rc == CU_OK && nmsgs > 0)
-        rc = notices_flush(svc, msgs, nmsgs, sent, errmsg);
+    if (rc == CU_OK && claimed && nmsgs > 0)
+        rc = notices_flush(svc, msgs, nmsgs, sent, &claimed, errmsg);
     else
         for (i = 0; i < nmsgs; i++)
             notice_release(&msgs[i]);
     store_reads_end(svc->store);
     pending_release(&batch);
     pending_release(&mine);
+    free(taken);
     free(idx);
     return rc;
 }

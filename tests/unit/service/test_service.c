@@ -956,6 +956,7 @@ static void test_access_notices(void **state)
     struct service_import_result res;
     size_t sent = 0;
     int daily = 1;
+    const char *body;
     json_t *m;
 
     assert_int_equal(import_text(f, "n.csv",
@@ -982,6 +983,24 @@ static void test_access_notices(void **state)
     assert_int_equal(sent, 0);
     assert_int_equal(outbox_size(f), 2);
 
+    /* views pending together go as one message per customer, each listed */
+    reveal_entry(f, "C1", AUDIT_ALLOW);
+    reveal_entry(f, "C2", AUDIT_ALLOW);
+    reveal_entry(f, "C1", AUDIT_ALLOW);
+    assert_int_equal(service_notices_run(f->svc, &sent, NULL), CU_OK);
+    assert_int_equal(sent, 2);
+    assert_int_equal(outbox_size(f), 4);
+    m = outbox_message(f, 2);
+    assert_string_equal(json_string_value(json_object_get(m, "customer_id")), "C1");
+    body = json_string_value(json_object_get(m, "body"));
+    assert_non_null(strstr(body, "viewed in full 2 times"));
+    assert_non_null(strstr(strstr(body, "name, phone") + 1, "name, phone"));
+    json_decref(m);
+    m = outbox_message(f, 3);
+    assert_string_equal(json_string_value(json_object_get(m, "customer_id")), "C2");
+    assert_non_null(strstr(json_string_value(json_object_get(m, "body")), "viewed in full: "));
+    json_decref(m);
+
     /* a daily digest: nothing until the oldest view is a day old, then one
      * message for all of them */
     assert_int_equal(service_subject_notices(f->svc, "C1", 1, &daily, NULL), CU_OK);
@@ -997,8 +1016,8 @@ static void test_access_notices(void **state)
     assert_int_equal(service_notices_run(f->svc, &sent, NULL), CU_OK);
     cu_clock_set(0);
     assert_int_equal(sent, 1);
-    assert_int_equal(outbox_size(f), 4);
-    m = outbox_message(f, 3);
+    assert_int_equal(outbox_size(f), 6);
+    m = outbox_message(f, 5);
     assert_string_equal(json_string_value(json_object_get(m, "customer_id")), "C1");
     assert_non_null(strstr(json_string_value(json_object_get(m, "body")), "2 times"));
     json_decref(m);
