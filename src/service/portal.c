@@ -705,8 +705,8 @@ int service_notices_run(struct service *svc, size_t *sent, char **errmsg)
                 if (now - p->created_at < DIGEST_SECONDS)
                     continue;
                 pending_release(&mine);
-                rc = store_notice_scan(svc->store, p->customer_id, 0, SIZE_MAX, pending_add,
-                                       &mine, errmsg);
+                rc = store_notice_scan(svc->store, p->customer_id, 0, SIZE_MAX, pending_add, &mine,
+                                       errmsg);
                 if (rc != CU_OK || mine.n == 0)
                     continue;
                 idx = xrealloc(idx, mine.n * sizeof(*idx));
