@@ -659,7 +659,7 @@ static int notices_flush(struct service *svc, struct notice_msg *msgs, size_t n,
 }
 
 /*
- * One message per customer per pass: the views of one customer that are
+ * One message per customer per batch: the views of one customer that are
  * pending together (a clerk who revealed twice in a second) go as one
  * message listing each.  A customer who chose the daily digest gets all
  * their views at once (at their first notice in the pass), once the oldest
@@ -721,12 +721,15 @@ int service_notices_run(struct service *svc, size_t *sent, char **errmsg)
                 nmsgs = 0;
             }
         }
+        /* At most one batch's claims per transaction: the audit writer
+         * waits for the write lock while the courier holds it. */
+        if (rc == CU_OK && claimed && nmsgs > 0) {
+            rc = notices_flush(svc, msgs, nmsgs, sent, &claimed, errmsg);
+            nmsgs = 0;
+        }
     }
-    if (rc == CU_OK && claimed && nmsgs > 0)
-        rc = notices_flush(svc, msgs, nmsgs, sent, &claimed, errmsg);
-    else
-        for (i = 0; i < nmsgs; i++)
-            notice_release(&msgs[i]);
+    for (i = 0; i < nmsgs; i++)
+        notice_release(&msgs[i]);
     store_reads_end(svc->store);
     pending_release(&batch);
     pending_release(&mine);
