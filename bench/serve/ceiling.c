@@ -5,12 +5,11 @@
  *
  * A minimal libmicrohttpd program with the daemon options of src/http/server.c
  * (epoll, internal polling threads: a pool sized to the online cores, 1,024
- * connections, 30 s idle timeout) that answers every request, whatever its
- * method and path, with 200 and a fixed JSON body shaped like a masked device
- * look-up, plus the same standard headers as the real server.  What it serves
- * per second is the most the real server could serve with handlers that took
- * no time.  PORT 0 picks a free port; the one bound is printed on stdout.
- * Runs until SIGTERM or SIGINT.
+ * connections, 30 s idle timeout, 16 KiB of memory per connection) that answers every request,
+ * whatever its method and path, with 200 and a fixed JSON body shaped like a masked device look-up,
+ * plus the same standard headers as the real server.  What it serves per second is the most the
+ * real server could serve with handlers that took no time.  PORT 0 picks a free port; the one bound
+ * is printed on stdout. Runs until SIGTERM or SIGINT.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,9 +22,11 @@
 
 #include <microhttpd.h>
 
-/* As HTTP_DEFAULT_CONN_LIMIT and HTTP_DEFAULT_TIMEOUT_S in src/http/http.h. */
+/* As HTTP_DEFAULT_CONN_LIMIT, HTTP_DEFAULT_TIMEOUT_S and HTTP_CONNECTION_MEMORY
+ * in src/http/http.h. */
 #define CEILING_CONN_LIMIT 1024u
 #define CEILING_TIMEOUT_S  30u
+#define CEILING_MEMORY     (16 * 1024)
 
 /* About 200 bytes, the size of a masked GET /v1/devices/{imei} answer. */
 static const char body[] =
@@ -125,11 +126,11 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     threads = ncpu > 0 ? (unsigned)ncpu : 1;
-    daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *)&sin, MHD_OPTION_CONNECTION_TIMEOUT,
-                              CEILING_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, CEILING_CONN_LIMIT,
-                              threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads,
-                              MHD_OPTION_END);
+    daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+        MHD_OPTION_CONNECTION_TIMEOUT, CEILING_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        CEILING_CONN_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CEILING_MEMORY,
+        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, MHD_OPTION_END);
     if (daemon == NULL) {
         fprintf(stderr, "bench-serve-ceiling: cannot listen on \"%s\"\n", argv[2]);
         goto out;
