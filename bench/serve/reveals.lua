@@ -1,6 +1,5 @@
 -- wrk script: reveals of name and phone by several clerks, each on its own
--- verified customer_support case, taken in turn (reveal.lua is the same
--- for one clerk, with a request wrk builds once).
+-- verified customer_support case, taken in turn.
 --
 --   wrk ... -s reveals.lua URL -- CLERKS_FILE
 --
