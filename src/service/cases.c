@@ -317,7 +317,10 @@ int service_case_open(struct service *svc, const struct service_actor *who, cons
                     "role %s may not open %s cases", who->role, k.c.purpose);
         goto decided;
     }
-    rc = service_customer_open(svc, norm, SERVICE_FIELDS_ALL, &m, errmsg);
+    /* A support case needs only where to send the code; another case's
+     * reason is checked against every value. */
+    rc = service_customer_open(svc, norm, support ? SERVICE_FIELDS_CONTACT : SERVICE_FIELDS_ALL, &m,
+                               errmsg);
     if (rc == CU_ERR_NOT_FOUND) {
         int64_t erased_at = 0;
         int erased = service_customer_erased(svc, norm, &erased_at, NULL) == CU_OK;

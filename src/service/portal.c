@@ -673,7 +673,7 @@ int service_notices_run(struct service *svc, size_t *sent, char **errmsg)
     int64_t now = cu_now();
     size_t i, j, k, nmsgs = 0;
     int rc = CU_OK, daily, more = 1, claimed = 1;
-    bool *taken = NULL;
+    bool taken[NOTICE_BATCH];
 
     *sent = 0;
     /* In index order, batch by batch. */
@@ -681,8 +681,7 @@ int service_notices_run(struct service *svc, size_t *sent, char **errmsg)
         pending_release(&batch);
         rc = store_notice_scan(svc->store, NULL, after, NOTICE_BATCH, pending_add, &batch, errmsg);
         more = batch.n == NOTICE_BATCH;
-        taken = xrealloc(taken, (batch.n + 1) * sizeof(*taken));
-        memset(taken, 0, (batch.n + 1) * sizeof(*taken));
+        memset(taken, 0, sizeof(taken));
         for (i = 0; rc == CU_OK && claimed && i < batch.n; i++) {
             const struct pending *p = &batch.p[i];
 
@@ -733,7 +732,6 @@ int service_notices_run(struct service *svc, size_t *sent, char **errmsg)
     store_reads_end(svc->store);
     pending_release(&batch);
     pending_release(&mine);
-    free(taken);
     free(idx);
     return rc;
 }
