@@ -19,10 +19,12 @@
 #define DELIVER_EVERY_MS  500
 #define SERVE_STORE_CACHE (16LL << 20)
 #define DELIVER_BATCH     100
+#define EXPIRE_PER_PASS   (64 * SERVICE_OUTBOX_EXPIRE_CHUNK)
 
 /* The courier, with its own store handle: every DELIVER_EVERY_MS it turns
- * pending access notices into outbox messages and, with a webhook
- * configured, delivers due messages to it. */
+ * pending access notices into outbox messages, with a webhook configured
+ * delivers due messages to it, and deletes messages past their retention
+ * (config "outbox_days"). */
 struct deliverer {
     struct service *svc;
     pthread_t thread;
@@ -49,6 +51,11 @@ static void *deliver_main(void *arg)
         if (d->svc->webhook_url != NULL &&
             service_outbox_deliver(d->svc, DELIVER_BATCH, &sent, &err) != CU_OK) {
             cu_log("outbox: %s", err ? err : "delivery failed");
+            free(err);
+            err = NULL;
+        }
+        if (service_outbox_expire(d->svc, EXPIRE_PER_PASS, &sent, &err) != CU_OK) {
+            cu_log("outbox: %s", err ? err : "cannot delete expired messages");
             free(err);
             err = NULL;
         }
@@ -120,7 +127,7 @@ static const char usage[] =
     "full reveal becomes an access notice to the customer in the outbox within a second\n"
     "(or a daily digest, as the customer chose).  With a webhook configured (config.json\n"
     "\"notifier\"), messages to customers are delivered to it from the outbox, with\n"
-    "retries.\n\n"
+    "retries.  Sent messages are deleted after 30 days (config.json \"outbox_days\").\n\n"
     "  --tls-cert FILE  serve HTTPS with this PEM certificate (chain), with --tls-key\n"
     "  --tls-key FILE   its PEM private key; answers then carry Strict-Transport-Security\n"
     "  --insecure-http  allow plain HTTP on a non-loopback address (only behind a proxy\n"

@@ -163,3 +163,22 @@ int service_outbox_deliver(struct service *svc, size_t max, size_t *sent, char *
     *sent = ctx.sent;
     return rc;
 }
+
+int service_outbox_expire(struct service *svc, size_t max, size_t *deleted, char **errmsg)
+{
+    int64_t before = cu_now() - svc->outbox_keep_s;
+    size_t want, n;
+    int rc = CU_OK;
+
+    *deleted = 0;
+    while (rc == CU_OK && *deleted < max) {
+        want = max - *deleted < SERVICE_OUTBOX_EXPIRE_CHUNK ? max - *deleted
+                                                            : SERVICE_OUTBOX_EXPIRE_CHUNK;
+        rc = store_outbox_expire(svc->store, before, want, &n, errmsg);
+        if (rc == CU_OK)
+            *deleted += n;
+        if (n < want)
+            break;
+    }
+    return rc;
+}

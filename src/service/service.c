@@ -358,7 +358,7 @@ int service_open(struct service **out, const char *data_dir, char **errmsg)
     char *config_path = xasprintf("%s/%s", data_dir, CONFIG_FILE);
     struct service *svc = xcalloc(1, sizeof(*svc));
     const char *store = NULL, *cc = NULL, *origin = NULL, *env, *hook = NULL, *token = NULL;
-    json_int_t case_hours = SERVICE_CASE_HOURS;
+    json_int_t case_hours = SERVICE_CASE_HOURS, outbox_days = SERVICE_OUTBOX_DAYS;
     int detector = 1;
     unsigned char pk[32];
     json_error_t jerr;
@@ -376,14 +376,20 @@ int service_open(struct service **out, const char *data_dir, char **errmsg)
             rc = cu_errf(errmsg, CU_ERR_INVALID, "%s:%d: %s", config_path, jerr.line, jerr.text);
         goto out;
     }
-    if (json_unpack_ex(config, &jerr, 0, "{s?s, s?s, s?s, s?I, s?{s?s, s?s}, s?b}", "store", &store,
-                       "default_country", &cc, "audit_origin", &origin, "case_hours", &case_hours,
-                       "notifier", "webhook", &hook, "token", &token, "detector", &detector) != 0) {
+    if (json_unpack_ex(config, &jerr, 0, "{s?s, s?s, s?s, s?I, s?I, s?{s?s, s?s}, s?b}", "store",
+                       &store, "default_country", &cc, "audit_origin", &origin, "case_hours",
+                       &case_hours, "outbox_days", &outbox_days, "notifier", "webhook", &hook,
+                       "token", &token, "detector", &detector) != 0) {
         rc = cu_errf(errmsg, CU_ERR_INVALID, "%s: %s", config_path, jerr.text);
         goto out;
     }
     if (case_hours < 1 || case_hours > 72) {
         rc = cu_errf(errmsg, CU_ERR_INVALID, "%s: case_hours: must be 1 to 72", config_path);
+        goto out;
+    }
+    if (outbox_days < 1 || outbox_days > SERVICE_OUTBOX_DAYS_MAX) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID, "%s: outbox_days: must be 1 to %d", config_path,
+                     SERVICE_OUTBOX_DAYS_MAX);
         goto out;
     }
     if (hook != NULL && strncmp(hook, "http://", 7) != 0 && strncmp(hook, "https://", 8) != 0) {
@@ -392,6 +398,7 @@ int service_open(struct service **out, const char *data_dir, char **errmsg)
         goto out;
     }
     svc->case_ttl_s = (int64_t)case_hours * 3600;
+    svc->outbox_keep_s = (int64_t)outbox_days * 86400;
     svc->detector_off = !detector;
     svc->webhook_url = hook ? xstrdup(hook) : NULL;
     svc->webhook_token = token ? xstrdup(token) : NULL;
@@ -471,6 +478,7 @@ int service_worker_new(struct service *parent, struct service **out, char **errm
     w->master_key_path = xstrdup(parent->master_key_path);
     w->audit_origin = xstrdup(parent->audit_origin);
     w->case_ttl_s = parent->case_ttl_s;
+    w->outbox_keep_s = parent->outbox_keep_s;
     w->webhook_url = parent->webhook_url ? xstrdup(parent->webhook_url) : NULL;
     w->webhook_token = parent->webhook_token ? xstrdup(parent->webhook_token) : NULL;
     w->vault = parent->vault;

@@ -33,6 +33,7 @@ struct service {
     struct audit_log *audit;           /* the audit writer, opened on first use */
     struct policy *policy;             /* DIR/policy.json (the built-in default if absent) */
     int64_t case_ttl_s;                /* config "case_hours" (default SERVICE_CASE_HOURS) */
+    int64_t outbox_keep_s;             /* config "outbox_days" (default SERVICE_OUTBOX_DAYS) */
     char *webhook_url;                 /* config "notifier.webhook": NULL for the outbox only */
     char *webhook_token;               /* config "notifier.token": sent as a bearer token */
     struct service_detector *detector; /* insider detection (opened with the audit log) */
@@ -40,10 +41,12 @@ struct service {
     int borrowed;                      /* a worker: vault and audit belong to the parent */
 };
 
-#define SERVICE_CASE_HOURS     8   /* a case's life unless configured */
-#define SERVICE_CODE_SECONDS   600 /* a one-time code's life */
-#define SERVICE_CODE_TRIES     5   /* codes a case accepts before refusing */
-#define SERVICE_COSIGN_SECONDS 900 /* a supervisor's co-sign lasts this long */
+#define SERVICE_CASE_HOURS      8  /* a case's life unless configured */
+#define SERVICE_OUTBOX_DAYS     30 /* how long a sent or failed message is kept */
+#define SERVICE_OUTBOX_DAYS_MAX 3660
+#define SERVICE_CODE_SECONDS    600 /* a one-time code's life */
+#define SERVICE_CODE_TRIES      5   /* codes a case accepts before refusing */
+#define SERVICE_COSIGN_SECONDS  900 /* a supervisor's co-sign lasts this long */
 
 /*
  * A handle for another thread (an HTTP worker): its own store connection,
@@ -424,6 +427,13 @@ int service_outbox_list(struct service *svc, int64_t after_id, size_t limit, jso
 /* Delivers due messages to the webhook (at most `max`); *sent counts
  * successes.  CU_OK with nothing to do when no webhook is configured. */
 int service_outbox_deliver(struct service *svc, size_t max, size_t *sent, char **errmsg) CU_WUR;
+/* Retention: deletes up to `max` messages created more than outbox_keep_s
+ * ago that are sent or failed (pending ones stay), oldest first, in short
+ * transactions of SERVICE_OUTBOX_EXPIRE_CHUNK so that the audit writer
+ * never waits long for the write lock; *deleted counts them.  The courier
+ * of `serve` runs it on every pass. */
+#define SERVICE_OUTBOX_EXPIRE_CHUNK 256
+int service_outbox_expire(struct service *svc, size_t max, size_t *deleted, char **errmsg) CU_WUR;
 
 /*
  * Insider-risk alerts (raised by the detector, src/detect):

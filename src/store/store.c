@@ -595,6 +595,13 @@ int store_outbox_mark(struct store *s, const struct store_message *m, char **err
     return fault(errmsg) ? CU_ERR_STORE : s->ops->outbox_mark(s, m, errmsg);
 }
 
+int store_outbox_expire(struct store *s, int64_t before, size_t limit, size_t *deleted,
+                        char **errmsg)
+{
+    *deleted = 0;
+    return fault(errmsg) ? CU_ERR_STORE : s->ops->outbox_expire(s, before, limit, deleted, errmsg);
+}
+
 int store_detect_add(struct store *s, const struct store_count *c, size_t n, char **errmsg)
 {
     return fault(errmsg) ? CU_ERR_STORE : s->ops->detect_add(s, c, n, errmsg);

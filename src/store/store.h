@@ -417,6 +417,11 @@ int store_outbox_scan(struct store *s, int64_t after_id, int64_t due, size_t lim
 /* Records a delivery attempt's outcome: status, attempts, next_attempt_at,
  * last_error (NULL clears) and delivered_at. */
 int store_outbox_mark(struct store *s, const struct store_message *m, char **errmsg) CU_WUR;
+/* Retention: deletes up to `limit` messages created before `before` that
+ * are no longer pending (sent or failed), oldest first; *deleted gets how
+ * many.  Pending messages stay until delivered or given up. */
+int store_outbox_expire(struct store *s, int64_t before, size_t limit, size_t *deleted,
+                        char **errmsg) CU_WUR;
 
 /*
  * --- Insider detection -------------------------------------------------------

@@ -75,6 +75,8 @@ struct store_ops {
     int (*outbox_scan)(struct store *s, int64_t after_id, int64_t due, size_t limit,
                        store_message_cb cb, void *ctx, char **errmsg);
     int (*outbox_mark)(struct store *s, const struct store_message *m, char **errmsg);
+    int (*outbox_expire)(struct store *s, int64_t before, size_t limit, size_t *deleted,
+                         char **errmsg);
     int (*detect_add)(struct store *s, const struct store_count *c, size_t n, char **errmsg);
     int (*detect_rows)(struct store *s, const char *staff, store_count_cb cb, void *ctx,
                        char **errmsg);

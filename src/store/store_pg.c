@@ -218,6 +218,8 @@ static const char *const migrations[] = {
      * readers take only new rows */
     "ALTER TABLE detect_recent ADD COLUMN id bigserial;"
     "CREATE INDEX detect_recent_by_staff_id ON detect_recent(staff, id);",
+    /* 17: outbox retention (store_outbox_expire) walks messages by age */
+    "CREATE INDEX outbox_by_created ON outbox(created_at);",
 };
 #define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
 
@@ -282,6 +284,7 @@ enum stmt_id {
     ST_OUTBOX_ADD,
     ST_OUTBOX_SCAN,
     ST_OUTBOX_MARK,
+    ST_OUTBOX_EXPIRE,
     ST_DETECT_ADD,
     ST_DETECT_ROWS,
     ST_DETECT_PRUNE,
@@ -499,6 +502,11 @@ static const struct stmt_def stmts[ST__COUNT] = {
     [ST_OUTBOX_MARK] = {"UPDATE outbox SET status = $2, attempts = $3, next_attempt_at = $4,"
                         " last_error = $5, delivered_at = $6 WHERE id = $1",
                         "itiiti"},
+    /* $1 created before, $2 limit: oldest first, never a pending one */
+    [ST_OUTBOX_EXPIRE] = {"DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+                          " WHERE created_at < $1 AND status <> 'pending'"
+                          " ORDER BY created_at LIMIT $2)",
+                          "ii"},
     /* a batch of counters, summed first (one command may not update a row
      * twice) */
     [ST_DETECT_ADD] = {"INSERT INTO detect_counts(staff, metric, bucket, n)"
@@ -2772,6 +2780,22 @@ static int pgs_outbox_mark(struct store *s, const struct store_message *m, char 
     return stmt_run(pg(s), ST_OUTBOX_MARK, &p, NULL, "record an outbox delivery", errmsg);
 }
 
+static int pgs_outbox_expire(struct store *s, int64_t before, size_t limit, size_t *deleted,
+                             char **errmsg)
+{
+    struct params p;
+    int64_t n = 0;
+    int rc;
+
+    p_init(&p);
+    p_i64(&p, before);
+    p_i64(&p, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    rc = stmt_run(pg(s), ST_OUTBOX_EXPIRE, &p, &n, "expire outbox messages", errmsg);
+    if (rc == CU_OK)
+        *deleted = (size_t)n;
+    return rc;
+}
+
 /* ---- insider detection ---- */
 
 /* One statement for the whole batch (the counters are shared by every
@@ -3488,6 +3512,7 @@ static const struct store_ops pg_ops = {
     .outbox_add = pgs_outbox_add,
     .outbox_scan = pgs_outbox_scan,
     .outbox_mark = pgs_outbox_mark,
+    .outbox_expire = pgs_outbox_expire,
     .detect_add = pgs_detect_add,
     .detect_rows = pgs_detect_rows,
     .detect_prune = pgs_detect_prune,

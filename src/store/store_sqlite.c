@@ -247,6 +247,8 @@ static const char *const migrations[] = {
     "ALTER TABLE detect_recent_new RENAME TO detect_recent;"
     "CREATE INDEX detect_recent_by_staff ON detect_recent(staff, t);"
     "CREATE INDEX detect_recent_by_staff_id ON detect_recent(staff, id);",
+    /* 17: outbox retention (store_outbox_expire) walks messages by age */
+    "CREATE INDEX outbox_by_created ON outbox(created_at);",
 };
 _Static_assert(SQLITE_APP_ID == 1129665364, "application_id in migration 1");
 #define SCHEMA_VERSION ((int)CU_ARRAY_LEN(migrations))
@@ -305,6 +307,7 @@ enum stmt_id {
     ST_OUTBOX_ADD,
     ST_OUTBOX_SCAN,
     ST_OUTBOX_MARK,
+    ST_OUTBOX_EXPIRE,
     ST_DETECT_ADD,
     ST_DETECT_ROWS,
     ST_DETECT_PRUNE,
@@ -434,6 +437,10 @@ static const char *const stmt_sql[ST__COUNT] = {
                        " ORDER BY id LIMIT ?3",
     [ST_OUTBOX_MARK] = "UPDATE outbox SET status = ?6, attempts = ?7, next_attempt_at = ?8,"
                        " last_error = ?9, delivered_at = ?11 WHERE id = ?1",
+    /* ?1 created before, ?2 limit: oldest first, never a pending one */
+    [ST_OUTBOX_EXPIRE] = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+                         " WHERE created_at < ?1 AND status <> 'pending'"
+                         " ORDER BY created_at LIMIT ?2)",
     [ST_DETECT_ADD] = "INSERT INTO detect_counts(staff, metric, bucket, n) VALUES(?1, ?2, ?3, ?4)"
                       " ON CONFLICT(staff, metric, bucket) DO UPDATE SET n = n + excluded.n",
     [ST_DETECT_ROWS] = "SELECT metric, bucket, n FROM detect_counts WHERE staff = ?1",
@@ -2724,6 +2731,24 @@ static int sq_outbox_mark(struct store *s, const struct store_message *m, char *
     return stmt_run(h, q, what, errmsg);
 }
 
+static int sq_outbox_expire(struct store *s, int64_t before, size_t limit, size_t *deleted,
+                            char **errmsg)
+{
+    struct store_sqlite *h = sq(s);
+    const char *what = "expire outbox messages";
+    sqlite3_stmt *q;
+    int rc = stmt_get(h, ST_OUTBOX_EXPIRE, &q, what, errmsg);
+
+    if (rc != CU_OK)
+        return rc;
+    sqlite3_bind_int64(q, 1, before);
+    sqlite3_bind_int64(q, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    rc = stmt_run(h, q, what, errmsg);
+    if (rc == CU_OK)
+        *deleted = (size_t)sqlite3_changes(h->db);
+    return rc;
+}
+
 /* ---- insider detection ---- */
 
 static int sq_detect_add(struct store *s, const struct store_count *c, size_t n, char **errmsg)
@@ -3503,6 +3528,7 @@ static const struct store_ops sqlite_ops = {
     .outbox_add = sq_outbox_add,
     .outbox_scan = sq_outbox_scan,
     .outbox_mark = sq_outbox_mark,
+    .outbox_expire = sq_outbox_expire,
     .detect_add = sq_detect_add,
     .detect_rows = sq_detect_rows,
     .detect_prune = sq_detect_prune,

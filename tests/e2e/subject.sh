@@ -233,6 +233,21 @@ check "C's session ended with the erasure: 401" test "$code" = 401
 check "the erasure is in the audit log, by the admin" test "$(cu audit show --customer-id "$C" --json |
     py /dev/stdin "sum(e['action'] == 'erase' and e['actor'] == 'ada' for e in d['entries'])")" = 1
 
+# Retention: 31 days later (outbox_days defaults to 30) the courier deletes
+# every message, all sent.
+kept=$(store_sql "SELECT count(*) FROM outbox")
+store_sql "UPDATE outbox SET created_at = created_at - 31 * 86400" >/dev/null
+outbox_empty() {
+    local i
+    for i in $(seq 1 50); do
+        [ "$(store_sql "SELECT count(*) FROM outbox")" = 0 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+check "the courier deletes messages past their retention ($kept)" \
+    test "$kept" -gt 0 -a "$(outbox_empty && echo gone)" = gone
+
 kill "$SERVER" && wait "$SERVER"
 expect "audit verify passes" 0 cu audit verify
 done_testing

@@ -704,6 +704,57 @@ static void test_outbox_webhook_delivery(void **state)
     MHD_stop_daemon(h.d);
 }
 
+/* Messages are kept for config "outbox_days" after they were made, then
+ * deleted, at most `max` a call; a bad setting stops the service opening. */
+static void test_outbox_retention(void **state)
+{
+    struct fixture *f = *state;
+    char *path = xasprintf("%s/config.json", f->data), *err = NULL, *cmd;
+    json_t *cfg = json_load_file(path, 0, NULL), *m, *out = NULL;
+    struct service *svc = NULL;
+    size_t i, n = 0;
+
+    json_object_set_new(cfg, "outbox_days", json_integer(0));
+    assert_int_equal(json_dump_file(cfg, path, 0), 0);
+    assert_int_equal(service_open(&svc, f->data, &err), CU_ERR_INVALID);
+    assert_non_null(strstr(err, "outbox_days"));
+    free(err);
+    json_object_set_new(cfg, "outbox_days", json_integer(2));
+    assert_int_equal(json_dump_file(cfg, path, 0), 0);
+    json_decref(cfg);
+    service_free(f->svc);
+    assert_int_equal(service_open(&f->svc, f->data, &err), CU_OK);
+
+    assert_int_equal(store_begin(f->svc->store, NULL), CU_OK);
+    for (i = 0; i < 300; i++)
+        assert_int_equal(service_notify(f->svc, "C00000001", NULL, "sms", "+8613812345678",
+                                        "An old message.", NULL),
+                         CU_OK);
+    assert_int_equal(store_commit(f->svc->store, NULL), CU_OK);
+    /* nothing is two days old yet */
+    assert_int_equal(service_outbox_expire(f->svc, 1000, &n, NULL), CU_OK);
+    assert_int_equal(n, 0);
+    /* three days pass for these 300 */
+    cmd = xasprintf(
+        "sqlite3 '%s/custodian.db' \"UPDATE outbox SET created_at = created_at - 259200\"",
+        f->data);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    assert_int_equal(
+        service_notify(f->svc, "C00000001", NULL, "sms", "+8613812345678", "A new message.", NULL),
+        CU_OK);
+    assert_int_equal(service_outbox_expire(f->svc, 200, &n, NULL), CU_OK);
+    assert_int_equal(n, 200);
+    assert_int_equal(service_outbox_expire(f->svc, 1000, &n, NULL), CU_OK);
+    assert_int_equal(n, 100);
+    assert_int_equal(service_outbox_list(f->svc, 0, 1000, &out, NULL), CU_OK);
+    assert_int_equal(json_array_size(json_object_get(out, "messages")), 1);
+    m = json_array_get(json_object_get(out, "messages"), 0);
+    assert_string_equal(json_string_value(json_object_get(m, "body")), "A new message.");
+    json_decref(out);
+    free(path);
+}
+
 /* --- customer access log and export --- */
 
 #include <sodium.h>
@@ -1041,6 +1092,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_detector_switch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_builtin_sealed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_webhook_delivery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_staff_ref_stable_and_distinct, setup, teardown),
         cmocka_unit_test_setup_teardown(test_access_log_shape_and_scope, setup, teardown),
         cmocka_unit_test_setup_teardown(test_customer_export, setup, teardown),

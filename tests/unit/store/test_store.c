@@ -30,7 +30,7 @@
 #include "store/store_int.h"
 
 /* The schema version this code migrates to. */
-#define SCHEMA_NOW 16
+#define SCHEMA_NOW 17
 
 struct fx {
     char dir[64];
@@ -2220,6 +2220,52 @@ static void test_outbox(void **state)
     store_message_release(&m);
 }
 
+/* Retention takes sent and failed messages older than the cut, oldest
+ * first and at most `limit` at a time; pending ones and newer ones stay. */
+static void test_outbox_expire(void **state)
+{
+    static const struct {
+        int64_t created;
+        const char *status;
+    } rows[] = {{100, "sent"}, {50, "failed"}, {60, "pending"}, {500, "sent"}, {80, "sent"}};
+    struct fx *fx = *state;
+    struct store_message m;
+    struct msgs ms = {0};
+    int64_t id[CU_ARRAY_LEN(rows)];
+    size_t i, n = 99;
+
+    store_message_init(&m);
+    m.customer_id = xstrdup("C00000001");
+    m.channel = xstrdup("sms");
+    buf_addstr(&m.sealed, "sealed");
+    for (i = 0; i < CU_ARRAY_LEN(rows); i++) {
+        free(m.status);
+        m.status = xstrdup(rows[i].status);
+        m.created_at = m.next_attempt_at = rows[i].created;
+        assert_int_equal(store_outbox_add(fx->s, &m, &id[i], NULL), CU_OK);
+    }
+    /* one at a time: the oldest that is done, the failed one of 50 */
+    assert_int_equal(store_outbox_expire(fx->s, 200, 1, &n, NULL), CU_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_outbox_scan(fx->s, 0, 0, 8, collect_msg, &ms, NULL), CU_OK);
+    assert_int_equal(ms.n, 4);
+    for (i = 0; i < ms.n; i++)
+        assert_true(ms.ids[i] != id[1]);
+    /* then the rest before 200: 80 and 100, not the pending 60 */
+    assert_int_equal(store_outbox_expire(fx->s, 200, 100, &n, NULL), CU_OK);
+    assert_int_equal(n, 2);
+    ms.n = 0;
+    assert_int_equal(store_outbox_scan(fx->s, 0, 0, 8, collect_msg, &ms, NULL), CU_OK);
+    assert_int_equal(ms.n, 2);
+    assert_int_equal(ms.ids[0], id[2]);
+    assert_string_equal(ms.status[0], "pending");
+    assert_int_equal(ms.ids[1], id[3]);
+    /* nothing left to take */
+    assert_int_equal(store_outbox_expire(fx->s, 200, 100, &n, NULL), CU_OK);
+    assert_int_equal(n, 0);
+    store_message_release(&m);
+}
+
 static int collect_notice(void *ctx, uint64_t audit_index, const char *customer_id,
                           int64_t created_at)
 {
@@ -2938,6 +2984,7 @@ int main(void)
         T(test_sessions_and_throttle),
         T(test_cases),
         T(test_outbox),
+        T(test_outbox_expire),
         T(test_notices),
         T(test_recent),
         T(test_detect_counts_and_alerts),
