@@ -227,7 +227,7 @@ static int lookup_session(struct service *svc, const char *token, struct store_s
     if (token == NULL || token[0] == '\0' || strlen(token) > 128)
         return cu_errf(errmsg, CU_ERR_AUTH, "no session");
     vault_token_hash(svc->vault, token, strlen(token), hash);
-    rc = store_session_get(svc->store, hash, ss, NULL);
+    rc = store_session_get(svc->store, hash, ss, st, NULL);
     if (rc == CU_ERR_NOT_FOUND)
         return cu_errf(errmsg, CU_ERR_AUTH, "no session (log in again)");
     if (rc != CU_OK)
@@ -237,11 +237,6 @@ static int lookup_session(struct service *svc, const char *token, struct store_s
             cu_log("session: cannot delete an expired session");
         return cu_errf(errmsg, CU_ERR_AUTH, "the session has expired (log in again)");
     }
-    rc = store_staff_get(svc->store, ss->username, st, NULL);
-    if (rc == CU_ERR_NOT_FOUND)
-        return cu_errf(errmsg, CU_ERR_AUTH, "no session (log in again)");
-    if (rc != CU_OK)
-        return cu_errf(errmsg, rc, "cannot read the account");
     if (st->suspended) {
         if (store_session_delete_user(svc->store, st->username, NULL) != CU_OK)
             cu_log("session: cannot revoke the sessions of a suspended account");

@@ -488,9 +488,9 @@ int store_session_put(struct store *s, const struct store_session *ss, char **er
 }
 
 int store_session_get(struct store *s, const unsigned char token_hash[32],
-                      struct store_session *out, char **errmsg)
+                      struct store_session *out, struct store_staff *staff, char **errmsg)
 {
-    return fault(errmsg) ? CU_ERR_STORE : s->ops->session_get(s, token_hash, out, errmsg);
+    return fault(errmsg) ? CU_ERR_STORE : s->ops->session_get(s, token_hash, out, staff, errmsg);
 }
 
 int store_session_touch(struct store *s, const unsigned char token_hash[32], int64_t last_seen,

@@ -319,9 +319,11 @@ struct store_session {
 };
 void store_session_release(struct store_session *ss);
 int store_session_put(struct store *s, const struct store_session *ss, char **errmsg) CU_WUR;
-/* CU_ERR_NOT_FOUND when there is no such session; `out` is released first. */
+/* The session and its account, read together (every authenticated request
+ * needs both); CU_ERR_NOT_FOUND when there is no such session or account.
+ * `out` and `staff` are released first. */
 int store_session_get(struct store *s, const unsigned char token_hash[32],
-                      struct store_session *out, char **errmsg) CU_WUR;
+                      struct store_session *out, struct store_staff *staff, char **errmsg) CU_WUR;
 int store_session_touch(struct store *s, const unsigned char token_hash[32], int64_t last_seen,
                         char **errmsg) CU_WUR;
 int store_session_delete(struct store *s, const unsigned char token_hash[32], char **errmsg) CU_WUR;

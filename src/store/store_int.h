@@ -57,7 +57,7 @@ struct store_ops {
     int (*staff_list)(struct store *s, store_staff_cb cb, void *ctx, char **errmsg);
     int (*session_put)(struct store *s, const struct store_session *ss, char **errmsg);
     int (*session_get)(struct store *s, const unsigned char token_hash[32],
-                       struct store_session *out, char **errmsg);
+                       struct store_session *out, struct store_staff *staff, char **errmsg);
     int (*session_touch)(struct store *s, const unsigned char token_hash[32], int64_t last_seen,
                          char **errmsg);
     int (*session_delete)(struct store *s, const unsigned char token_hash[32], char **errmsg);

@@ -454,8 +454,11 @@ static const struct stmt_def stmts[ST__COUNT] = {
     [ST_SESSION_PUT] = {"INSERT INTO sessions(token_hash, username, created_at, last_seen,"
                         " expires_at) VALUES($1, $2, $3, $4, $5)",
                         "btiii"},
-    [ST_SESSION_GET] = {"SELECT username, created_at, last_seen, expires_at FROM sessions"
-                        " WHERE token_hash = $1",
+    /* the account's columns first (staff_row), then the session's */
+    [ST_SESSION_GET] = {"SELECT " STAFF_COLS ", s_created, s_seen, s_expires FROM staff"
+                        " JOIN (SELECT username AS s_user, created_at AS s_created,"
+                        " last_seen AS s_seen, expires_at AS s_expires FROM sessions"
+                        " WHERE token_hash = $1) AS s ON username = s_user",
                         "b"},
     [ST_SESSION_TOUCH] = {"UPDATE sessions SET last_seen = $2 WHERE token_hash = $1", "bi"},
     [ST_SESSION_DELETE] = {"DELETE FROM sessions WHERE token_hash = $1", "b"},
@@ -2473,7 +2476,7 @@ static int pgs_session_put(struct store *s, const struct store_session *ss, char
 }
 
 static int pgs_session_get(struct store *s, const unsigned char token_hash[32],
-                           struct store_session *out, char **errmsg)
+                           struct store_session *out, struct store_staff *staff, char **errmsg)
 {
     struct params p;
     PGresult *r;
@@ -2486,11 +2489,12 @@ static int pgs_session_get(struct store *s, const unsigned char token_hash[32],
         return rc;
     store_session_release(out);
     if (PQntuples(r) > 0) {
+        staff_row(r, 0, staff);
         memcpy(out->token_hash, token_hash, 32);
-        out->username = col_strdup(r, 0, 0);
-        out->created_at = col_i64(r, 0, 1);
-        out->last_seen = col_i64(r, 0, 2);
-        out->expires_at = col_i64(r, 0, 3);
+        out->username = xstrdup(staff->username);
+        out->created_at = col_i64(r, 0, 12);
+        out->last_seen = col_i64(r, 0, 13);
+        out->expires_at = col_i64(r, 0, 14);
     } else {
         rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no such session");
     }

@@ -411,8 +411,11 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_STAFF_LIST] = "SELECT " STAFF_COLS " FROM staff ORDER BY username",
     [ST_SESSION_PUT] = "INSERT INTO sessions(token_hash, username, created_at, last_seen,"
                        " expires_at) VALUES(?1, ?2, ?3, ?4, ?5)",
-    [ST_SESSION_GET] = "SELECT username, created_at, last_seen, expires_at FROM sessions"
-                       " WHERE token_hash = ?1",
+    /* the account's columns first (staff_row), then the session's */
+    [ST_SESSION_GET] = "SELECT " STAFF_COLS ", s_created, s_seen, s_expires FROM staff"
+                       " JOIN (SELECT username AS s_user, created_at AS s_created,"
+                       " last_seen AS s_seen, expires_at AS s_expires FROM sessions"
+                       " WHERE token_hash = ?1) ON username = s_user",
     [ST_SESSION_TOUCH] = "UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1",
     [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE token_hash = ?1",
     [ST_SESSION_DELETE_USER] = "DELETE FROM sessions WHERE username = ?1",
@@ -2378,7 +2381,7 @@ static int sq_session_put(struct store *s, const struct store_session *ss, char 
 }
 
 static int sq_session_get(struct store *s, const unsigned char token_hash[32],
-                          struct store_session *out, char **errmsg)
+                          struct store_session *out, struct store_staff *staff, char **errmsg)
 {
     struct store_sqlite *h = sq(s);
     const char *what = "read session";
@@ -2391,11 +2394,12 @@ static int sq_session_get(struct store *s, const unsigned char token_hash[32],
     sqlite3_bind_blob(q, 1, token_hash, 32, SQLITE_STATIC);
     src = sqlite3_step(q);
     if (src == SQLITE_ROW) {
+        staff_row(q, staff);
         memcpy(out->token_hash, token_hash, 32);
-        out->username = col_text(q, 0);
-        out->created_at = sqlite3_column_int64(q, 1);
-        out->last_seen = sqlite3_column_int64(q, 2);
-        out->expires_at = sqlite3_column_int64(q, 3);
+        out->username = xstrdup(staff->username);
+        out->created_at = sqlite3_column_int64(q, 12);
+        out->last_seen = sqlite3_column_int64(q, 13);
+        out->expires_at = sqlite3_column_int64(q, 14);
     } else if (src == SQLITE_DONE) {
         rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no such session");
     } else {

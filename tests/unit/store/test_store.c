@@ -2059,26 +2059,47 @@ static void test_sessions_and_throttle(void **state)
 {
     struct fx *fx = *state;
     struct store_session a = {0}, b = {0};
+    struct store_staff st;
     int64_t f, w, l;
 
+    store_staff_init(&st);
+    st.username = xstrdup("alice");
+    st.role = xstrdup("agent");
+    st.store = xstrdup("SZ-014");
+    st.password_hash = xstrdup("$argon2id$opaque");
+    buf_add(&st.totp_sealed, "sealed-secret", 13);
+    assert_int_equal(store_staff_put(fx->s, &st, 1, NULL), CU_OK);
+    store_staff_release(&st);
     memset(a.token_hash, 7, 32);
     a.username = "alice";
     a.created_at = a.last_seen = 100;
     a.expires_at = 200;
     assert_int_equal(store_session_put(fx->s, &a, NULL), CU_OK);
-    assert_int_equal(store_session_get(fx->s, a.token_hash, &b, NULL), CU_OK);
+    /* the session comes with its account */
+    assert_int_equal(store_session_get(fx->s, a.token_hash, &b, &st, NULL), CU_OK);
     assert_string_equal(b.username, "alice");
+    assert_int_equal(b.created_at, 100);
     assert_int_equal(b.expires_at, 200);
+    assert_string_equal(st.username, "alice");
+    assert_string_equal(st.role, "agent");
+    assert_string_equal(st.store, "SZ-014");
     assert_int_equal(store_session_touch(fx->s, a.token_hash, 150, NULL), CU_OK);
-    assert_int_equal(store_session_get(fx->s, a.token_hash, &b, NULL), CU_OK);
+    assert_int_equal(store_session_get(fx->s, a.token_hash, &b, &st, NULL), CU_OK);
     assert_int_equal(b.last_seen, 150);
+    /* a session whose account is gone is no session */
+    a.username = "ghost";
+    memset(a.token_hash, 9, 32);
+    assert_int_equal(store_session_put(fx->s, &a, NULL), CU_OK);
+    assert_int_equal(store_session_get(fx->s, a.token_hash, &b, &st, NULL), CU_ERR_NOT_FOUND);
+    a.username = "alice";
     memset(a.token_hash, 8, 32);
     assert_int_equal(store_session_put(fx->s, &a, NULL), CU_OK);
     assert_int_equal(store_session_delete_user(fx->s, "alice", NULL), CU_OK);
-    assert_int_equal(store_session_get(fx->s, a.token_hash, &b, NULL), CU_ERR_NOT_FOUND);
+    assert_int_equal(store_session_get(fx->s, a.token_hash, &b, &st, NULL), CU_ERR_NOT_FOUND);
     memset(a.token_hash, 7, 32);
-    assert_int_equal(store_session_get(fx->s, a.token_hash, &b, NULL), CU_ERR_NOT_FOUND);
+    assert_int_equal(store_session_get(fx->s, a.token_hash, &b, &st, NULL), CU_ERR_NOT_FOUND);
     store_session_release(&b);
+    store_staff_release(&st);
 
     assert_int_equal(store_throttle_get(fx->s, "10.0.0.1", &f, &w, &l, NULL), CU_OK);
     assert_int_equal(f + w + l, 0);
