@@ -418,23 +418,31 @@ int service_subject_inclusion(struct service *svc, const char *customer_id, uint
 
 /* ---- access notices -------------------------------------------------- */
 
+#define NOTICE_ID_MAX 80 /* a customer id in side data, with its NUL */
+
 int service_notices_committed(struct store *s, const struct audit_committed *e, size_t n,
                               char **errmsg)
 {
-    char id[80];
-    size_t i;
-    int rc = CU_OK;
+    struct store_notice *notices = xcalloc(n ? n : 1, sizeof(*notices));
+    char *ids = xcalloc(n ? n : 1, NOTICE_ID_MAX);
+    size_t i, k = 0;
+    int rc;
 
-    for (i = 0; rc == CU_OK && i < n; i++) {
+    for (i = 0; i < n; i++) {
         /* An allowed reveal carries its customer's id as side data
          * (service_audit_entry). */
         if (e[i].action != AUDIT_REVEAL || e[i].decision != AUDIT_ALLOW || e[i].side_len == 0 ||
-            e[i].side_len >= sizeof(id))
+            e[i].side_len >= NOTICE_ID_MAX)
             continue;
-        memcpy(id, e[i].side, e[i].side_len);
-        id[e[i].side_len] = '\0';
-        rc = store_notice_add(s, e[i].index, id, e[i].time_ms / 1000, errmsg);
+        memcpy(ids + k * NOTICE_ID_MAX, e[i].side, e[i].side_len);
+        notices[k].audit_index = e[i].index;
+        notices[k].customer_id = ids + k * NOTICE_ID_MAX;
+        notices[k].created_at = e[i].time_ms / 1000;
+        k++;
     }
+    rc = k ? store_notice_add(s, notices, k, errmsg) : CU_OK;
+    free(ids);
+    free(notices);
     return rc;
 }
 

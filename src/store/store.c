@@ -754,11 +754,9 @@ int store_subject_digest_put(struct store *s, const char *customer_id, int daily
     return fault(errmsg) ? CU_ERR_STORE : s->ops->subject_digest_put(s, customer_id, daily, errmsg);
 }
 
-int store_notice_add(struct store *s, uint64_t audit_index, const char *customer_id,
-                     int64_t created_at, char **errmsg)
+int store_notice_add(struct store *s, const struct store_notice *notices, size_t n, char **errmsg)
 {
-    return fault(errmsg) ? CU_ERR_STORE
-                         : s->ops->notice_add(s, audit_index, customer_id, created_at, errmsg);
+    return fault(errmsg) ? CU_ERR_STORE : s->ops->notice_add(s, notices, n, errmsg);
 }
 
 int store_notice_scan(struct store *s, const char *customer_id, uint64_t from, size_t limit,

@@ -553,13 +553,12 @@ int store_scrub(struct store *s, int *complete, char **errmsg) CU_WUR;
  * CU_ERR_LIMIT when `max` tries are taken already.
  * subject_session_get: *customer_id a new string; CU_ERR_NOT_FOUND.
  * subject_digest_get: 0 unless set.
- * notice_add: one pending notice for the allowed reveal at audit_index (a
- * second add for the same index is ignored); written by the audit commit
- * hook.  notice_scan: pending notices with audit_index >= from, of one
- * customer (or all with NULL), in index order, at most `limit`; a non-zero
- * return from cb stops; cb may use the store.  notice_delete:
- * CU_ERR_NOT_FOUND when there is no such notice (another server sent it:
- * deleting first is how a sender claims a notice).
+ * notice_add: `n` pending notices, each for the allowed reveal at its
+ * audit_index (an add for an index already pending is ignored), in one
+ * statement; written by the audit commit hook, under the audit lock.  notice_scan: pending notices
+ * with audit_index >= from, of one customer (or all with NULL), in index order, at most `limit`; a
+ * non-zero return from cb stops; cb may use the store.  notice_delete: CU_ERR_NOT_FOUND when there
+ * is no such notice (another server sent it: deleting first is how a sender claims a notice).
  */
 struct store_subject_code {
     unsigned char hash[32];
@@ -585,8 +584,13 @@ int store_subject_digest_get(struct store *s, const char *customer_id, int *dail
                              char **errmsg) CU_WUR;
 int store_subject_digest_put(struct store *s, const char *customer_id, int daily,
                              char **errmsg) CU_WUR;
-int store_notice_add(struct store *s, uint64_t audit_index, const char *customer_id,
-                     int64_t created_at, char **errmsg) CU_WUR;
+struct store_notice {
+    uint64_t audit_index;
+    const char *customer_id;
+    int64_t created_at;
+};
+int store_notice_add(struct store *s, const struct store_notice *notices, size_t n,
+                     char **errmsg) CU_WUR;
 typedef int (*store_notice_cb)(void *ctx, uint64_t audit_index, const char *customer_id,
                                int64_t created_at);
 int store_notice_scan(struct store *s, const char *customer_id, uint64_t from, size_t limit,

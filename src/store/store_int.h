@@ -117,8 +117,7 @@ struct store_ops {
                                   char **errmsg);
     int (*subject_digest_get)(struct store *s, const char *customer_id, int *daily, char **errmsg);
     int (*subject_digest_put)(struct store *s, const char *customer_id, int daily, char **errmsg);
-    int (*notice_add)(struct store *s, uint64_t audit_index, const char *customer_id,
-                      int64_t created_at, char **errmsg);
+    int (*notice_add)(struct store *s, const struct store_notice *notices, size_t n, char **errmsg);
     int (*notice_scan)(struct store *s, const char *customer_id, uint64_t from, size_t limit,
                        store_notice_cb cb, void *ctx, char **errmsg);
     int (*notice_delete)(struct store *s, uint64_t audit_index, char **errmsg);

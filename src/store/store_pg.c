@@ -602,8 +602,9 @@ static const struct stmt_def stmts[ST__COUNT] = {
                       " ON CONFLICT(customer_id) DO UPDATE SET daily = excluded.daily",
                       "ti"},
     [ST_NOTICE_ADD] = {"INSERT INTO notices(audit_index, customer_id, created_at)"
-                       " VALUES($1, $2, $3) ON CONFLICT DO NOTHING",
-                       "iti"},
+                       " SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[])"
+                       " ON CONFLICT DO NOTHING",
+                       "ITI"},
     /* $3 NULL: every customer's */
     [ST_NOTICE_SCAN] = {"SELECT audit_index, customer_id, created_at FROM notices"
                         " WHERE audit_index >= $1 AND ($3::text IS NULL OR customer_id = $3)"
@@ -3345,16 +3346,33 @@ static int pgs_subject_digest_put(struct store *s, const char *customer_id, int 
     return stmt_run(pg(s), ST_SPREF_PUT, &p, NULL, "store a notice setting", errmsg);
 }
 
-static int pgs_notice_add(struct store *s, uint64_t audit_index, const char *customer_id,
-                          int64_t created_at, char **errmsg)
+/* One statement for the batch: the audit commit runs it under the audit
+ * lock, which every server waits for. */
+static int pgs_notice_add(struct store *s, const struct store_notice *notices, size_t n,
+                          char **errmsg)
 {
+    struct store_pg *h = pg(s);
     struct params p;
+    size_t i;
 
+    if (n == 0)
+        return CU_OK;
+    arr_begin(&h->a1, OID_INT8);
+    arr_begin(&h->a2, OID_TEXT);
+    arr_begin(&h->a3, OID_INT8);
+    for (i = 0; i < n; i++) {
+        arr_i64(&h->a1, u64_clamp(notices[i].audit_index));
+        arr_text(&h->a2, notices[i].customer_id);
+        arr_i64(&h->a3, notices[i].created_at);
+    }
+    arr_end(&h->a1);
+    arr_end(&h->a2);
+    arr_end(&h->a3);
     p_init(&p);
-    p_i64(&p, u64_clamp(audit_index));
-    p_text(&p, customer_id);
-    p_i64(&p, created_at);
-    return stmt_run(pg(s), ST_NOTICE_ADD, &p, NULL, "queue an access notice", errmsg);
+    p_array(&p, &h->a1);
+    p_array(&p, &h->a2);
+    p_array(&p, &h->a3);
+    return stmt_run(h, ST_NOTICE_ADD, &p, NULL, "queue access notices", errmsg);
 }
 
 static int pgs_notice_scan(struct store *s, const char *customer_id, uint64_t from, size_t limit,

@@ -3361,20 +3361,22 @@ static int sq_subject_digest_put(struct store *s, const char *customer_id, int d
     return stmt_run(h, q, what, errmsg);
 }
 
-static int sq_notice_add(struct store *s, uint64_t audit_index, const char *customer_id,
-                         int64_t created_at, char **errmsg)
+static int sq_notice_add(struct store *s, const struct store_notice *notices, size_t n,
+                         char **errmsg)
 {
     struct store_sqlite *h = sq(s);
     const char *what = "queue an access notice";
     sqlite3_stmt *q;
+    size_t i;
     int rc = stmt_get(h, ST_NOTICE_ADD, &q, what, errmsg);
 
-    if (rc != CU_OK)
-        return rc;
-    sqlite3_bind_int64(q, 1, (int64_t)audit_index);
-    sqlite3_bind_text(q, 2, customer_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 3, created_at);
-    return stmt_run(h, q, what, errmsg);
+    for (i = 0; rc == CU_OK && i < n; i++) {
+        sqlite3_bind_int64(q, 1, (int64_t)notices[i].audit_index);
+        sqlite3_bind_text(q, 2, notices[i].customer_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, notices[i].created_at);
+        rc = stmt_run(h, q, what, errmsg);
+    }
+    return rc;
 }
 
 static int sq_notice_scan(struct store *s, const char *customer_id, uint64_t from, size_t limit,

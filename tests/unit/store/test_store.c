@@ -2303,15 +2303,17 @@ static int collect_notice(void *ctx, uint64_t audit_index, const char *customer_
  * so a second delete, from another handle (another server), must fail. */
 static void test_notices(void **state)
 {
+    static const struct store_notice batch[] = {
+        {7, "C00000001", 100}, {5, "C00000001", 100}, {6, "C00000002", 100}};
+    static const struct store_notice again = {5, "C00000001", 200};
     struct fx *fx = *state;
     struct store *s2;
     uint64_t got[9] = {0};
     char *err = NULL;
 
-    assert_int_equal(store_notice_add(fx->s, 7, "C00000001", 100, NULL), CU_OK);
-    assert_int_equal(store_notice_add(fx->s, 5, "C00000001", 100, NULL), CU_OK);
-    assert_int_equal(store_notice_add(fx->s, 6, "C00000002", 100, NULL), CU_OK);
-    assert_int_equal(store_notice_add(fx->s, 5, "C00000001", 200, NULL), CU_OK); /* ignored */
+    assert_int_equal(store_notice_add(fx->s, batch, CU_ARRAY_LEN(batch), NULL), CU_OK);
+    assert_int_equal(store_notice_add(fx->s, &again, 1, NULL), CU_OK); /* ignored */
+    assert_int_equal(store_notice_add(fx->s, NULL, 0, NULL), CU_OK);
     assert_int_equal(store_notice_scan(fx->s, NULL, 0, SIZE_MAX, collect_notice, got, NULL), CU_OK);
     assert_int_equal(got[0], 3);
     assert_true(got[1] == 5 && got[2] == 6 && got[3] == 7);
