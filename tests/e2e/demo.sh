@@ -3,12 +3,23 @@
 # walk-through it prints works as printed.
 . "$(dirname "$0")/lib.bash"
 
-PORT=$((20000 + RANDOM % 20000))
-URL="http://127.0.0.1:$PORT"
-"$CUSTODIAN" --data "$DATA" demo --customers 300 --listen "127.0.0.1:$PORT" >"$TMP/demo.log" 2>&1 &
-SERVER=$!
+# demo takes a port as given: pick one below Linux's ephemeral range
+# (32768 up, where any client socket may hold it), and another if taken.
 trap 'kill $SERVER 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 1 100); do grep -q "stop with Ctrl-C" "$TMP/demo.log" && break; sleep 0.1; done
+for _ in 1 2 3; do
+    PORT=$((20000 + RANDOM % 12000))
+    rm -rf "$DATA"
+    "$CUSTODIAN" --data "$DATA" demo --customers 300 --listen "127.0.0.1:$PORT" \
+        >"$TMP/demo.log" 2>&1 &
+    SERVER=$!
+    for _ in $(seq 1 100); do
+        grep -q -e "stop with Ctrl-C" -e "cannot listen" "$TMP/demo.log" && break
+        sleep 0.1
+    done
+    grep -q "cannot listen" "$TMP/demo.log" || break
+    wait $SERVER
+done
+URL="http://127.0.0.1:$PORT"
 out=$(cat "$TMP/demo.log")
 contains "demo says where it serves" "$out" "serving on $URL"
 for role in clerk agent supervisor security admin; do
