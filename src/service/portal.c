@@ -418,31 +418,33 @@ int service_subject_inclusion(struct service *svc, const char *customer_id, uint
 
 /* ---- access notices -------------------------------------------------- */
 
-#define NOTICE_ID_MAX 80 /* a customer id in side data, with its NUL */
+#define NOTICE_ID_MAX  80 /* a customer id in side data, with its NUL */
+#define NOTICE_ADD_MAX 64 /* notices a store_notice_add call takes */
 
 int service_notices_committed(struct store *s, const struct audit_committed *e, size_t n,
                               char **errmsg)
 {
-    struct store_notice *notices = xcalloc(n ? n : 1, sizeof(*notices));
-    char *ids = xcalloc(n ? n : 1, NOTICE_ID_MAX);
+    struct store_notice notices[NOTICE_ADD_MAX];
+    char ids[NOTICE_ADD_MAX][NOTICE_ID_MAX];
     size_t i, k = 0;
-    int rc;
+    int rc = CU_OK;
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; rc == CU_OK && i < n; i++) {
         /* An allowed reveal carries its customer's id as side data
          * (service_audit_entry). */
         if (e[i].action != AUDIT_REVEAL || e[i].decision != AUDIT_ALLOW || e[i].side_len == 0 ||
             e[i].side_len >= NOTICE_ID_MAX)
             continue;
-        memcpy(ids + k * NOTICE_ID_MAX, e[i].side, e[i].side_len);
-        notices[k].audit_index = e[i].index;
-        notices[k].customer_id = ids + k * NOTICE_ID_MAX;
-        notices[k].created_at = e[i].time_ms / 1000;
-        k++;
+        memcpy(ids[k], e[i].side, e[i].side_len);
+        ids[k][e[i].side_len] = '\0';
+        notices[k] = (struct store_notice){e[i].index, ids[k], e[i].time_ms / 1000};
+        if (++k == NOTICE_ADD_MAX) {
+            rc = store_notice_add(s, notices, k, errmsg);
+            k = 0;
+        }
     }
-    rc = k ? store_notice_add(s, notices, k, errmsg) : CU_OK;
-    free(ids);
-    free(notices);
+    if (rc == CU_OK && k > 0)
+        rc = store_notice_add(s, notices, k, errmsg);
     return rc;
 }
 

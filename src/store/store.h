@@ -555,10 +555,12 @@ int store_scrub(struct store *s, int *complete, char **errmsg) CU_WUR;
  * subject_digest_get: 0 unless set.
  * notice_add: `n` pending notices, each for the allowed reveal at its
  * audit_index (an add for an index already pending is ignored), in one
- * statement; written by the audit commit hook, under the audit lock.  notice_scan: pending notices
- * with audit_index >= from, of one customer (or all with NULL), in index order, at most `limit`; a
- * non-zero return from cb stops; cb may use the store.  notice_delete: CU_ERR_NOT_FOUND when there
- * is no such notice (another server sent it: deleting first is how a sender claims a notice).
+ * statement; written by the audit commit hook, under the audit lock.
+ * notice_scan: pending notices with audit_index >= from, of one customer
+ * (or all with NULL), in index order, at most `limit`; a non-zero return
+ * from cb stops; cb may use the store.  notice_delete: CU_ERR_NOT_FOUND
+ * when there is no such notice (another server sent it: deleting first is
+ * how a sender claims a notice).
  */
 struct store_subject_code {
     unsigned char hash[32];

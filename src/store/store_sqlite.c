@@ -3365,7 +3365,7 @@ static int sq_notice_add(struct store *s, const struct store_notice *notices, si
                          char **errmsg)
 {
     struct store_sqlite *h = sq(s);
-    const char *what = "queue an access notice";
+    const char *what = "queue access notices";
     sqlite3_stmt *q;
     size_t i;
     int rc = stmt_get(h, ST_NOTICE_ADD, &q, what, errmsg);
