@@ -342,6 +342,10 @@ struct audit_log_stats {
     uint64_t batches;  /* transactions committed (one fsync each) */
     uint64_t failures; /* batches that failed (their callers were refused) */
     uint64_t size;     /* the log's size */
+    /* Entries other writers appended, which this one caught up with:
+     * hashed from the entries, or by rebuilding its state from the tiles. */
+    uint64_t caught_up;
+    uint64_t reloads;
 };
 void audit_log_stats(struct audit_log *log, struct audit_log_stats *out);
 

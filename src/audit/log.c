@@ -48,6 +48,15 @@
 #define INDEX_CHUNK   65536
 #define INDEX_TICK_NS 100000000
 #define TILE_LEVELS   8 /* tile levels 0..7 cover 2^64 leaves */
+/*
+ * When another writer (a second server, a CLI command) has appended since
+ * our last batch, the writer catches up by reading those entries and
+ * hashing them into its tree state: one read, where rebuilding the state
+ * from the stored tiles takes one per tile level and more, all while the
+ * log's lock is held (on PostgreSQL, every server waits on it).  Beyond
+ * this many entries the state is rebuilt from the tiles instead.
+ */
+#define CATCH_UP_MAX 4096
 
 /* A queued entry; owned by the queue, freed by the writer after `done`. */
 struct request {
@@ -102,7 +111,10 @@ struct audit_log {
     size_t queued;     /* requests in the queue */
     size_t last_batch; /* size of the last batch */
     struct audit_log_stats stats;
-    int busy; /* the writer has a batch (and the store connection) */
+    int replaying;      /* catch_up(): tiles are stored already, write none */
+    uint64_t caught_up; /* entries of other writers hashed in (writer's) */
+    uint64_t reloads;   /* tree states rebuilt from the tiles (writer's) */
+    int busy;           /* the writer has a batch (and the store connection) */
     int stopping;
     int force_checkpoint;
     pthread_t thread;
@@ -127,6 +139,8 @@ static void subtree_done(void *ctx, unsigned level, uint64_t index,
     }
     memcpy(t->h[index % AUDIT_TILE_WIDTH], hash, AUDIT_HASH_BYTES);
     t->n = (unsigned)(index % AUDIT_TILE_WIDTH) + 1;
+    if (log->replaying)
+        return;
     t->dirty = 1;
     if (t->n == AUDIT_TILE_WIDTH) {
         /* Full: keep it for write_tiles(), which must store it even if the
@@ -207,6 +221,58 @@ out:
     buf_release(&tile);
     audit_reader_release(&rd);
     return rc;
+}
+
+struct catch_up {
+    struct audit_log *log;
+    uint64_t first; /* our size before */
+    uint64_t next;  /* the index the next row must have */
+};
+
+static int catch_up_row(void *ctx, const struct store_audit_row *row)
+{
+    struct catch_up *c = ctx;
+    unsigned char hash[AUDIT_HASH_BYTES];
+
+    if (row->index != c->next)
+        return CU_ERR_INTEGRITY;
+    audit_leaf_hash(row->leaf, row->len, hash);
+    audit_range_append(&c->log->range, hash, subtree_done, c->log);
+    c->next++;
+    return CU_OK;
+}
+
+/*
+ * Brings the tree state from our size to `size`, the store's, inside the
+ * writer's transaction (so nobody appends meanwhile): by hashing the
+ * entries appended since, or, for a long way or anything unexpected, by
+ * rebuilding it from the stored tiles.  Each writer stores the tiles of its
+ * own entries, so catching up stores none.
+ */
+static int catch_up(struct audit_log *log, uint64_t size, char **errmsg)
+{
+    struct catch_up c = {.log = log, .first = log->range.size, .next = log->range.size};
+    int rc;
+
+    if (size < log->range.size || size - log->range.size > CATCH_UP_MAX) {
+        log->reloads++;
+        return load_state(log, errmsg);
+    }
+    log->replaying = 1;
+    rc = store_audit_scan(log->store, log->range.size, size, catch_up_row, &c, errmsg);
+    log->replaying = 0;
+    if (rc == CU_OK && c.next == size) {
+        log->caught_up += c.next - c.first;
+        return CU_OK;
+    }
+    if (rc == CU_ERR_STORE)
+        return rc;
+    if (errmsg != NULL) {
+        free(*errmsg);
+        *errmsg = NULL;
+    }
+    log->reloads++;
+    return load_state(log, errmsg);
 }
 
 static int write_tiles(struct audit_log *log, char **errmsg)
@@ -316,16 +382,12 @@ static int commit_batch(struct audit_log *log, struct request *batch, char **err
     /* Another process (a second server, a CLI command) may have appended
      * since our last batch: inside the write transaction, catch up with
      * what the store holds before numbering our entries. */
-    rc = store_audit_size(log->store, &stored, errmsg);
-    if (rc == CU_OK && stored != log->range.size)
-        rc = load_state(log, errmsg);
-    if (rc != CU_OK) {
-        store_rollback(log->store);
-        return rc;
-    }
     saved_range = log->range;
     saved_tiles = xmalloc(sizeof(log->tiles));
     memcpy(saved_tiles, log->tiles, sizeof(log->tiles));
+    rc = store_audit_size(log->store, &stored, errmsg);
+    if (rc == CU_OK && stored != log->range.size)
+        rc = catch_up(log, stored, errmsg);
     for (chunk = batch; rc == CU_OK && chunk != NULL;) {
         for (n = 0, r = chunk; r != NULL && n < CU_ARRAY_LEN(rows); r = r->next, n++) {
             r->index = log->range.size;
@@ -409,6 +471,8 @@ static void *writer_main(void *arg)
             log->stats.failures++;
         }
         log->stats.size = log->range.size;
+        log->stats.caught_up = log->caught_up;
+        log->stats.reloads = log->reloads;
         pthread_mutex_unlock(&log->lock);
 
         /* Answer the callers without the lock (a completion never calls

@@ -78,6 +78,10 @@ void api_collect(void *app)
                     (double)(now.batches - api->seen.batches));
     http_metric_add("custodian_audit_failures_total", NULL,
                     (double)(now.failures - api->seen.failures));
+    http_metric_add("custodian_audit_caught_up_total", NULL,
+                    (double)(now.caught_up - api->seen.caught_up));
+    http_metric_add("custodian_audit_reloads_total", NULL,
+                    (double)(now.reloads - api->seen.reloads));
     http_metric_set("custodian_audit_log_size", NULL, (double)now.size);
     http_metric_set("process_resident_memory_bytes", NULL, (double)resident_bytes());
     api->seen = now;

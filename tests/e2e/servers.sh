@@ -115,6 +115,17 @@ check "with no gap (indexes 0 to size - 1)" \
     test "$(store_sql "SELECT max(idx) + 1 FROM audit_entries")" = "$size"
 check "holding every answered reveal" \
     test "$(awk '{ print $2 }' "$TMP/answers" | sort -n | tail -1)" -lt "$size"
+# Each server hashed the others' entries into its tree before numbering its
+# own: one read per batch, not a reload of the stored tiles.
+caught=0
+reloads=0
+for u in "${URLS[@]}"; do
+    m=$(curl -s -m 10 "$u/metrics")
+    caught=$((caught + $(printf '%s\n' "$m" | sed -n 's/^custodian_audit_caught_up_total \([0-9]*\).*/\1/p')))
+    reloads=$((reloads + $(printf '%s\n' "$m" | sed -n 's/^custodian_audit_reloads_total \([0-9]*\).*/\1/p')))
+done
+check "the servers caught up with each other's entries by hashing them ($caught)" \
+    test "$caught" -gt 0 -a "$reloads" -eq 0
 run cu audit show --staff clerk0 --json --limit 100
 check "the reveals of one clerk through every server are in it" \
     test "$(printf '%s' "$out" | grep -c '"action": "reveal"')" -ge "$REVEALS"

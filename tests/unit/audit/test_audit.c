@@ -1930,7 +1930,8 @@ static void test_range_append_subtree(void **state)
 struct submitted {
     pthread_mutex_t lock;
     pthread_cond_t all;
-    size_t done, failed;
+    size_t total; /* entries the test will submit */
+    size_t sent, done, failed;
     unsigned char *seen; /* per leaf index */
 };
 
@@ -1940,13 +1941,95 @@ static void on_done(void *ctx, int rc, uint64_t index, const char *err)
 
     (void)err;
     pthread_mutex_lock(&s->lock);
-    if (rc != CU_OK || index >= SUBMITS)
+    if (rc != CU_OK || index >= s->total)
         s->failed++;
     else
         s->seen[index]++;
-    if (++s->done == SUBMITS)
+    if (++s->done == s->sent)
         pthread_cond_signal(&s->all);
     pthread_mutex_unlock(&s->lock);
+}
+
+/* Submits `n` look-up entries to `log` and waits until all are answered. */
+static void submit_and_wait(struct audit_log *log, struct submitted *s, size_t n)
+{
+    struct audit_entry e = {.action = AUDIT_LOOKUP, .decision = AUDIT_ALLOW, .actor = "alice"};
+    char *err = NULL;
+    size_t i;
+
+    pthread_mutex_lock(&s->lock);
+    s->sent += n;
+    pthread_mutex_unlock(&s->lock);
+    for (i = 0; i < n; i++) {
+        e.time_ms = (int64_t)i;
+        e.has_subject = 1;
+        memset(e.subject, (int)(i & 0xff), sizeof(e.subject));
+        assert_int_equal(audit_log_submit(log, &e, on_done, s, &err), CU_OK);
+    }
+    pthread_mutex_lock(&s->lock);
+    while (s->done < s->sent)
+        pthread_cond_wait(&s->all, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * A writer's test: a folder with a master key and a log store, and the
+ * entries submitted to its writers.
+ */
+struct writer_test {
+    char dir[32];
+    char url[128];
+    struct vault *v;
+    struct submitted s;
+};
+
+static void writer_test_start(struct writer_test *t, size_t total)
+{
+    char key[96], *err = NULL;
+
+    memset(t, 0, sizeof(*t));
+    snprintf(t->dir, sizeof(t->dir), "/tmp/custodian-audit-XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    snprintf(key, sizeof(key), "%s/master.key", t->dir);
+    snprintf(t->url, sizeof(t->url), "sqlite:%s/audit.db", t->dir);
+    assert_int_equal(vault_master_key_create(key, &err), CU_OK);
+    assert_int_equal(vault_new(&t->v, key, &err), CU_OK);
+    t->s.total = total;
+    t->s.seen = xcalloc(total, 1);
+    pthread_mutex_init(&t->s.lock, NULL);
+    pthread_cond_init(&t->s.all, NULL);
+}
+
+/* After the writers are closed: every entry was answered once, with an
+ * index of its own, and the stored log verifies (every tile and signed
+ * checkpoint recomputed from the entries); removes the folder.  Returns
+ * the number of checkpoints checked. */
+static uint64_t writer_test_finish(struct writer_test *t)
+{
+    struct audit_verify_result vr = {0};
+    struct store *store = NULL;
+    unsigned char pk[32];
+    char *cmd, *err = NULL;
+    size_t i;
+
+    assert_int_equal(t->s.failed, 0);
+    for (i = 0; i < t->s.total; i++)
+        assert_int_equal(t->s.seen[i], 1);
+    vault_audit_public_key(t->v, pk);
+    assert_int_equal(store_open(&store, t->url, &err), CU_OK);
+    assert_int_equal(audit_verify(store, pk, "test.invalid/log", &vr, &err), CU_OK);
+    assert_true(vr.ok);
+    assert_int_equal(vr.entries, t->s.total);
+    free(vr.problem);
+    store_free(store);
+    vault_free(t->v);
+    pthread_mutex_destroy(&t->s.lock);
+    pthread_cond_destroy(&t->s.all);
+    free(t->s.seen);
+    cmd = xasprintf("rm -rf '%s'", t->dir);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    return vr.checkpoints;
 }
 
 /*
@@ -1956,63 +2039,62 @@ static void on_done(void *ctx, int rc, uint64_t index, const char *err)
  */
 static void test_log_submit_async(void **state)
 {
-    char dir[] = "/tmp/custodian-audit-XXXXXX", key[96], url[128], *err = NULL;
-    struct submitted s = {.seen = xcalloc(SUBMITS, 1)};
-    struct audit_verify_result vr = {0};
+    struct writer_test t;
     struct audit_log_stats st;
     struct audit_log *log = NULL;
-    struct audit_entry e = {0};
-    struct vault *v = NULL;
-    struct store *store = NULL;
-    unsigned char pk[32];
-    char *cmd;
-    size_t i;
+    char *err = NULL;
 
     (void)state;
-    assert_non_null(mkdtemp(dir));
-    snprintf(key, sizeof(key), "%s/master.key", dir);
-    snprintf(url, sizeof(url), "sqlite:%s/audit.db", dir);
-    assert_int_equal(vault_master_key_create(key, &err), CU_OK);
-    assert_int_equal(vault_new(&v, key, &err), CU_OK);
-    assert_int_equal(audit_log_open(&log, url, v, "test.invalid/log", &err), CU_OK);
-    pthread_mutex_init(&s.lock, NULL);
-    pthread_cond_init(&s.all, NULL);
-    e.action = AUDIT_LOOKUP;
-    e.decision = AUDIT_ALLOW;
-    e.actor = "alice";
-    for (i = 0; i < SUBMITS; i++) {
-        e.time_ms = (int64_t)i;
-        e.has_subject = 1;
-        memset(e.subject, (int)(i & 0xff), sizeof(e.subject));
-        assert_int_equal(audit_log_submit(log, &e, on_done, &s, &err), CU_OK);
-    }
-    pthread_mutex_lock(&s.lock);
-    while (s.done < SUBMITS)
-        pthread_cond_wait(&s.all, &s.lock);
-    pthread_mutex_unlock(&s.lock);
-    assert_int_equal(s.failed, 0);
-    for (i = 0; i < SUBMITS; i++)
-        assert_int_equal(s.seen[i], 1);
+    writer_test_start(&t, SUBMITS);
+    assert_int_equal(audit_log_open(&log, t.url, t.v, "test.invalid/log", &err), CU_OK);
+    submit_and_wait(log, &t.s, SUBMITS);
     audit_log_stats(log, &st);
     assert_int_equal(st.entries, SUBMITS);
     assert_int_equal(st.size, SUBMITS);
     assert_true(st.batches < SUBMITS / 10); /* group commit: big batches */
     audit_log_close(log);
+    writer_test_finish(&t);
+}
 
-    vault_audit_public_key(v, pk);
-    assert_int_equal(store_open(&store, url, &err), CU_OK);
-    assert_int_equal(audit_verify(store, pk, "test.invalid/log", &vr, &err), CU_OK);
-    assert_true(vr.ok);
-    assert_int_equal(vr.entries, SUBMITS);
-    free(vr.problem);
-    store_free(store);
-    vault_free(v);
-    pthread_mutex_destroy(&s.lock);
-    pthread_cond_destroy(&s.all);
-    free(s.seen);
-    cmd = xasprintf("rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
+/*
+ * Two writers on one store, as two servers on one database, in turns: each
+ * catches up with the other's entries before numbering its own, by hashing
+ * them (up to a few thousand) or else by rebuilding its state from the
+ * stored tiles.  The interleaved log verifies, with the tiles and the
+ * signed checkpoints of both writers.
+ */
+static void test_log_two_writers(void **state)
+{
+    /* Turns alternate between the writers; they cross tile boundaries, and
+     * the 4,500 are more than a writer hashes to catch up. */
+    static const size_t turns[] = {1, 3, 255, 1, 256, 300, 2, 4500, 7, 1, 513, 40};
+    struct writer_test t;
+    struct audit_log_stats st[2];
+    struct audit_log *log[2] = {NULL, NULL};
+    char *err = NULL;
+    size_t i, total = 0;
+
+    (void)state;
+    for (i = 0; i < CU_ARRAY_LEN(turns); i++)
+        total += turns[i];
+    writer_test_start(&t, total);
+    for (i = 0; i < 2; i++)
+        assert_int_equal(audit_log_open(&log[i], t.url, t.v, "test.invalid/log", &err), CU_OK);
+    for (i = 0; i < CU_ARRAY_LEN(turns); i++)
+        submit_and_wait(log[i % 2], &t.s, turns[i]);
+    for (i = 0; i < 2; i++)
+        audit_log_stats(log[i], &st[i]);
+    /* The first writer hashed 3 + 1 + 300 + 1 of the second's entries and
+     * rebuilt its state once, after the 4,500; the second hashed all the
+     * first's turns that came before one of its own. */
+    assert_int_equal(st[0].caught_up, 3 + 1 + 300 + 1);
+    assert_int_equal(st[0].reloads, 1);
+    assert_int_equal(st[1].caught_up, 1 + 255 + 256 + 2 + 7 + 513);
+    assert_int_equal(st[1].reloads, 0);
+    assert_int_equal(st[1].size, total);
+    for (i = 0; i < 2; i++)
+        audit_log_close(log[i]);
+    assert_true(writer_test_finish(&t) >= 2);
 }
 
 int main(void)
@@ -2039,6 +2121,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_parse_rejects),
         cmocka_unit_test(test_checkpoint_parse_garbage),
         cmocka_unit_test(test_log_submit_async),
+        cmocka_unit_test(test_log_two_writers),
     };
 
     if (sodium_init() < 0)
