@@ -11,7 +11,8 @@
 #
 # N customers are generated (default 100,000) and loaded into both: imported
 # into custodian, copied into the peer's tables.  Each point runs S seconds
-# (default 10).  The cluster is durable (tests/pg.sh start --durable:
+# (default 10); LIST is the connection counts, "1,16,64" (the default) or
+# "1 16 64".  The cluster is durable (tests/pg.sh start --durable:
 # fsync, synchronous commit and full page writes on, as PostgreSQL ships)
 # with pgaudit preloaded; it listens on loopback and is deleted at the end.
 # The traffic comes from 8 clerks (fewer with fewer connections), each
@@ -40,7 +41,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --customers) [ $# -ge 2 ] || usage; customers=$2; shift 2 ;;
     --duration) [ $# -ge 2 ] || usage; duration=$2; shift 2 ;;
-    --connections) [ $# -ge 2 ] || usage; connections=$2; shift 2 ;;
+    --connections) [ $# -ge 2 ] || usage; connections=$(printf '%s' "$2" | tr , ' '); shift 2 ;;
     *) usage ;;
     esac
 done

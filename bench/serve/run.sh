@@ -8,7 +8,8 @@
 #   bench/serve/run.sh BUILD_DIR [--customers N] [--duration S] [--connections LIST]
 #
 # N customers are generated and imported (default 100,000); each point runs
-# S seconds (default 10).  The staff are clerks under a benchmark policy whose
+# S seconds (default 10); LIST is the connection counts, "1,16,64" (the
+# default) or "1 16 64".  The staff are clerks under a benchmark policy whose
 # quotas, statutory meter, enumeration limits and store hours cannot block
 # (written out below); every check still runs.  Any answer other than 2xx,
 # any socket error or a failed audit check makes the script fail.  Prints a
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --customers) [ $# -ge 2 ] || usage; customers=$2; shift 2 ;;
     --duration) [ $# -ge 2 ] || usage; duration=$2; shift 2 ;;
-    --connections) [ $# -ge 2 ] || usage; connections=$2; shift 2 ;;
+    --connections) [ $# -ge 2 ] || usage; connections=$(printf '%s' "$2" | tr , ' '); shift 2 ;;
     *) usage ;;
     esac
 done
