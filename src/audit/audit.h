@@ -338,14 +338,12 @@ void audit_log_set_commit_hook(struct audit_log *log, audit_commit_fn fn, void *
 
 /* What the writer has done since it opened (for /metrics). */
 struct audit_log_stats {
-    uint64_t entries;  /* appended and durable */
-    uint64_t batches;  /* transactions committed (one fsync each) */
-    uint64_t failures; /* batches that failed (their callers were refused) */
-    uint64_t size;     /* the log's size */
-    /* Entries other writers appended, which this one caught up with:
-     * hashed from the entries, or by rebuilding its state from the tiles. */
-    uint64_t caught_up;
-    uint64_t reloads;
+    uint64_t entries;   /* appended and durable */
+    uint64_t batches;   /* transactions committed (one fsync each) */
+    uint64_t failures;  /* batches that failed (their callers were refused) */
+    uint64_t size;      /* the log's size */
+    uint64_t caught_up; /* other writers' entries hashed into the tree state */
+    uint64_t reloads;   /* tree states rebuilt from the stored tiles instead */
 };
 void audit_log_stats(struct audit_log *log, struct audit_log_stats *out);
 
