@@ -5,11 +5,13 @@
  *
  * A minimal libmicrohttpd program with the daemon options of src/http/server.c
  * (epoll, internal polling threads: a pool sized to the online cores, 1,024
- * connections, 30 s idle timeout, 16 KiB of memory per connection) that answers every request,
- * whatever its method and path, with 200 and a fixed JSON body shaped like a masked device look-up,
- * plus the same standard headers as the real server.  What it serves per second is the most the
- * real server could serve with handlers that took no time.  PORT 0 picks a free port; the one bound
- * is printed on stdout. Runs until SIGTERM or SIGINT.
+ * connections, 30 s idle timeout, 16 KiB of memory per connection) that
+ * answers every request, whatever its method and path, with 200 and a fixed
+ * JSON body shaped like a masked device look-up, plus the same standard
+ * headers as the real server.  What it serves per second is the most the
+ * real server could serve with handlers that took no time.  PORT 0 picks a
+ * free port; the one bound is printed on stdout.  Runs until SIGTERM or
+ * SIGINT.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -168,17 +168,18 @@ int service_outbox_expire(struct service *svc, size_t max, size_t *deleted, char
 {
     int64_t before = cu_now() - svc->outbox_keep_s;
     size_t want, n;
-    int rc = CU_OK;
+    int rc;
 
     *deleted = 0;
-    while (rc == CU_OK && *deleted < max) {
+    while (*deleted < max) {
         want = max - *deleted < SERVICE_OUTBOX_EXPIRE_CHUNK ? max - *deleted
                                                             : SERVICE_OUTBOX_EXPIRE_CHUNK;
         rc = store_outbox_expire(svc->store, before, want, &n, errmsg);
-        if (rc == CU_OK)
-            *deleted += n;
-        if (n < want)
+        if (rc != CU_OK)
+            return rc;
+        *deleted += n;
+        if (n < want) /* none left to delete */
             break;
     }
-    return rc;
+    return CU_OK;
 }

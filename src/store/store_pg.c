@@ -96,6 +96,7 @@ _Static_assert(MODEL_F__COUNT == 7, "the customers table has one column per mode
 #define STAFF_COLS                                                                                 \
     "username, role, store, password, totp, totp_last_step, must_change, suspended,"               \
     " failed_logins, locked_until, created_at, updated_at"
+#define STAFF_NCOLS 12 /* staff_row() reads columns 0 .. STAFF_NCOLS - 1 */
 #define CASE_COLS                                                                                  \
     "id, purpose, customer_id, requester, requester_role, store, status, reason, approver,"        \
     " code_hash, code_expires_at, code_tries, created_at, updated_at, expires_at, cosigned_by,"    \
@@ -2493,9 +2494,9 @@ static int pgs_session_get(struct store *s, const unsigned char token_hash[32],
         staff_row(r, 0, staff);
         memcpy(out->token_hash, token_hash, 32);
         out->username = xstrdup(staff->username);
-        out->created_at = col_i64(r, 0, 12);
-        out->last_seen = col_i64(r, 0, 13);
-        out->expires_at = col_i64(r, 0, 14);
+        out->created_at = col_i64(r, 0, STAFF_NCOLS);
+        out->last_seen = col_i64(r, 0, STAFF_NCOLS + 1);
+        out->expires_at = col_i64(r, 0, STAFF_NCOLS + 2);
     } else {
         rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no such session");
     }
@@ -2794,7 +2795,7 @@ static int pgs_outbox_expire(struct store *s, int64_t before, size_t limit, size
 
     p_init(&p);
     p_i64(&p, before);
-    p_i64(&p, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    p_i64(&p, u64_clamp(limit));
     rc = stmt_run(pg(s), ST_OUTBOX_EXPIRE, &p, &n, "expire outbox messages", errmsg);
     if (rc == CU_OK)
         *deleted = (size_t)n;
@@ -3003,7 +3004,7 @@ static int pgs_recent_rows(struct store *s, const char *staff, int64_t after, in
     p_text(&p, staff);
     p_i64(&p, after);
     p_i64(&p, since);
-    p_i64(&p, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    p_i64(&p, u64_clamp(limit));
     rc = stmt_exec(pg(s), ST_RECENT_ROWS, &p, &r, "read look-up neighbourhoods", errmsg);
     if (rc != CU_OK)
         return rc;

@@ -108,6 +108,7 @@ _Static_assert(MODEL_F__COUNT == 7, "the customers table has one column per mode
 #define STAFF_COLS                                                                                 \
     "username, role, store, password, totp, totp_last_step, must_change, suspended,"               \
     " failed_logins, locked_until, created_at, updated_at"
+#define STAFF_NCOLS 12 /* staff_row() reads columns 0 .. STAFF_NCOLS - 1 */
 
 #define CASE_COLS                                                                                  \
     "id, purpose, customer_id, requester, requester_role, store, status, reason, approver,"        \
@@ -1426,6 +1427,14 @@ static int sq_customer_count(struct store *s, int64_t *n, char **errmsg)
     return count_query(sq(s), ST_CUSTOMER_COUNT, 0, 0, n, "count customers", errmsg);
 }
 
+/* Audit indexes, sizes, counts and limits are unsigned in the interface and
+ * INTEGER (signed 64-bit) in SQLite: larger values are clamped to INT64_MAX
+ * (which no index reaches, and which as a limit means none). */
+static sqlite3_int64 u64_clamp(uint64_t v)
+{
+    return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+}
+
 static int sq_blind_find(struct store *s, uint8_t kind, uint64_t hash, int64_t *ids, size_t max,
                          size_t *n, char **errmsg)
 {
@@ -1442,7 +1451,7 @@ static int sq_blind_find(struct store *s, uint8_t kind, uint64_t hash, int64_t *
         return rc;
     sqlite3_bind_int(st, 1, kind);
     sqlite3_bind_int64(st, 2, hash_to_i64(hash));
-    sqlite3_bind_int64(st, 3, max > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)max);
+    sqlite3_bind_int64(st, 3, u64_clamp(max));
     while (count < max && (src = sqlite3_step(st)) == SQLITE_ROW)
         ids[count++] = sqlite3_column_int64(st, 0);
     if (count < max && src != SQLITE_DONE)
@@ -1479,7 +1488,7 @@ static int sq_dek_scan(struct store *s, uint32_t kek_version, int64_t after_id, 
         return rc;
     sqlite3_bind_int64(st, 1, after_id);
     sqlite3_bind_int64(st, 2, kek_version);
-    sqlite3_bind_int64(st, 3, limit > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
+    sqlite3_bind_int64(st, 3, u64_clamp(limit));
     /* Collect the page first: the callback will typically update these
      * rows (store_dek_update), which must not happen under a running
      * SELECT on the same table. */
@@ -1542,13 +1551,6 @@ static int sq_kek_usage(struct store *s, uint32_t kek_version, int64_t *n, char 
 }
 
 /* ---- audit log ---- */
-
-/* Audit indexes and sizes are uint64 in the interface and INTEGER (signed
- * 64-bit) in SQLite; values above INT64_MAX cannot be stored. */
-static sqlite3_int64 u64_clamp(uint64_t v)
-{
-    return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
-}
 
 /*
  * A cached statement for a scan that calls back into the caller.  The
@@ -2397,9 +2399,9 @@ static int sq_session_get(struct store *s, const unsigned char token_hash[32],
         staff_row(q, staff);
         memcpy(out->token_hash, token_hash, 32);
         out->username = xstrdup(staff->username);
-        out->created_at = sqlite3_column_int64(q, 12);
-        out->last_seen = sqlite3_column_int64(q, 13);
-        out->expires_at = sqlite3_column_int64(q, 14);
+        out->created_at = sqlite3_column_int64(q, STAFF_NCOLS);
+        out->last_seen = sqlite3_column_int64(q, STAFF_NCOLS + 1);
+        out->expires_at = sqlite3_column_int64(q, STAFF_NCOLS + 2);
     } else if (src == SQLITE_DONE) {
         rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no such session");
     } else {
@@ -2608,7 +2610,7 @@ static int sq_case_list(struct store *s, const char *status, size_t limit, store
                            -1, &q, NULL) != SQLITE_OK)
         return db_fail(h, errmsg, what);
     sqlite3_bind_text(q, 1, status, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    sqlite3_bind_int64(q, 2, u64_clamp(limit));
     while ((src = sqlite3_step(q)) == SQLITE_ROW) {
         store_case_release(&c);
         case_row(q, &c);
@@ -2694,7 +2696,7 @@ static int sq_outbox_scan(struct store *s, int64_t after_id, int64_t due, size_t
         return rc;
     sqlite3_bind_int64(q, 1, after_id);
     sqlite3_bind_int64(q, 2, due);
-    sqlite3_bind_int64(q, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    sqlite3_bind_int64(q, 3, u64_clamp(limit));
     store_message_init(&m);
     while ((src = sqlite3_step(q)) == SQLITE_ROW) {
         store_message_release(&m);
@@ -2746,7 +2748,7 @@ static int sq_outbox_expire(struct store *s, int64_t before, size_t limit, size_
     if (rc != CU_OK)
         return rc;
     sqlite3_bind_int64(q, 1, before);
-    sqlite3_bind_int64(q, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    sqlite3_bind_int64(q, 2, u64_clamp(limit));
     rc = stmt_run(h, q, what, errmsg);
     if (rc == CU_OK)
         *deleted = (size_t)sqlite3_changes(h->db);
@@ -2855,7 +2857,7 @@ static int sq_alert_list(struct store *s, const char *status, size_t limit, stor
     if (rc != CU_OK)
         return rc;
     bind_text_or_null(q, 1, status);
-    sqlite3_bind_int64(q, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    sqlite3_bind_int64(q, 2, u64_clamp(limit));
     while ((src = sqlite3_step(q)) == SQLITE_ROW) {
         a.id = sqlite3_column_int64(q, 0);
         a.created_at = sqlite3_column_int64(q, 1);
@@ -2930,7 +2932,7 @@ static int sq_recent_rows(struct store *s, const char *staff, int64_t after, int
     sqlite3_bind_text(q, 1, staff, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, after);
     sqlite3_bind_int64(q, 3, since);
-    sqlite3_bind_int64(q, 4, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    sqlite3_bind_int64(q, 4, u64_clamp(limit));
     while ((src = sqlite3_step(q)) == SQLITE_ROW) {
         rc = cb(ctx, sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1),
                 sqlite3_column_blob(q, 2), (size_t)sqlite3_column_bytes(q, 2));
@@ -3390,8 +3392,8 @@ static int sq_notice_scan(struct store *s, const char *customer_id, uint64_t fro
     /* A statement of its own: the callback may use the store. */
     if (sqlite3_prepare_v2(h->db, stmt_sql[ST_NOTICE_SCAN], -1, &q, NULL) != SQLITE_OK)
         return db_fail(h, errmsg, what);
-    sqlite3_bind_int64(q, 1, from > INT64_MAX ? INT64_MAX : (int64_t)from);
-    sqlite3_bind_int64(q, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    sqlite3_bind_int64(q, 1, u64_clamp(from));
+    sqlite3_bind_int64(q, 2, u64_clamp(limit));
     if (customer_id != NULL)
         sqlite3_bind_text(q, 3, customer_id, -1, SQLITE_STATIC);
     while ((src = sqlite3_step(q)) == SQLITE_ROW)

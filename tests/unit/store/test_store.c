@@ -2007,6 +2007,17 @@ static int count_staff(void *ctx, const struct store_staff *st)
     return 0;
 }
 
+/* A staff row for `username` in store SZ-014, as staff_put takes it. */
+static void staff_fill(struct store_staff *st, const char *username, const char *role)
+{
+    store_staff_init(st);
+    st->username = xstrdup(username);
+    st->role = xstrdup(role);
+    st->store = xstrdup("SZ-014");
+    st->password_hash = xstrdup("$argon2id$v=19$opaque-to-the-store");
+    buf_add(&st->totp_sealed, "sealed-secret", 13);
+}
+
 static void test_staff(void **state)
 {
     struct fx *fx = *state;
@@ -2014,13 +2025,8 @@ static void test_staff(void **state)
     char *err = NULL;
     int n = 0;
 
-    store_staff_init(&a);
+    staff_fill(&a, "alice", "clerk");
     store_staff_init(&b);
-    a.username = xstrdup("alice");
-    a.role = xstrdup("clerk");
-    a.store = xstrdup("SZ-014");
-    a.password_hash = xstrdup("$argon2id$v=19$opaque-to-the-store");
-    buf_add(&a.totp_sealed, "sealed-secret", 13);
     a.must_change_password = 1;
     assert_int_equal(store_staff_put(fx->s, &a, 1, NULL), CU_OK);
     assert_int_equal(store_staff_put(fx->s, &a, 1, &err), CU_ERR_CONFLICT);
@@ -2062,12 +2068,7 @@ static void test_sessions_and_throttle(void **state)
     struct store_staff st;
     int64_t f, w, l;
 
-    store_staff_init(&st);
-    st.username = xstrdup("alice");
-    st.role = xstrdup("agent");
-    st.store = xstrdup("SZ-014");
-    st.password_hash = xstrdup("$argon2id$opaque");
-    buf_add(&st.totp_sealed, "sealed-secret", 13);
+    staff_fill(&st, "alice", "agent");
     assert_int_equal(store_staff_put(fx->s, &st, 1, NULL), CU_OK);
     store_staff_release(&st);
     memset(a.token_hash, 7, 32);
