@@ -204,7 +204,28 @@ static const char *find_last(const char *s, size_t n, const char *needle)
     return last;
 }
 
-/* Chinese address: from after the province up to and including the first "市". */
+/* Whether s[0, n) holds a digit (ASCII or full-width) or a character
+ * that names a street, a number or a building: then it is not a city
+ * ("人民路5号城市花园", "中山北路超市"). */
+static int cn_has_detail(const char *s, size_t n)
+{
+    static const char *const detail[] = {"路", "街", "道", "巷", "弄", "号", "楼", "栋",
+                                         "幢", "室", "园", "村", "区", "镇", "县"};
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if ((s[i] >= '0' && s[i] <= '9') ||
+            (i + 3 <= n && memcmp(s + i, "\xef\xbc", 2) == 0 && (unsigned char)s[i + 2] >= 0x90 &&
+             (unsigned char)s[i + 2] <= 0x99)) /* U+FF10..FF19 */
+            return 1;
+    for (i = 0; i < CU_ARRAY_LEN(detail); i++)
+        if (memmem(s, n, detail[i], strlen(detail[i])) != NULL)
+            return 1;
+    return 0;
+}
+
+/* Chinese address: from after the province up to and including the first
+ * "市", when that is a city's name. */
 static char *mask_address_cn(const char *a, const char *city_end)
 {
     static const char *const provinces[] = {"省", "自治区", "特别行政区"};
@@ -219,8 +240,10 @@ static char *mask_address_cn(const char *a, const char *city_end)
     n = (size_t)(city_end - start);
     model_trim(&start, &n);
     chars = count_chars(start, n);
-    /* "市" alone, or a long run that is more than a city: show nothing. */
-    if (chars < 2 || chars > CN_CITY_MAX_CHARS)
+    /* "市" alone, a long run, or one with a street or a number in it: more
+     * than a city (the first "市" was a word's, as in 城市 or 超市), so
+     * show nothing. */
+    if (chars < 2 || chars > CN_CITY_MAX_CHARS || cn_has_detail(start, n))
         return xstrdup("***");
     return xasprintf("%.*s***", (int)n, start);
 }

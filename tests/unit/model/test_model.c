@@ -681,6 +681,12 @@ static void test_mask_address(void **state)
     /* only 市, or far too much before it */
     check_mask(model_mask_address, "市", "***");
     check_mask(model_mask_address, "南山区科技园路一号大院东门对面的超市", "***");
+    /* the first 市 is a word's (城市, 超市), after a street and a number */
+    check_mask(model_mask_address, "人民路5号城市花园3栋2单元", "***");
+    check_mask(model_mask_address, "中山北路88号超市楼上302室", "***");
+    check_mask(model_mask_address, "中山北路超市楼上", "***");
+    check_mask(model_mask_address, "朝阳区城市花园", "***");
+    check_mask(model_mask_address, "江苏省苏州市昆山市玉山镇", "苏州市***");
     check_mask(model_mask_address, "", "***");
     assert_null(model_mask_address(NULL));
 }
