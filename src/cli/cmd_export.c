@@ -24,12 +24,12 @@ static const char usage[] =
 /* Writes `doc` (pretty) to `path`, mode 0600 even when it exists. */
 static int write_file(const char *path, json_t *doc)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = cu_open_private(path);
     int ok;
 
     if (fd < 0)
         return cli_fail("cannot create '%s': %s", path, strerror(errno));
-    ok = fchmod(fd, 0600) == 0 && json_dumpfd(doc, fd, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 &&
+    ok = json_dumpfd(doc, fd, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 &&
          write(fd, "\n", 1) == 1 && fsync(fd) == 0;
     if (close(fd) != 0)
         ok = 0;

@@ -1,4 +1,8 @@
 #include "common.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,6 +230,20 @@ char *buf_detach(struct buf *b, size_t *len)
 void cu_wipe(void *p, size_t n)
 {
     explicit_bzero(p, n);
+}
+
+int cu_open_private(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+    if (fd >= 0 && fchmod(fd, 0600) != 0) {
+        int e = errno;
+
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }
 
 /* A simulated clock (cu_clock_set); 0: the real one. */

@@ -93,6 +93,11 @@ char *buf_detach(struct buf *b, size_t *len);
 /* Securely wipes n bytes (never optimised away). */
 void cu_wipe(void *p, size_t n);
 
+/* Opens `path` for writing a file that holds personal data: created or
+ * truncated, mode 0600 even when it existed, never through a symbolic
+ * link.  A descriptor, or -1 with errno set. */
+int cu_open_private(const char *path);
+
 /* Seconds since the epoch / monotonic seconds. */
 int64_t cu_now(void);
 int64_t cu_now_ms(void); /* milliseconds since the epoch */

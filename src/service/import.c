@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /*
  * Customers per batch, and batches in flight.  The queue must absorb the
@@ -342,29 +343,38 @@ static void queue_give_free(struct queue *q, struct batch *b, int failed)
 }
 
 /* Merges `add` (normalised) into `into`: devices and phones not already
- * there are appended, absent scalar fields filled in. */
-static void merge_customer(struct model_customer *into, struct model_customer *add)
+ * there are appended, absent scalar fields filled in.  NULL, or why the two
+ * cannot be one customer (then `into` may be half merged: the caller
+ * drops it), as adjacent rows of one customer are refused (csv_row). */
+static const char *merge_customer(struct model_customer *into, struct model_customer *add)
 {
-    size_t i, j;
+    static const char *const names[] = {"account", "name", "email", "address", "birth_date"};
     char **scalars_into[] = {&into->account, &into->name, &into->email, &into->address,
                              &into->birth_date};
     char **scalars_add[] = {&add->account, &add->name, &add->email, &add->address,
                             &add->birth_date};
+    size_t i, j;
 
     for (i = 0; i < CU_ARRAY_LEN(scalars_into); i++) {
-        if (*scalars_into[i] == NULL && *scalars_add[i] != NULL) {
+        if (*scalars_add[i] == NULL)
+            continue;
+        if (*scalars_into[i] == NULL) {
             *scalars_into[i] = *scalars_add[i];
             *scalars_add[i] = NULL;
+        } else if (strcmp(*scalars_into[i], *scalars_add[i]) != 0) {
+            return names[i];
         }
     }
     for (i = 0; i < add->nphones; i++) {
         for (j = 0; j < into->nphones; j++)
             if (strcmp(into->phones[j], add->phones[i]) == 0)
                 break;
-        if (j == into->nphones && into->nphones < MODEL_MAX_PHONES) {
-            into->phones[into->nphones++] = add->phones[i];
-            add->phones[i] = NULL;
-        }
+        if (j < into->nphones)
+            continue;
+        if (into->nphones == MODEL_MAX_PHONES)
+            return "phone";
+        into->phones[into->nphones++] = add->phones[i];
+        add->phones[i] = NULL;
     }
     for (i = 0; i < add->ndevices; i++) {
         struct model_device *d;
@@ -372,12 +382,15 @@ static void merge_customer(struct model_customer *into, struct model_customer *a
         for (j = 0; j < into->ndevices; j++)
             if (strcmp(into->devices[j].imei, add->devices[i].imei) == 0)
                 break;
-        if (j < into->ndevices || into->ndevices >= MODEL_MAX_DEVICES)
+        if (j < into->ndevices)
             continue;
+        if (into->ndevices == MODEL_MAX_DEVICES)
+            return "devices";
         d = model_customer_add_device(into);
         *d = add->devices[i];
         memset(&add->devices[i], 0, sizeof(add->devices[i]));
     }
+    return NULL;
 }
 
 /* The slow path of a write: the customer exists.  Replaced with a new data
@@ -397,7 +410,14 @@ static int write_existing(struct import *im, struct item *it, char **errmsg)
     if (rc == CU_OK && im->existing.import_run == im->run) {
         rc = service_unseal(svc, &im->existing, SERVICE_FIELDS_ALL, &im->old, errmsg);
         if (rc == CU_OK) {
-            merge_customer(&im->old, &im->fresh);
+            const char *clash = merge_customer(&im->old, &im->fresh);
+
+            if (clash != NULL)
+                rc = cu_errf(errmsg, CU_ERR_INVALID,
+                             "%s: an earlier, not adjacent row of the same customer says "
+                             "otherwise, or together they are too many (rows of one customer "
+                             "must be adjacent)",
+                             clash);
             final = &im->old;
             merged = 1;
         }
@@ -515,6 +535,22 @@ static int flush_batch(struct import *im)
 }
 
 /* --- errors and rejects ----------------------------------------------- */
+
+/* The rejects file holds the rejected rows whole (personal data): 0600. */
+static int rejects_open(struct import *im, const char *path, char **errmsg)
+{
+    int fd = cu_open_private(path);
+
+    im->rejects = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (im->rejects == NULL) {
+        int e = errno;
+
+        if (fd >= 0)
+            close(fd);
+        return cu_errf(errmsg, CU_ERR_IO, "cannot create '%s': %s", path, strerror(e));
+    }
+    return CU_OK;
+}
 
 static void report_error(struct import *im, uint64_t line, const char *field, const char *reason)
 {
@@ -812,6 +848,22 @@ static int csv_header(struct import *im, uint64_t line, char **errmsg)
 }
 
 /* Applies one complete data row to the customer being assembled. */
+/* Whether a later row's phone cell lists the customer's phones, in the
+ * same order; spaces around the separators do not count. */
+static int same_phones(const struct model_customer *c, const char *cell)
+{
+    struct model_customer other;
+    size_t i;
+    int same;
+
+    model_customer_init(&other);
+    same = model_phones_split(&other, cell) == CU_OK && other.nphones == c->nphones;
+    for (i = 0; same && i < c->nphones; i++)
+        same = strcmp(other.phones[i], c->phones[i]) == 0;
+    model_customer_release(&other);
+    return same;
+}
+
 static int csv_row(struct import *im, uint64_t line)
 {
     const char *v[COL__COUNT] = {NULL};
@@ -864,13 +916,8 @@ static int csv_row(struct import *im, uint64_t line)
         if (im->cur.nphones == 0) {
             if (model_phones_split(&im->cur, v[COL_PHONE]) != CU_OK)
                 set_conflict(im, "phone", "too many phone numbers", line);
-        } else {
-            char *joined = model_phones_join(&im->cur);
-
-            if (strcmp(joined, v[COL_PHONE]) != 0)
-                set_conflict(im, "phone", "differs between rows of the same customer", line);
-            cu_wipe(joined, strlen(joined));
-            free(joined);
+        } else if (!same_phones(&im->cur, v[COL_PHONE])) {
+            set_conflict(im, "phone", "differs between rows of the same customer", line);
         }
     }
     if (v[COL_IMEI][0] || v[COL_SERIAL][0] || v[COL_MODEL][0] || v[COL_PURCHASE_DATE][0] ||
@@ -1081,12 +1128,9 @@ int service_import(struct service *svc, const struct service_import_opts *opts,
     store_customer_init(&im->existing);
 
     if (opts->skip_invalid && opts->rejects_path != NULL) {
-        im->rejects = fopen(opts->rejects_path, "wb");
-        if (im->rejects == NULL) {
-            rc = cu_errf(errmsg, CU_ERR_IO, "cannot create '%s': %s", opts->rejects_path,
-                         strerror(errno));
+        rc = rejects_open(im, opts->rejects_path, errmsg);
+        if (rc != CU_OK)
             goto out;
-        }
     }
     rc = next_run(svc, &im->run, errmsg);
     if (rc == CU_OK)
@@ -1218,10 +1262,7 @@ int service_import_validate(struct service *svc, const struct service_import_opt
     im->format = opts->format == SERVICE_FORMAT_AUTO ? guess_format(opts->path) : opts->format;
     model_customer_init(&im->cur);
     if (opts->rejects_path != NULL) {
-        im->rejects = fopen(opts->rejects_path, "wb");
-        if (im->rejects == NULL)
-            rc = cu_errf(errmsg, CU_ERR_IO, "cannot create '%s': %s", opts->rejects_path,
-                         strerror(errno));
+        rc = rejects_open(im, opts->rejects_path, errmsg);
     }
     if (rc == CU_OK)
         rc = run_pass(im, 1, errmsg);

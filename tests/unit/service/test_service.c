@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -228,6 +229,7 @@ static void test_rejects_non_utf8_line(void **state)
     struct service_import_result r;
     char *path = xasprintf("%s/bad.jsonl", f->dir), *rej = xasprintf("%s/rejects.jsonl", f->dir);
     char *err = NULL, text[512] = {0};
+    struct stat st;
     FILE *fp;
 
     write_text(path, "{\"customer_id\":\"C1\",\"name\":\"A\",\"email\":\"a@b.co\"}\n"
@@ -243,6 +245,9 @@ static void test_rejects_non_utf8_line(void **state)
     assert_true(fread(text, 1, sizeof(text) - 1, fp) > 0);
     fclose(fp);
     assert_non_null(strstr(text, "\"_error\""));
+    /* the rejected rows are personal data: only the owner may read them */
+    assert_int_equal(stat(rej, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
     free(err);
     free(path);
     free(rej);
@@ -282,6 +287,7 @@ static void test_reimport_replaces_and_merges(void **state)
     struct fixture *f = *state;
     struct service_import_result r;
     struct store_customer s;
+    uint32_t before;
     char *err = NULL;
 
     store_customer_init(&s);
@@ -314,7 +320,48 @@ static void test_reimport_replaces_and_merges(void **state)
     assert_int_equal(lookup_count(f, MODEL_ID_IMEI, "490154203237518", "R1"), 1);
     assert_int_equal(lookup_count(f, MODEL_ID_IMEI, "353328110000005", "R1"), 1);
     assert_int_equal(lookup_count(f, MODEL_ID_IMEI, "356938035643809", NULL), 0);
+    /* not together and disagreeing: refused, and nothing of it written */
+    assert_int_equal(store_customer_get(f->svc->store, "R1", &s, &err), CU_OK);
+    before = s.dek_version;
+    assert_int_equal(import_text(f, "r4.csv",
+                                 HDR "R1,r@x.com,Rita,+8613812345678,r@x.com,,,"
+                                     "490154203237518,,,,\n"
+                                     "Z9,z@x.com,Zed,+8613812345670,z@x.com,,,,,,,\n"
+                                     "R1,r@x.com,Rosa,+8613812345678,r@x.com,,,"
+                                     "353328110000005,,,,\n",
+                                 &r, 0),
+                     CU_ERR_INVALID);
+    assert_int_equal(store_customer_get(f->svc->store, "R1", &s, &err), CU_OK);
+    assert_int_equal(s.dek_version, before);
+    assert_int_equal(lookup_count(f, MODEL_ID_IMEI, "353328110000005", "R1"), 1);
     store_customer_release(&s);
+}
+
+/* Two rows of one customer whose phone cells differ only in the spaces
+ * around ';' are one customer. */
+static void test_phone_list_spaces(void **state)
+{
+    struct fixture *f = *state;
+    struct service_import_result r;
+
+    assert_int_equal(import_text(f, "p.csv",
+                                 HDR "P1,p@x.com,Pat,+8613812345678; +8613912345678,p@x.com,,,"
+                                     "490154203237518,,,,\n"
+                                     "P1,p@x.com,Pat,+8613812345678;+8613912345678 ,p@x.com,,,"
+                                     "353328110000005,,,,\n",
+                                 &r, 0),
+                     CU_OK);
+    assert_int_equal(r.inserted, 1);
+    assert_int_equal(lookup_count(f, MODEL_ID_PHONE, "+8613912345678", "P1"), 1);
+    assert_int_equal(lookup_count(f, MODEL_ID_IMEI, "353328110000005", "P1"), 1);
+    /* a different list is still refused */
+    assert_int_equal(import_text(f, "p2.csv",
+                                 HDR "P2,q@x.com,Pat,+8613812345678; +8613912345678,q@x.com,,,"
+                                     "356938035643809,,,,\n"
+                                     "P2,q@x.com,Pat,+8613812345678,q@x.com,,,"
+                                     "352099001761481,,,,\n",
+                                 &r, 0),
+                     CU_ERR_INVALID);
 }
 
 static void test_rotation_rewraps_and_retires(void **state)
