@@ -77,6 +77,8 @@ int service_canary_add(struct service *svc, const struct service_actor *who, uns
     rc = service_audit_note(svc, who, AUDIT_IMPORT, 1, detail, errmsg);
     if (rc == CU_OK)
         rc = store_begin(svc->store, errmsg);
+    if (rc == CU_OK)
+        rc = service_kek_hold(svc, errmsg);
     for (i = 0; rc == CU_OK && i < n; i++) {
         synth_customer(seed, i, &m);
         rc = free_customer_id(svc, id, errmsg);

@@ -481,8 +481,11 @@ static void *writer_main(void *arg)
     int rc = CU_OK;
 
     while ((b = queue_take_full(&im->q)) != NULL) {
-        if (rc == CU_OK && in_txn == 0)
+        if (rc == CU_OK && in_txn == 0) {
             rc = store_begin(store, &im->writer_err);
+            if (rc == CU_OK)
+                rc = service_kek_hold(im->svc, &im->writer_err);
+        }
         for (i = 0; rc == CU_OK && i < b->n; i++) {
             struct item *it = &b->items[i];
 

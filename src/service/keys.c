@@ -54,6 +54,20 @@ static int rewrap_one(void *arg, int64_t id, const char *customer_id, uint32_t k
     return rc;
 }
 
+int service_kek_hold(struct service *svc, char **errmsg)
+{
+    uint32_t active = 0, mine = vault_kek_active(svc->vault);
+    int rc = store_kek_hold(svc->store, &active, errmsg);
+
+    if (rc == CU_OK && active != mine)
+        rc = cu_errf(errmsg, CU_ERR_CONFLICT,
+                     "the key-encryption key was rotated while this ran (this process wraps "
+                     "data keys with version %u, no longer the store's active one): nothing "
+                     "more was written; run the command again",
+                     (unsigned)mine);
+    return rc;
+}
+
 static int find_kek(struct store_kek *keks, size_t n, uint32_t version)
 {
     size_t i;

@@ -180,6 +180,11 @@ int service_keyring_add(struct service *svc, uint32_t version, const void *wrapp
 /* Removes versions from the keyring file, under its lock. */
 int service_keyring_remove(struct service *svc, const uint32_t *versions, size_t n,
                            char **errmsg) CU_WUR;
+/* Inside a transaction that stores new data keys (service_seal): holds the
+ * store's active KEK (store_kek_hold) and checks that it is the one this
+ * process wraps with; CU_ERR_CONFLICT when a rotation ran since the
+ * process opened the store (the caller rolls back: nothing is written). */
+int service_kek_hold(struct service *svc, char **errmsg) CU_WUR;
 
 /*
  * --- shared by the use cases (lookup.c, cases.c, session.c, portal.c) ---

@@ -262,6 +262,12 @@ int store_dek_update(struct store *s, int64_t id, uint32_t kek_version, const vo
                          : s->ops->dek_update(s, id, kek_version, wrapped, len, errmsg);
 }
 
+int store_kek_hold(struct store *s, uint32_t *active, char **errmsg)
+{
+    *active = 0;
+    return fault(errmsg) ? CU_ERR_STORE : s->ops->kek_hold(s, active, errmsg);
+}
+
 int store_kek_usage(struct store *s, uint32_t kek_version, int64_t *n, char **errmsg)
 {
     *n = 0;

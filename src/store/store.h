@@ -189,6 +189,14 @@ int store_dek_scan(struct store *s, uint32_t kek_version, int64_t after_id, size
 int store_dek_update(struct store *s, int64_t id, uint32_t kek_version, const void *wrapped,
                      size_t len, char **errmsg) CU_WUR;
 int store_kek_usage(struct store *s, uint32_t kek_version, int64_t *n, char **errmsg) CU_WUR;
+/*
+ * Inside a transaction that writes new data keys: the version of the
+ * ACTIVE KEK (0: none), held active until the transaction ends, so that a
+ * rotation (which makes it DRAINING) waits for the keys this transaction
+ * wraps with it, and a retirement counts them.  PostgreSQL: FOR SHARE on
+ * its row; SQLite: the write transaction already excludes every other.
+ */
+int store_kek_hold(struct store *s, uint32_t *active, char **errmsg) CU_WUR;
 
 /*
  * --- Audit log storage -------------------------------------------------

@@ -36,6 +36,7 @@ struct store_ops {
     int (*dek_update)(struct store *s, int64_t id, uint32_t kek_version, const void *wrapped,
                       size_t len, char **errmsg);
     int (*kek_usage)(struct store *s, uint32_t kek_version, int64_t *n, char **errmsg);
+    int (*kek_hold)(struct store *s, uint32_t *active, char **errmsg);
     int (*audit_append)(struct store *s, const struct store_audit_row *rows, size_t n,
                         char **errmsg);
     int (*audit_size)(struct store *s, uint64_t *size, char **errmsg);

@@ -249,6 +249,7 @@ enum stmt_id {
     ST_DEK_SCAN,
     ST_DEK_UPDATE,
     ST_KEK_USAGE,
+    ST_KEK_HOLD,
     ST_AUDIT_MAX,
     ST_AUDIT_INSERT,
     ST_AUDIT_SCAN,
@@ -388,11 +389,15 @@ static const struct stmt_def stmts[ST__COUNT] = {
     [ST_BLIND_FIND] = {"SELECT customer FROM blind WHERE kind = $1 AND hash = $2"
                        " ORDER BY customer LIMIT $3",
                        "iii"},
+    /* FOR UPDATE: a re-import that replaces one of these customers (a new
+     * data key) waits for the rotation's commit, rather than being
+     * overwritten by the old key it re-wraps */
     [ST_DEK_SCAN] = {"SELECT id, customer_id, kek_version, dek FROM customers"
-                     " WHERE id > $1 AND kek_version <> $2 ORDER BY id LIMIT $3",
+                     " WHERE id > $1 AND kek_version <> $2 ORDER BY id LIMIT $3 FOR UPDATE",
                      "iii"},
     [ST_DEK_UPDATE] = {"UPDATE customers SET kek_version = $1, dek = $2 WHERE id = $3", "ibi"},
     [ST_KEK_USAGE] = {"SELECT count(*) FROM customers WHERE kek_version = $1", "i"},
+    [ST_KEK_HOLD] = {"SELECT version FROM keks WHERE state = $1 FOR SHARE", "i"},
     [ST_AUDIT_MAX] = {"SELECT max(idx) FROM audit_entries", ""},
     [ST_AUDIT_INSERT] = {"INSERT INTO audit_entries(idx, time_ms, actor, subject, leaf)"
                          " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[],"
@@ -1838,6 +1843,16 @@ static int pgs_dek_update(struct store *s, int64_t id, uint32_t kek_version, con
 static int pgs_kek_usage(struct store *s, uint32_t kek_version, int64_t *n, char **errmsg)
 {
     return count_query(pg(s), ST_KEK_USAGE, 1, kek_version, n, "count data keys", errmsg);
+}
+
+static int pgs_kek_hold(struct store *s, uint32_t *active, char **errmsg)
+{
+    int64_t v = 0;
+    int rc =
+        count_query(pg(s), ST_KEK_HOLD, 1, STORE_KEK_ACTIVE, &v, "hold the active key", errmsg);
+
+    *active = rc == CU_OK ? (uint32_t)v : 0;
+    return rc;
 }
 
 /* ---- audit log ---- */
@@ -3508,6 +3523,7 @@ static const struct store_ops pg_ops = {
     .dek_scan = pgs_dek_scan,
     .dek_update = pgs_dek_update,
     .kek_usage = pgs_kek_usage,
+    .kek_hold = pgs_kek_hold,
     .audit_append = pgs_audit_append,
     .audit_size = pgs_audit_size,
     .audit_scan = pgs_audit_scan,

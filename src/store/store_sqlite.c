@@ -278,6 +278,7 @@ enum stmt_id {
     ST_DEK_SCAN,
     ST_DEK_UPDATE,
     ST_KEK_USAGE,
+    ST_KEK_HOLD,
     ST_AUDIT_MAX,
     ST_AUDIT_INSERT,
     ST_AUDIT_UNDO,
@@ -381,6 +382,7 @@ static const char *const stmt_sql[ST__COUNT] = {
                     " WHERE id > ?1 AND kek_version <> ?2 ORDER BY id LIMIT ?3",
     [ST_DEK_UPDATE] = "UPDATE customers SET kek_version = ?1, dek = ?2 WHERE id = ?3",
     [ST_KEK_USAGE] = "SELECT count(*) FROM customers WHERE kek_version = ?1",
+    [ST_KEK_HOLD] = "SELECT coalesce(max(version), 0) FROM keks WHERE state = ?1",
     [ST_AUDIT_MAX] = "SELECT max(idx) FROM audit_entries",
     [ST_AUDIT_INSERT] = "INSERT INTO audit_entries(idx, time_ms, actor, subject, leaf)"
                         " VALUES(?1, ?2, ?3, ?4, ?5)",
@@ -1548,6 +1550,16 @@ static int sq_dek_update(struct store *s, int64_t id, uint32_t kek_version, cons
 static int sq_kek_usage(struct store *s, uint32_t kek_version, int64_t *n, char **errmsg)
 {
     return count_query(sq(s), ST_KEK_USAGE, 1, kek_version, n, "count data keys", errmsg);
+}
+
+static int sq_kek_hold(struct store *s, uint32_t *active, char **errmsg)
+{
+    int64_t v = 0;
+    int rc =
+        count_query(sq(s), ST_KEK_HOLD, 1, STORE_KEK_ACTIVE, &v, "hold the active key", errmsg);
+
+    *active = rc == CU_OK ? (uint32_t)v : 0;
+    return rc;
 }
 
 /* ---- audit log ---- */
@@ -3514,6 +3526,7 @@ static const struct store_ops sqlite_ops = {
     .dek_scan = sq_dek_scan,
     .dek_update = sq_dek_update,
     .kek_usage = sq_kek_usage,
+    .kek_hold = sq_kek_hold,
     .audit_append = sq_audit_append,
     .audit_size = sq_audit_size,
     .audit_scan = sq_audit_scan,

@@ -400,6 +400,49 @@ static void test_rotation_rewraps_and_retires(void **state)
     assert_int_equal(v, 3);
 }
 
+/* A process that opened the store before a rotation (a long import, a
+ * canary command) must not wrap new data keys with the old KEK: once
+ * retired, nothing could open them. */
+static void test_stale_writer_after_rotation(void **state)
+{
+    struct fixture *f = *state;
+    struct service *b = NULL;
+    struct service_import_result r;
+    json_t *out = NULL;
+    int64_t n = -1;
+    uint64_t done = 0;
+    uint32_t v = 0;
+    char *err = NULL;
+
+    assert_int_equal(service_open(&b, f->data, &err), CU_OK); /* the operator's */
+    assert_int_equal(service_keys_rotate(b, NULL, NULL, &v, &done, &err), CU_OK);
+    assert_int_equal(service_keys_retire(b, 1, &err), CU_OK);
+    service_free(b);
+
+    assert_int_equal(import_text(f, "s.csv",
+                                 HDR "S1,s@x.com,Sam,+8613812345678,s@x.com,,,"
+                                     "490154203237518,,,,\n",
+                                 &r, 0),
+                     CU_ERR_CONFLICT);
+    assert_int_equal(service_canary_add(f->svc, &test_who, 1, &out, &err), CU_ERR_CONFLICT);
+    assert_non_null(strstr(err, "rotated"));
+    assert_null(out);
+    free(err);
+    err = NULL;
+    assert_int_equal(store_customer_count(f->svc->store, &n, &err), CU_OK);
+    assert_int_equal(n, 0);
+
+    /* opened again, it wraps with the new key */
+    service_free(f->svc);
+    assert_int_equal(service_open(&f->svc, f->data, &err), CU_OK);
+    assert_int_equal(import_text(f, "s.csv",
+                                 HDR "S1,s@x.com,Sam,+8613812345678,s@x.com,,,"
+                                     "490154203237518,,,,\n",
+                                 &r, 0),
+                     CU_OK);
+    assert_int_equal(lookup_count(f, MODEL_ID_IMEI, "490154203237518", "S1"), 1);
+}
+
 /* A staff account for the log-in tests: its password and TOTP secret. */
 static void make_staff(struct fixture *f, const char *user, const char *role, char *password,
                        unsigned char *secret, size_t *secret_len)
@@ -1145,6 +1188,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_staff_ref_stable_and_distinct, setup, teardown),
         cmocka_unit_test_setup_teardown(test_access_log_shape_and_scope, setup, teardown),
         cmocka_unit_test_setup_teardown(test_customer_export, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_phone_list_spaces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_writer_after_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_access_notices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejects_non_utf8_line, setup, teardown),
     };

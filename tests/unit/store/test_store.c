@@ -893,6 +893,67 @@ static void test_dek_scan(void **state)
     store_customer_release(&c);
 }
 
+struct racer {
+    struct store *s;
+    struct store_customer *c;
+    int rc;
+};
+
+static void *replace_main(void *arg)
+{
+    struct racer *r = arg;
+
+    r->rc = store_customer_replace(r->s, r->c, NULL);
+    return NULL;
+}
+
+/* A rotation's batch holds the rows it scanned until it commits: a
+ * replacement of one of them (a re-import with a new data key) made
+ * meanwhile on another connection lands after the rotation, instead of
+ * being overwritten by the re-wrapped old key (its customer then could
+ * never be read again). */
+static void test_dek_scan_holds_rows(void **state)
+{
+    struct fx *fx = *state;
+    struct store_customer c, fresh, got;
+    struct store *s2 = NULL;
+    struct scan_ctx sc;
+    struct racer r;
+    pthread_t t;
+
+    store_customer_init(&c);
+    store_customer_init(&fresh);
+    store_customer_init(&got);
+    make_customer(&c, 1, 1);
+    assert_int_equal(store_customer_insert(fx->s, &c, NULL), CU_OK);
+    make_customer(&fresh, 1, 1);
+    fresh.dek_version = 2;
+    buf_reset(&fresh.wrapped_dek);
+    buf_addstr(&fresh.wrapped_dek, "new-dek");
+    assert_int_equal(store_open(&s2, fx->path, NULL), CU_OK);
+
+    memset(&sc, 0, sizeof(sc));
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    assert_int_equal(store_dek_scan(fx->s, 2, 0, 10, scan_cb, &sc, NULL), CU_OK);
+    assert_int_equal(sc.n, 1);
+    r = (struct racer){.s = s2, .c = &fresh, .rc = -1};
+    assert_int_equal(pthread_create(&t, NULL, replace_main, &r), 0);
+    usleep(300 * 1000); /* the replacement has run into the rotation's lock */
+    assert_int_equal(store_dek_update(fx->s, sc.ids[0], 2, "dek-1", 5, NULL), CU_OK);
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(r.rc, CU_OK);
+
+    assert_int_equal(store_customer_get(fx->s, "C00000001", &got, NULL), CU_OK);
+    assert_int_equal(got.dek_version, 2);
+    assert_int_equal(got.wrapped_dek.len, 7);
+    assert_memory_equal(got.wrapped_dek.data, "new-dek", 7);
+    store_free(s2);
+    store_customer_release(&c);
+    store_customer_release(&fresh);
+    store_customer_release(&got);
+}
+
 static void test_dek_update_and_usage(void **state)
 {
     struct fx *fx = *state;
@@ -969,6 +1030,58 @@ static void test_kek_put_list(void **state)
     assert_int_equal(list[0].wrapped.len, 0);
     store_kek_list_free(list, n);
     buf_release(&k.wrapped);
+}
+
+struct drainer {
+    struct store *s;
+    _Atomic int done;
+    int rc;
+};
+
+/* A rotation's first step: the active KEK 1 starts draining. */
+static void *drain_main(void *arg)
+{
+    struct drainer *d = arg;
+    struct store_kek k = {.version = 1, .state = STORE_KEK_DRAINING};
+
+    buf_init(&k.wrapped);
+    d->rc = store_begin(d->s, NULL);
+    if (d->rc == CU_OK)
+        d->rc = store_kek_put(d->s, &k, NULL);
+    if (d->rc == CU_OK)
+        d->rc = store_commit(d->s, NULL);
+    d->done = 1;
+    return NULL;
+}
+
+/* store_kek_hold: the active KEK stays active until the holder commits,
+ * so a rotation never starts between a writer's check and its commit. */
+static void test_kek_hold(void **state)
+{
+    struct fx *fx = *state;
+    struct store_kek k = {.version = 1, .state = STORE_KEK_ACTIVE};
+    struct drainer d = {0};
+    uint32_t active = 99;
+    pthread_t t;
+
+    buf_init(&k.wrapped);
+    assert_int_equal(store_kek_hold(fx->s, &active, NULL), CU_OK);
+    assert_int_equal(active, 0); /* none yet */
+    assert_int_equal(store_kek_put(fx->s, &k, NULL), CU_OK);
+    assert_int_equal(store_open(&d.s, fx->path, NULL), CU_OK);
+
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    assert_int_equal(store_kek_hold(fx->s, &active, NULL), CU_OK);
+    assert_int_equal(active, 1);
+    assert_int_equal(pthread_create(&t, NULL, drain_main, &d), 0);
+    usleep(300 * 1000);
+    assert_int_equal(d.done, 0); /* waits for the holder */
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(d.rc, CU_OK);
+    assert_int_equal(store_kek_hold(fx->s, &active, NULL), CU_OK);
+    assert_int_equal(active, 0);
+    store_free(d.s);
 }
 
 static void test_meta(void **state)
@@ -2983,8 +3096,10 @@ int main(void)
         T(test_rollback),
         T(test_blind_in_transaction),
         T(test_dek_scan),
+        T(test_dek_scan_holds_rows),
         T(test_dek_update_and_usage),
         T(test_kek_put_list),
+        T(test_kek_hold),
         T(test_meta),
         T(test_count),
         cmocka_unit_test(test_blind_encoding),
