@@ -27,6 +27,14 @@ static int free_customer_id(struct service *svc, char out[16], char **errmsg)
         snprintf(out, 16, "C%08u", 1 + vault_random_uniform(99999999u));
         rc = store_customer_get(svc->store, out, &s, NULL);
         if (rc == CU_ERR_NOT_FOUND) {
+            int64_t at;
+
+            /* nor an erased one's: it is never stored again */
+            rc = store_erased_get(svc->store, out, &at, NULL);
+            if (rc == CU_OK)
+                continue;
+            if (rc != CU_ERR_NOT_FOUND)
+                break;
             store_customer_release(&s);
             return CU_OK;
         }

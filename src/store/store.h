@@ -141,9 +141,12 @@ void store_customer_add_blind(struct store_customer *c, uint8_t kind, uint64_t h
 
 /*
  * Inserts a new customer with its blind-index entries; sets c->id.
- * CU_ERR_CONFLICT (and nothing written) when c->customer_id exists.
- * created_at 0 means now and updated_at 0 means created_at; both are
- * written back to c.  Duplicate blind entries are stored once.
+ * CU_ERR_CONFLICT (and nothing written) when c->customer_id exists, and
+ * CU_ERR_INVALID when it was erased (store_customer_erase): the tombstone
+ * is checked in the insert itself, so an import that read the erased ids
+ * before an erasure cannot bring the customer back.  created_at 0 means
+ * now and updated_at 0 means created_at; both are written back to c.
+ * Duplicate blind entries are stored once.
  */
 int store_customer_insert(struct store *s, struct store_customer *c, char **errmsg) CU_WUR;
 /*

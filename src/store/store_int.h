@@ -9,6 +9,9 @@
 
 #include "store.h"
 
+/* store_customer_insert of an erased id (CU_ERR_INVALID), in both back ends. */
+#define ERASED_AGAIN "the customer was erased, and an erased id is never stored again"
+
 struct store_ops {
     const char *name;
     void (*free)(struct store *s);

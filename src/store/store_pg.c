@@ -348,15 +348,19 @@ static const struct stmt_def stmts[ST__COUNT] = {
                     " ON CONFLICT(version) DO UPDATE SET state = excluded.state,"
                     " wrapped = excluded.wrapped",
                     "iibi"},
+    /* the new id (NULL when none: the id exists, or was erased) and
+     * whether it was erased */
     [ST_CUSTOMER_INSERT] = {"WITH c AS (INSERT INTO customers(customer_id, kek_version,"
                             " dek_version, dek, " SEALED_COLS ", blind, import_run, created_at,"
-                            " updated_at) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-                            " $12, $13, $14, $15) ON CONFLICT(customer_id) DO NOTHING"
+                            " updated_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+                            " $12, $13, $14, $15 WHERE NOT EXISTS (SELECT 1 FROM erased"
+                            " WHERE customer_id = $1) ON CONFLICT(customer_id) DO NOTHING"
                             " RETURNING id),"
                             " b AS (INSERT INTO blind(kind, hash, customer) SELECT DISTINCT u.k,"
                             " u.h, c.id FROM c, unnest($16::bigint[], $17::bigint[]) AS u(k, h)"
                             " ON CONFLICT DO NOTHING)"
-                            " SELECT id FROM c",
+                            " SELECT (SELECT id FROM c),"
+                            " EXISTS (SELECT 1 FROM erased WHERE customer_id = $1)",
                             CUSTOMER_TYPES},
     [ST_CUSTOMER_LOOKUP] = {"SELECT id, blind, created_at FROM customers WHERE customer_id = $1"
                             " FOR UPDATE",
@@ -1630,10 +1634,12 @@ static int pgs_customer_insert(struct store *s, struct store_customer *c, char *
     rc = stmt_exec(h, ST_CUSTOMER_INSERT, &p, &r, what, errmsg);
     if (rc != CU_OK)
         return rc;
-    if (PQntuples(r) == 0)
-        rc = cu_errf(errmsg, CU_ERR_CONFLICT, "store: %s: the customer id exists", what);
-    else
+    if (PQntuples(r) == 1 && !col_null(r, 0, 0))
         c->id = col_i64(r, 0, 0);
+    else if (PQntuples(r) == 1 && col_i64(r, 0, 1) != 0)
+        rc = cu_errf(errmsg, CU_ERR_INVALID, "store: %s: %s", what, ERASED_AGAIN);
+    else
+        rc = cu_errf(errmsg, CU_ERR_CONFLICT, "store: %s: the customer id exists", what);
     PQclear(r);
     return rc;
 }
@@ -3118,6 +3124,12 @@ static int pgs_customer_erase(struct store *s, const char *customer_id, int64_t 
     rc = scope_begin(h, &scope, what, errmsg);
     if (rc != CU_OK)
         return rc;
+    /* Waits for the writers of customers (an import's transaction) and
+     * holds off new ones until the erasure commits: an insert then sees
+     * the tombstone (ST_CUSTOMER_INSERT), never the row going away. */
+    rc = exec_simple(h, "LOCK TABLE customers IN SHARE ROW EXCLUSIVE MODE", NULL, 0, what, errmsg);
+    if (rc != CU_OK)
+        goto out;
     rc = customer_lookup(h, customer_id, &id, &created_at, what, errmsg);
     if (rc != CU_OK)
         goto out;

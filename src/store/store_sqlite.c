@@ -364,8 +364,8 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_CUSTOMER_INSERT] =
         "INSERT INTO customers(customer_id, kek_version, dek_version, dek, " SEALED_COLS
         ", blind, import_run, created_at, updated_at)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-        " ?15)",
+        " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15"
+        " WHERE NOT EXISTS (SELECT 1 FROM erased WHERE customer_id = ?1)",
     [ST_CUSTOMER_LOOKUP] = "SELECT id, blind, created_at FROM customers WHERE customer_id = ?1",
     [ST_CUSTOMER_UPDATE] = "UPDATE customers SET kek_version = ?2, dek_version = ?3, dek = ?4,"
                            " account = ?5, name = ?6, phone = ?7, email = ?8, address = ?9,"
@@ -1229,6 +1229,8 @@ static int sq_customer_insert(struct store *s, struct store_customer *c, char **
         rc = cu_errf(errmsg, CU_ERR_CONFLICT, "store: %s: the customer id exists", what);
     else if (src != SQLITE_DONE)
         rc = db_fail(h, errmsg, what);
+    else if (sqlite3_changes(h->db) == 0)
+        rc = cu_errf(errmsg, CU_ERR_INVALID, "store: %s: %s", what, ERASED_AGAIN);
     sqlite3_reset(st);
     if (rc != CU_OK)
         goto out;
