@@ -180,6 +180,20 @@ int service_keyring_add(struct service *svc, uint32_t version, const void *wrapp
 /* Removes versions from the keyring file, under its lock. */
 int service_keyring_remove(struct service *svc, const uint32_t *versions, size_t n,
                            char **errmsg) CU_WUR;
+/*
+ * Changes a staff account in one transaction, on the row as stored now,
+ * locked against other writers until the commit (store_staff_lock): `edit`
+ * checks and changes it, and may write more in the same transaction (the
+ * account's sessions); the row is stored when it returns CU_OK, nothing
+ * when it returns an error, which is returned.  A request that spent time
+ * on Argon2id thus never writes a stale copy back over what another
+ * changed meanwhile: a suspension, a used TOTP step, a failure count.
+ */
+typedef int (*service_staff_edit_fn)(struct service *svc, struct store_staff *st, void *ctx,
+                                     char **errmsg);
+int service_staff_edit(struct service *svc, const char *username, service_staff_edit_fn edit,
+                       void *ctx, char **errmsg) CU_WUR;
+
 /* Inside a transaction that stores new data keys (service_seal): holds the
  * store's active KEK (store_kek_hold) and checks that it is the one this
  * process wraps with; CU_ERR_CONFLICT when a rotation ran since the

@@ -110,11 +110,66 @@ static int check_totp(struct service *svc, struct store_staff *st, const char *c
     return rc;
 }
 
+/* A failed log-in (or a wrong current password) on the account as stored
+ * now: counted, and the account locked after ACCOUNT_FAILURES in a row. */
+static int failure_edit(struct service *svc, struct store_staff *st, void *ctx, char **errmsg)
+{
+    int64_t now = *(int64_t *)ctx;
+
+    (void)svc;
+    (void)errmsg;
+    st->failed_logins++;
+    if (st->failed_logins >= ACCOUNT_FAILURES) {
+        st->locked_until = now + ACCOUNT_LOCK;
+        st->failed_logins = 0;
+    }
+    return CU_OK;
+}
+
+static void record_failure(struct service *svc, const char *username, int64_t now)
+{
+    if (service_staff_edit(svc, username, failure_edit, &now, NULL) != CU_OK)
+        cu_log("login: cannot record a failed log-in");
+}
+
+/* A log-in that passed on the account as read before Argon2id: checked
+ * again on the account as stored now (suspended, locked, password changed
+ * or the code used meanwhile), then the code's step is used and the
+ * session stored. */
+struct login_ctx {
+    const char *password_hash; /* as verified */
+    int64_t step, now;
+    struct store_session *ss;
+    const char *reason; /* out: why refused */
+};
+
+static int login_edit(struct service *svc, struct store_staff *st, void *ctx, char **errmsg)
+{
+    struct login_ctx *c = ctx;
+
+    if (st->suspended) {
+        c->reason = "suspended";
+        return cu_errf(errmsg, CU_ERR_SUSPENDED, "account '%s' is suspended", st->username);
+    }
+    if (st->locked_until > c->now) {
+        c->reason = "account_locked";
+        return cu_errf(errmsg, CU_ERR_LIMIT, "too many failed log-ins for this account");
+    }
+    if (st->totp_last_step >= c->step || strcmp(st->password_hash, c->password_hash) != 0) {
+        c->reason = st->totp_last_step >= c->step ? "totp_reused" : "bad_password";
+        return cu_errf(errmsg, CU_ERR_AUTH, "wrong username, password or code");
+    }
+    st->totp_last_step = c->step;
+    st->failed_logins = 0;
+    return store_session_put(svc->store, c->ss, errmsg);
+}
+
 int service_login(struct service *svc, const char *username, const char *password, const char *totp,
                   const char *client, json_t **out, char **errmsg)
 {
     struct store_staff st;
     struct store_session ss = {0};
+    struct login_ctx lc;
     unsigned char token[TOKEN_BYTES];
     char text[sodium_base64_ENCODED_LEN(TOKEN_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
     int64_t now = cu_now(), locked = 0, step = -1;
@@ -162,11 +217,6 @@ int service_login(struct service *svc, const char *username, const char *passwor
         reason = "suspended";
         goto failed_quietly;
     }
-    st.totp_last_step = step;
-    st.failed_logins = 0;
-    rc = store_staff_put(svc->store, &st, 0, errmsg);
-    if (rc != CU_OK)
-        goto out;
     vault_random(token, sizeof(token));
     sodium_bin2base64(text, sizeof(text), token, sizeof(token),
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -174,7 +224,18 @@ int service_login(struct service *svc, const char *username, const char *passwor
     ss.username = st.username;
     ss.created_at = ss.last_seen = now;
     ss.expires_at = now + SESSION_TTL;
-    rc = store_session_put(svc->store, &ss, errmsg);
+    lc = (struct login_ctx){st.password_hash, step, now, &ss, NULL};
+    rc = service_staff_edit(svc, st.username, login_edit, &lc, errmsg);
+    if (rc != CU_OK) {
+        cu_wipe(text, sizeof(text));
+        cu_wipe(token, sizeof(token));
+        if (lc.reason == NULL)
+            goto out;
+        reason = lc.reason;
+        if (rc == CU_ERR_AUTH)
+            goto failed;
+        goto failed_quietly;
+    }
     /* The log-in is recorded before the token is handed out. */
     if (rc == CU_OK)
         rc = audit_login(svc, st.username, st.role, st.store, client, 1, NULL);
@@ -190,15 +251,8 @@ int service_login(struct service *svc, const char *username, const char *passwor
 failed:
     rc = cu_errf(errmsg, CU_ERR_AUTH, "wrong username, password or code");
     service_throttle_fail(svc, client, now);
-    if (exists) {
-        st.failed_logins++;
-        if (st.failed_logins >= ACCOUNT_FAILURES) {
-            st.locked_until = now + ACCOUNT_LOCK;
-            st.failed_logins = 0;
-        }
-        if (store_staff_put(svc->store, &st, 0, NULL) != CU_OK)
-            cu_log("login: cannot record a failed log-in");
-    }
+    if (exists)
+        record_failure(svc, st.username, now);
 failed_quietly:
     if (audit_login(svc, exists ? st.username : "(unknown)", exists ? st.role : NULL,
                     exists ? st.store : NULL, client, 0, reason) != CU_OK)
@@ -279,12 +333,53 @@ int service_logout(struct service *svc, const char *token, char **errmsg)
     return store_session_delete(svc->store, hash, errmsg);
 }
 
+/* A change of credentials (password, authenticator) by the account's own
+ * session, on the account as stored now: refused when it was suspended or
+ * its password changed meanwhile; the other sessions end, this one goes
+ * on. */
+struct change_ctx {
+    const char *password_hash; /* as verified */
+    char *new_hash;            /* the new password's, or NULL */
+    const struct buf *totp_sealed;
+    int64_t step;
+    struct store_session *ss;
+};
+
+static int change_edit(struct service *svc, struct store_staff *st, void *ctx, char **errmsg)
+{
+    struct change_ctx *c = ctx;
+    int rc;
+
+    if (st->suspended)
+        return cu_errf(errmsg, CU_ERR_SUSPENDED, "account '%s' is suspended", st->username);
+    if (strcmp(st->password_hash, c->password_hash) != 0)
+        return cu_errf(errmsg, CU_ERR_CONFLICT, "the password was changed meanwhile; log in again");
+    if (c->new_hash != NULL) {
+        free(st->password_hash);
+        st->password_hash = xstrdup(c->new_hash);
+        st->must_change_password = 0;
+    }
+    if (c->totp_sealed != NULL) {
+        buf_reset(&st->totp_sealed);
+        buf_add(&st->totp_sealed, c->totp_sealed->data, c->totp_sealed->len);
+        if (c->step > st->totp_last_step)
+            st->totp_last_step = c->step; /* that code is used */
+    }
+    rc = store_session_delete_user(svc->store, st->username, errmsg);
+    if (rc == CU_OK) {
+        c->ss->last_seen = cu_now();
+        rc = store_session_put(svc->store, c->ss, errmsg);
+    }
+    return rc;
+}
+
 int service_password_change(struct service *svc, const char *token, const char *old,
                             const char *new_password, char **errmsg)
 {
     struct store_session ss = {0};
     struct store_staff st;
     struct service_actor who = {0};
+    struct change_ctx cc;
     char hash[VAULT_PASSWORD_HASH_BYTES];
     size_t n = new_password ? strlen(new_password) : 0;
     int rc;
@@ -293,7 +388,16 @@ int service_password_change(struct service *svc, const char *token, const char *
     rc = lookup_session(svc, token, &ss, &st, errmsg);
     if (rc != CU_OK)
         goto out;
+    if (st.locked_until > cu_now()) {
+        rc = cu_errf(errmsg, CU_ERR_LIMIT,
+                     "too many wrong passwords for this account; try again in %lld minutes",
+                     (long long)((st.locked_until - cu_now() + 59) / 60));
+        goto out;
+    }
     if (vault_password_verify(st.password_hash, old ? old : "") != CU_OK) {
+        /* counted as a failed log-in: a stolen session cannot try
+         * passwords without limit */
+        record_failure(svc, st.username, cu_now());
         rc = cu_errf(errmsg, CU_ERR_AUTH, "the current password is wrong");
         goto out;
     }
@@ -308,18 +412,9 @@ int service_password_change(struct service *svc, const char *token, const char *
         rc = cu_errf(errmsg, rc, "cannot hash the password");
         goto out;
     }
-    free(st.password_hash);
-    st.password_hash = xstrdup(hash);
+    cc = (struct change_ctx){.password_hash = st.password_hash, .new_hash = hash, .ss = &ss};
+    rc = service_staff_edit(svc, st.username, change_edit, &cc, errmsg);
     cu_wipe(hash, sizeof(hash));
-    st.must_change_password = 0;
-    rc = store_staff_put(svc->store, &st, 0, errmsg);
-    /* Other sessions end; this one goes on. */
-    if (rc == CU_OK)
-        rc = store_session_delete_user(svc->store, st.username, errmsg);
-    if (rc == CU_OK) {
-        ss.last_seen = cu_now();
-        rc = store_session_put(svc->store, &ss, errmsg);
-    }
     who.username = st.username;
     who.role = st.role;
     who.store = st.store;
@@ -406,7 +501,8 @@ int service_totp_confirm(struct service *svc, const char *token, const char *enr
     struct store_session ss = {0};
     struct store_staff st;
     struct service_actor who = {0};
-    struct buf plain = BUF_INIT;
+    struct change_ctx cc;
+    struct buf plain = BUF_INIT, sealed = BUF_INIT;
     unsigned char raw[512];
     size_t rawlen = 0;
     char *ctx = NULL, *tctx = NULL;
@@ -441,18 +537,11 @@ int service_totp_confirm(struct service *svc, const char *token, const char *enr
         goto out;
     }
     tctx = xasprintf("totp|%s", st.username);
-    buf_reset(&st.totp_sealed);
     vault_secret_seal(svc->vault, tctx, (unsigned char *)plain.data + 8, TOTP_SECRET_BYTES,
-                      &st.totp_sealed);
-    st.totp_last_step = step; /* that code is used */
-    rc = store_staff_put(svc->store, &st, 0, errmsg);
-    /* Other sessions end, as after a password change; this one goes on. */
-    if (rc == CU_OK)
-        rc = store_session_delete_user(svc->store, st.username, errmsg);
-    if (rc == CU_OK) {
-        ss.last_seen = cu_now();
-        rc = store_session_put(svc->store, &ss, errmsg);
-    }
+                      &sealed);
+    cc = (struct change_ctx){
+        .password_hash = st.password_hash, .totp_sealed = &sealed, .step = step, .ss = &ss};
+    rc = service_staff_edit(svc, st.username, change_edit, &cc, errmsg);
     who.username = st.username;
     who.role = st.role;
     who.store = st.store;
@@ -461,6 +550,7 @@ int service_totp_confirm(struct service *svc, const char *token, const char *enr
                                 errmsg);
 out:
     buf_release_wipe(&plain);
+    buf_release(&sealed);
     cu_wipe(raw, sizeof(raw));
     free(ctx);
     free(tctx);

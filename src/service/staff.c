@@ -140,25 +140,68 @@ int service_staff_add(struct service *svc, const struct service_actor *who, cons
         json_decref(*out);
         *out = NULL;
     }
+    return rc;
+}
+
+int service_staff_edit(struct service *svc, const char *username, service_staff_edit_fn edit,
+                       void *ctx, char **errmsg)
+{
+    struct store_staff st;
+    int rc;
+
+    store_staff_init(&st);
+    rc = store_begin(svc->store, errmsg);
+    if (rc != CU_OK)
+        goto out;
+    rc = store_staff_lock(svc->store, username, &st, errmsg);
+    if (rc == CU_OK)
+        rc = edit(svc, &st, ctx, errmsg);
+    if (rc == CU_OK)
+        rc = store_staff_put(svc->store, &st, 0, errmsg);
+    if (rc == CU_OK)
+        rc = store_commit(svc->store, errmsg);
+    else
+        store_rollback(svc->store);
+out:
     store_staff_release(&st);
     return rc;
+}
+
+struct reset_ctx {
+    json_t **out;
+};
+
+static int reset_edit(struct service *svc, struct store_staff *st, void *ctx, char **errmsg)
+{
+    struct reset_ctx *c = ctx;
+    int rc = new_credentials(svc, st, c->out, errmsg);
+
+    if (rc == CU_OK) /* new credentials: old sessions end */
+        rc = store_session_delete_user(svc->store, st->username, errmsg);
+    return rc;
+}
+
+static int suspend_edit(struct service *svc, struct store_staff *st, void *ctx, char **errmsg)
+{
+    int suspended = *(int *)ctx;
+
+    st->suspended = suspended;
+    if (!suspended) {
+        st->failed_logins = 0;
+        st->locked_until = 0;
+    }
+    /* A suspension ends every live session at once. */
+    return suspended ? store_session_delete_user(svc->store, st->username, errmsg) : CU_OK;
 }
 
 int service_staff_reset(struct service *svc, const struct service_actor *who, const char *username,
                         json_t **out, char **errmsg)
 {
-    struct store_staff st;
+    struct reset_ctx ctx = {out};
     int r, rc;
 
     *out = NULL;
-    store_staff_init(&st);
-    rc = store_staff_get(svc->store, username, &st, errmsg);
-    if (rc == CU_OK)
-        rc = new_credentials(svc, &st, out, errmsg);
-    if (rc == CU_OK)
-        rc = store_staff_put(svc->store, &st, 0, errmsg);
-    if (rc == CU_OK) /* new credentials: old sessions end */
-        rc = store_session_delete_user(svc->store, username, errmsg);
+    rc = service_staff_edit(svc, username, reset_edit, &ctx, errmsg);
     r = audit_staff(svc, who, AUDIT_STAFF_RESET, rc == CU_OK, username, NULL,
                     rc == CU_OK ? errmsg : NULL);
     if (rc == CU_OK)
@@ -167,34 +210,19 @@ int service_staff_reset(struct service *svc, const struct service_actor *who, co
         json_decref(*out);
         *out = NULL;
     }
-    store_staff_release(&st);
     return rc;
 }
 
 int service_staff_set_suspended(struct service *svc, const struct service_actor *who,
                                 const char *username, int suspended, char **errmsg)
 {
-    struct store_staff st;
     int r, rc;
 
-    store_staff_init(&st);
-    rc = store_staff_get(svc->store, username, &st, errmsg);
-    if (rc == CU_OK) {
-        st.suspended = suspended;
-        if (!suspended) {
-            st.failed_logins = 0;
-            st.locked_until = 0;
-        }
-        rc = store_staff_put(svc->store, &st, 0, errmsg);
-    }
-    /* A suspension ends every live session at once. */
-    if (rc == CU_OK && suspended)
-        rc = store_session_delete_user(svc->store, username, errmsg);
+    rc = service_staff_edit(svc, username, suspend_edit, &suspended, errmsg);
     r = audit_staff(svc, who, suspended ? AUDIT_STAFF_SUSPEND : AUDIT_STAFF_RESUME, rc == CU_OK,
                     username, NULL, rc == CU_OK ? errmsg : NULL);
     if (rc == CU_OK)
         rc = r;
-    store_staff_release(&st);
     return rc;
 }
 

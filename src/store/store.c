@@ -477,6 +477,11 @@ int store_staff_get(struct store *s, const char *username, struct store_staff *o
     return fault(errmsg) ? CU_ERR_STORE : s->ops->staff_get(s, username, out, errmsg);
 }
 
+int store_staff_lock(struct store *s, const char *username, struct store_staff *out, char **errmsg)
+{
+    return fault(errmsg) ? CU_ERR_STORE : s->ops->staff_lock(s, username, out, errmsg);
+}
+
 int store_staff_list(struct store *s, store_staff_cb cb, void *ctx, char **errmsg)
 {
     return fault(errmsg) ? CU_ERR_STORE : s->ops->staff_list(s, cb, ctx, errmsg);

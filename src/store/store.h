@@ -308,9 +308,14 @@ void store_staff_release(struct store_staff *st);
  * every column of the existing account, CU_ERR_NOT_FOUND if there is none. */
 int store_staff_put(struct store *s, const struct store_staff *st, int create,
                     char **errmsg) CU_WUR;
-/* Reads an account into `out` (released first); CU_ERR_NOT_FOUND. */
+/* Reads an account into `out` (released first); CU_ERR_NOT_FOUND.
+ * store_staff_lock() reads it inside a transaction and keeps other writers
+ * of the account waiting until the transaction ends (PostgreSQL: FOR
+ * UPDATE; SQLite: the write transaction excludes every other). */
 int store_staff_get(struct store *s, const char *username, struct store_staff *out,
                     char **errmsg) CU_WUR;
+int store_staff_lock(struct store *s, const char *username, struct store_staff *out,
+                     char **errmsg) CU_WUR;
 /* Calls cb for every account in username order; a non-zero return stops. */
 typedef int (*store_staff_cb)(void *ctx, const struct store_staff *st);
 int store_staff_list(struct store *s, store_staff_cb cb, void *ctx, char **errmsg) CU_WUR;

@@ -58,6 +58,8 @@ struct store_ops {
     int (*checkpoint_scan)(struct store *s, store_checkpoint_cb cb, void *ctx, char **errmsg);
     int (*staff_put)(struct store *s, const struct store_staff *st, int create, char **errmsg);
     int (*staff_get)(struct store *s, const char *username, struct store_staff *out, char **errmsg);
+    int (*staff_lock)(struct store *s, const char *username, struct store_staff *out,
+                      char **errmsg);
     int (*staff_list)(struct store *s, store_staff_cb cb, void *ctx, char **errmsg);
     int (*session_put)(struct store *s, const struct store_session *ss, char **errmsg);
     int (*session_get)(struct store *s, const unsigned char token_hash[32],

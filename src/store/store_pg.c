@@ -270,6 +270,7 @@ enum stmt_id {
     ST_STAFF_INSERT,
     ST_STAFF_UPDATE,
     ST_STAFF_GET,
+    ST_STAFF_LOCK,
     ST_STAFF_LIST,
     ST_SESSION_PUT,
     ST_SESSION_GET,
@@ -460,6 +461,7 @@ static const struct stmt_def stmts[ST__COUNT] = {
                          " WHERE username = $1",
                          "ttttbiiiiiii"},
     [ST_STAFF_GET] = {"SELECT " STAFF_COLS " FROM staff WHERE username = $1", "t"},
+    [ST_STAFF_LOCK] = {"SELECT " STAFF_COLS " FROM staff WHERE username = $1 FOR UPDATE", "t"},
     [ST_STAFF_LIST] = {"SELECT " STAFF_COLS " FROM staff ORDER BY username", ""},
     [ST_SESSION_PUT] = {"INSERT INTO sessions(token_hash, username, created_at, last_seen,"
                         " expires_at) VALUES($1, $2, $3, $4, $5)",
@@ -2444,8 +2446,8 @@ static void staff_row(const PGresult *r, int i, struct store_staff *st)
     st->updated_at = col_i64(r, i, 11);
 }
 
-static int pgs_staff_get(struct store *s, const char *username, struct store_staff *out,
-                         char **errmsg)
+static int staff_read(struct store *s, enum stmt_id id, const char *username,
+                      struct store_staff *out, char **errmsg)
 {
     struct params p;
     PGresult *r;
@@ -2453,7 +2455,7 @@ static int pgs_staff_get(struct store *s, const char *username, struct store_sta
 
     p_init(&p);
     p_text(&p, username);
-    rc = stmt_exec(pg(s), ST_STAFF_GET, &p, &r, "read staff account", errmsg);
+    rc = stmt_exec(pg(s), id, &p, &r, "read staff account", errmsg);
     if (rc != CU_OK)
         return rc;
     if (PQntuples(r) > 0)
@@ -2462,6 +2464,18 @@ static int pgs_staff_get(struct store *s, const char *username, struct store_sta
         rc = cu_errf(errmsg, CU_ERR_NOT_FOUND, "no staff account '%.64s'", username);
     PQclear(r);
     return rc;
+}
+
+static int pgs_staff_get(struct store *s, const char *username, struct store_staff *out,
+                         char **errmsg)
+{
+    return staff_read(s, ST_STAFF_GET, username, out, errmsg);
+}
+
+static int pgs_staff_lock(struct store *s, const char *username, struct store_staff *out,
+                          char **errmsg)
+{
+    return staff_read(s, ST_STAFF_LOCK, username, out, errmsg);
 }
 
 static int pgs_staff_list(struct store *s, store_staff_cb cb, void *ctx, char **errmsg)
@@ -3548,6 +3562,7 @@ static const struct store_ops pg_ops = {
     .checkpoint_scan = pgs_checkpoint_scan,
     .staff_put = pgs_staff_put,
     .staff_get = pgs_staff_get,
+    .staff_lock = pgs_staff_lock,
     .staff_list = pgs_staff_list,
     .session_put = pgs_session_put,
     .session_get = pgs_session_get,

@@ -3536,6 +3536,7 @@ static const struct store_ops sqlite_ops = {
     .audit_index = sq_audit_index,
     .staff_put = sq_staff_put,
     .staff_get = sq_staff_get,
+    .staff_lock = sq_staff_get, /* in a write transaction, which excludes every other */
     .staff_list = sq_staff_list,
     .session_put = sq_session_put,
     .session_get = sq_session_get,

@@ -1084,6 +1084,69 @@ static void test_kek_hold(void **state)
     store_free(d.s);
 }
 
+static void staff_fill(struct store_staff *st, const char *username, const char *role);
+
+struct suspender {
+    struct store *s;
+    _Atomic int done;
+    int rc;
+};
+
+static void *suspend_main(void *arg)
+{
+    struct suspender *d = arg;
+    struct store_staff st;
+
+    store_staff_init(&st);
+    d->rc = store_begin(d->s, NULL);
+    if (d->rc == CU_OK)
+        d->rc = store_staff_lock(d->s, "alice", &st, NULL);
+    st.suspended = 1;
+    if (d->rc == CU_OK)
+        d->rc = store_staff_put(d->s, &st, 0, NULL);
+    if (d->rc == CU_OK)
+        d->rc = store_commit(d->s, NULL);
+    store_staff_release(&st);
+    d->done = 1;
+    return NULL;
+}
+
+/* store_staff_lock: another locking reader of the account (a suspension,
+ * through service_staff_edit) waits for the holder's commit and reads what
+ * it wrote, so a log-in's read-check-write and a suspension never lose
+ * each other's change. */
+static void test_staff_lock(void **state)
+{
+    struct fx *fx = *state;
+    struct store_staff st;
+    struct suspender d = {0};
+    pthread_t t;
+
+    staff_fill(&st, "alice", "clerk");
+    assert_int_equal(store_staff_put(fx->s, &st, 1, NULL), CU_OK);
+    store_staff_release(&st);
+    assert_int_equal(store_open(&d.s, fx->path, NULL), CU_OK);
+
+    store_staff_init(&st);
+    assert_int_equal(store_begin(fx->s, NULL), CU_OK);
+    assert_int_equal(store_staff_lock(fx->s, "alice", &st, NULL), CU_OK);
+    assert_int_equal(pthread_create(&t, NULL, suspend_main, &d), 0);
+    usleep(300 * 1000);
+    assert_int_equal(d.done, 0); /* waits for the holder */
+    st.totp_last_step = 77;
+    assert_int_equal(store_staff_put(fx->s, &st, 0, NULL), CU_OK);
+    assert_int_equal(store_commit(fx->s, NULL), CU_OK);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(d.rc, CU_OK);
+    /* the suspension was written after, on the committed row */
+    assert_int_equal(store_staff_get(fx->s, "alice", &st, NULL), CU_OK);
+    assert_int_equal(st.suspended, 1);
+    assert_int_equal(st.totp_last_step, 77);
+    assert_int_equal(store_staff_lock(fx->s, "nobody", &st, NULL), CU_ERR_NOT_FOUND);
+    store_staff_release(&st);
+    store_free(d.s);
+}
+
 static void test_meta(void **state)
 {
     struct fx *fx = *state;
@@ -3100,6 +3163,7 @@ int main(void)
         T(test_dek_update_and_usage),
         T(test_kek_put_list),
         T(test_kek_hold),
+        T(test_staff_lock),
         T(test_meta),
         T(test_count),
         cmocka_unit_test(test_blind_encoding),
