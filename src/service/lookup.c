@@ -275,8 +275,24 @@ void service_lookup_async(struct service *svc, const struct service_actor *who, 
     char *err = NULL;
     struct service_near near;
     unsigned char side[32];
-    int rc, canary = 0, has_near;
+    int rc, canary = 0, has_near, role = policy_role_from_name(who->role);
 
+    /* The policy's "lookup" grant, for staff (an operator's CLI is not a
+     * policy role); refused before anything is read, and audited. */
+    if (role >= 0 && !policy_may_lookup(svc->policy, (enum policy_role)role)) {
+        json_decref(found.views);
+        json_decref(found.ids);
+        snprintf(detail, sizeof(detail), "by %s", kind_label(kind));
+        a.decision = AUDIT_DENY;
+        a.reasons = "role-not-allowed";
+        h = service_hold(done, ctx);
+        service_held_answer(
+            h, CU_ERR_FORBIDDEN, NULL, "role-not-allowed",
+            xasprintf("the policy does not let role %s look customers up", who->role));
+        service_held_entry(svc, h, who, &a, 0);
+        service_held_release(h);
+        return;
+    }
     rc = service_find(svc, kind, value, lookup_found, &found, &n, &err);
     json_array_foreach(found.ids, i, id)
     {

@@ -591,7 +591,11 @@ static void test_policy_file(void **state)
 {
     struct fixture *f = *state;
     char *path = xasprintf("%s/policy.json", f->data), *err = NULL, *cmd;
+    const struct service_actor clerk = {"cleo", "clerk", "SZ-014", "127.0.0.1", NULL},
+                               agent = {"ada", "agent", "SZ-014", "127.0.0.1", NULL};
     struct service *svc = NULL;
+    uint64_t before = 0, after = 0;
+    json_t *out = NULL;
 
     assert_int_equal(access(path, F_OK), 0);
     assert_true(policy_may_lookup(f->svc->policy, POLICY_ROLE_CLERK));
@@ -602,6 +606,19 @@ static void test_policy_file(void **state)
     assert_int_equal(service_open(&svc, f->data, &err), CU_OK);
     assert_false(policy_may_lookup(svc->policy, POLICY_ROLE_CLERK));
     assert_true(policy_may_lookup(svc->policy, POLICY_ROLE_AGENT));
+    /* and look-ups obey it: the clerk is refused, and that is audited */
+    assert_int_equal(store_audit_size(svc->store, &before, &err), CU_OK);
+    assert_int_equal(service_lookup(svc, &clerk, MODEL_ID_PHONE, "+8613812345678", &out, &err),
+                     CU_ERR_FORBIDDEN);
+    assert_null(out);
+    assert_non_null(strstr(err, "clerk"));
+    free(err);
+    err = NULL;
+    assert_int_equal(store_audit_size(svc->store, &after, &err), CU_OK);
+    assert_int_equal(after, before + 1);
+    assert_int_equal(service_lookup(svc, &agent, MODEL_ID_PHONE, "+8613812345678", &out, &err),
+                     CU_OK);
+    json_decref(out);
     service_free(svc);
     /* a broken file stops the service from opening, naming the file */
     write_text(path, "{\"roles\": 7}");
