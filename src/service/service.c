@@ -327,7 +327,9 @@ static char *resolve_store_url(const char *data_dir, const char *url)
 }
 
 /* Reads DIR/policy.json, or takes the built-in default when there is none
- * (a data folder made before the file existed). */
+ * at all (a data folder made before the file existed).  A file that is
+ * there but cannot be read (permissions, a dangling link) stops the open:
+ * falling back to the default would quietly replace the policy in force. */
 static int load_policy(struct service *svc, char **errmsg)
 {
     char *path = xasprintf("%s/%s", svc->data_dir, POLICY_FILE);
@@ -338,7 +340,16 @@ static int load_policy(struct service *svc, char **errmsg)
     int rc;
 
     if (fp == NULL) {
-        rc = policy_default(&svc->policy, errmsg);
+        struct stat st;
+        int e = errno;
+
+        if (e == ENOENT && lstat(path, &st) != 0) {
+            cu_log("no %s in the data folder: the built-in default policy is in force",
+                   POLICY_FILE);
+            rc = policy_default(&svc->policy, errmsg);
+        } else {
+            rc = cu_errf(errmsg, CU_ERR_IO, "cannot read the policy '%s': %s", path, strerror(e));
+        }
         goto out;
     }
     while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0 && text.len < (1 << 20))

@@ -626,6 +626,20 @@ static void test_policy_file(void **state)
     assert_null(svc);
     assert_non_null(strstr(err, "policy.json"));
     free(err);
+    err = NULL;
+    /* one that cannot be read is not replaced by the default either */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink("/nonexistent/policy.json", path), 0);
+    assert_int_equal(service_open(&svc, f->data, &err), CU_ERR_IO);
+    assert_null(svc);
+    assert_non_null(strstr(err, "policy.json"));
+    free(err);
+    err = NULL;
+    /* none at all (a data folder older than the file): the default */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(service_open(&svc, f->data, &err), CU_OK);
+    assert_true(policy_may_lookup(svc->policy, POLICY_ROLE_CLERK));
+    service_free(svc);
     free(path);
 }
 
