@@ -496,7 +496,11 @@ static int scan_row(void *arg, const struct store_audit_row *row)
         return 0;
     if (audit_entry_decode(row->leaf, row->len, &e, &t->scratch) != CU_OK)
         return 0; /* `audit verify` names it; it proves nothing here */
-    if (e.action != AUDIT_REVEAL || e.decision != AUDIT_ALLOW)
+    /* What released full values: reveals, and exports (every field) other
+     * than a customer's of their own data */
+    if (e.decision != AUDIT_ALLOW ||
+        !(e.action == AUDIT_REVEAL ||
+          (e.action == AUDIT_EXPORT && !(e.role && strcmp(e.role, SERVICE_ROLE_CUSTOMER) == 0))))
         return 0;
     if (e.time_ms >= t->as_of_ms) {
         t->after++;

@@ -167,6 +167,13 @@ expect "--help: exit 0" 0 cu trace --help
 contains "--help explains the model" "$out" "Papadimitriou and Garcia-Molina"
 run "$CUSTODIAN" --help
 contains "trace is in the command list" "$out" "trace    rank the staff whose reveals could have produced a leaked data set"
+# An operator's export releases every field: it counts as a reveal.
+expect "the operator exports customer 10" 0 cu export --customer-id C00000010 --output "$TMP/x10.json"
+printf 'leaked: %s\n' "$p10" >"$TMP/leak10.txt"
+run cu trace "$TMP/leak10.txt" --json
+check "a leak of what only the export released names the operator" \
+    test "$(py /dev/stdin '[s["staff"][:9] for s in d["suspects"]]' <<<"$out")" = "['operator:']"
+
 verify() { cu audit verify >/dev/null; }
 check "audit verify still passes" verify
 
