@@ -271,7 +271,7 @@ int service_case_open(struct service *svc, const struct service_actor *who, cons
     char id[2 * CASE_ID_BYTES + 3], code[CODE_DIGITS + 1] = "", text[256] = "";
     char detail[REASON_MAX + 32], *norm = NULL, *masked = NULL;
     const char *channel = NULL, *to = NULL;
-    int p, support = 0, rc;
+    int p, support = 0, canary = 0, rc;
     int64_t now = cu_now();
     size_t i;
 
@@ -346,8 +346,12 @@ int service_case_open(struct service *svc, const struct service_actor *who, cons
     if (support && !service_contact(&m, send_to, &channel, &to))
         rc = refuse(&k, CU_ERR_CONFLICT, "no-contact", NULL,
                     "the customer has no phone or e-mail on file to send a code to");
-    if (rc == CU_OK && support)
-        rc = detect_gate(&k, DETECT_CASE_OPEN, NULL, 0, NULL, errmsg);
+    /* A canary's case, of any purpose, is judged as its look-up would be:
+     * critical alert and suspension, the request itself answered. */
+    if (rc == CU_OK)
+        rc = service_is_canary(svc, norm, &canary, errmsg);
+    if (rc == CU_OK && (support || canary))
+        rc = detect_gate(&k, DETECT_CASE_OPEN, NULL, canary, NULL, errmsg);
 decided:
     k.side = support ? "customer_support" : NULL;
     snprintf(detail, sizeof(detail), "%s%s%s", k.c.purpose,

@@ -203,6 +203,15 @@ run cu staff list
 contains "carol is suspended" "$(printf '%s\n' "$out" | grep carol)" "suspended"
 run cu audit show --staff detector
 contains "the suspension is audited as the detector" "$out" '"action": "staff_suspend"'
+# so does opening a case on one: the case is opened (no tip-off), the
+# account suspended
+hal=$(staff_login hal agent SZ-014)
+http POST /v1/cases "{\"purpose\":\"customer_support\",\"customer_id\":\"$canary_id\"}" "$hal"
+check "a case on a canary is opened like any other: 201" test "$code" = 201
+http GET "/v1/me" "" "$hal"
+check "but the session ends at once: 401" test "$code" = 401
+run cu alerts
+contains "with a critical canary alert naming hal" "$out" "canary             hal"
 
 # what security sees, and does
 http GET /v1/staff/alice/activity "" "$sam"
