@@ -12,6 +12,10 @@
  *
  * Threads: handlers run on the server's pool threads, several at once; `app`
  * is shared between them, so it must be thread-safe.
+ *
+ * Bodies are limited to the server's body_limit (64 KiB by default); a route
+ * may name a larger limit, and must then authorise the caller from the
+ * headers alone (http_route.authorize), before any of the body is read.
  */
 #ifndef CU_HTTP_H
 #define CU_HTTP_H
@@ -84,11 +88,25 @@ struct http_response {
 /* Request handler: returns CU_OK or an enum cu_err (see struct http_response). */
 typedef int (*http_handler_fn)(void *app, struct http_request *req, struct http_response *res);
 
+/*
+ * A route.  A body_limit above the server's makes the route take large
+ * bodies, and then `authorize` is required: it is called on the first
+ * access-handler call for the request, with the request line and headers
+ * complete and no body read (req->body is NULL), on a server thread, and
+ * must answer at once (no http_defer).  To refuse, it answers (http_problem:
+ * 401, 403 ...) and returns CU_OK; that answer is sent and the body is never
+ * read.  To let the request go on, it leaves the response unset and returns
+ * CU_OK; the handler then runs as usual once the body has arrived (and should
+ * check again: a session may end during a long upload).  An error code
+ * without an answer is a 500.  http_config.finish runs after it.  Routes
+ * with the server's limit may have one too.
+ */
 struct http_route {
     const char *method;  /* "GET", "POST", ... (exact match; GET routes also answer HEAD) */
     const char *pattern; /* "/v1/cases/{id}/verify" */
     http_handler_fn handler;
-    size_t body_limit; /* largest request body for this route; 0: the server's */
+    size_t body_limit;         /* largest request body for this route; 0: the server's */
+    http_handler_fn authorize; /* before the body; NULL: none (see above) */
 };
 
 /*

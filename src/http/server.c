@@ -5,6 +5,23 @@
  * Per-request state (struct req_state) hangs off MHD's req_cls: it is made on
  * the first access-handler call for a request and freed in the
  * MHD_OPTION_NOTIFY_COMPLETED callback, whatever happened to the request.
+ *
+ * Bodies.  A request's body is buffered whole, then parsed, then handed to
+ * the handler; it may be as large as its route's limit (the server's,
+ * 64 KiB by default, unless the route names another).  A body larger than
+ * the limit gets 413 payload-too-large: at once when Content-Length says
+ * so, else once the bytes have been counted (and dropped).
+ *
+ * Large bodies.  A route whose limit is above the server's takes a large
+ * body (POST /v1/trace: a leaked file, up to 64 MiB).  Such a route must
+ * have an `authorize` callback (http_server_start refuses it otherwise).
+ * It runs on the first access-handler call, when the request line and the
+ * headers are complete and no byte of the body has been read; if it answers
+ * (401, 403 ...), that answer goes out at once and the body is never read
+ * (MHD closes the connection after it; a client that sent `Expect:
+ * 100-continue` never sends the body).  So a caller without a session, or
+ * whose role may not use the route, can make the server hold at most the
+ * server's limit, like any other request.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,8 +54,9 @@ struct route {
     char *pattern;
     http_handler_fn handler; /* NULL: built-in, see builtin */
     int builtin;
-    char *labels;      /* metric labels, `method="..",route=".."` */
-    size_t body_limit; /* 0: the server's */
+    char *labels;              /* metric labels, `method="..",route=".."` */
+    size_t body_limit;         /* 0: the server's */
+    http_handler_fn authorize; /* NULL: none; see http_route */
 };
 
 enum builtin_route {
@@ -453,8 +471,6 @@ static void dispatch(struct http_server *srv, struct req_state *st)
             return;
         }
     }
-    st->req.route = st->route->pattern;
-    st->req.param = st->param;
     rc = st->route->handler(srv->app, &st->req, &st->res);
     if (srv->finish != NULL)
         srv->finish(srv->app);
@@ -470,6 +486,31 @@ static size_t body_limit(const struct http_server *srv, const struct req_state *
 {
     return st->route != NULL && st->route->body_limit != 0 ? st->route->body_limit
                                                            : srv->body_limit;
+}
+
+/* Whether a route takes bodies larger than the server's limit. */
+static bool route_large(const struct http_server *srv, const struct route *r)
+{
+    return r->body_limit > srv->body_limit;
+}
+
+/*
+ * Runs the route's authorize callback on the request line and headers
+ * alone.  True when it answered (a refusal, in st->res), false when the
+ * request may go on.
+ */
+static bool authorize(struct http_server *srv, struct req_state *st)
+{
+    int rc = st->route->authorize(srv->app, &st->req, &st->res);
+
+    if (srv->finish != NULL)
+        srv->finish(srv->app);
+    if (rc != CU_OK && st->res.status == 0) {
+        cu_log("http: %s %s authorization failed: %s (request %s)", st->route->method,
+               st->route->pattern, cu_err_name(rc), st->request_id);
+        http_problem(&st->res, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL);
+    }
+    return st->res.status != 0;
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -488,9 +529,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         atomic_fetch_add(&srv->inflight, 1);
         if (!route_request(srv, st, url, method))
             return answer(srv, conn, st);
+        st->req.route = st->route->pattern;
+        st->req.param = st->param;
+        /* Answers given here go out before the body is read; MHD closes
+         * the connection afterwards. */
+        if (st->route->authorize != NULL && authorize(srv, st))
+            return answer(srv, conn, st);
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > body_limit(srv, st)) {
-            /* Refuse before reading; MHD closes the connection afterwards. */
             st->too_big = true;
             dispatch(srv, st);
             return answer(srv, conn, st);
@@ -689,7 +735,18 @@ int http_server_start(const struct http_config *cfg, struct http_server **out, c
             goto out;
         }
         route_init(&srv->routes[srv->n_routes], r->method, r->pattern, r->handler, BUILTIN_NONE);
-        srv->routes[srv->n_routes++].body_limit = r->body_limit;
+        srv->routes[srv->n_routes].body_limit = r->body_limit;
+        srv->routes[srv->n_routes].authorize = r->authorize;
+        /* Nobody may make the server hold a large body unauthorised. */
+        if (route_large(srv, &srv->routes[srv->n_routes]) && r->authorize == NULL) {
+            srv->n_routes++;
+            rc = cu_errf(errmsg, CU_ERR_INVALID,
+                         "route \"%s\" takes bodies over %zu bytes but has no authorize "
+                         "callback",
+                         r->pattern, srv->body_limit);
+            goto out;
+        }
+        srv->n_routes++;
     }
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;

@@ -207,6 +207,21 @@ http() {
     case "$code" in 2*) ;; *) cat "$TMP/.body" >>"$TMP/.problems" ;; esac # for leak_check
 }
 
+# http_file METHOD PATH FILE [TOKEN]: as http, the body read from FILE (for
+# bodies too large for a command-line argument); sets $code and $out.
+http_file() {
+    local args=(-s -o "$TMP/.body" -w '%{http_code}' -X "$1" "$URL$2"
+        -H 'Content-Type: application/json' --data-binary "@$3")
+    [ -n "${4:-}" ] && args+=(-H "Authorization: Bearer $4")
+    code=$(curl "${args[@]}")
+    out=$(cat "$TMP/.body")
+    case "$code" in 2*) ;; *) cat "$TMP/.body" >>"$TMP/.problems" ;; esac # for leak_check
+}
+
+# server_hwm_kb: the live server's peak resident memory so far, in kB (VmHWM
+# of /proc/$SERVER/status; readable although the server is not dumpable).
+server_hwm_kb() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$SERVER/status"; }
+
 # field FILE KEY: a string value of a pretty-printed JSON file.
 field() { sed -n "s/.*\"$2\": \"\\([^\"]*\\)\".*/\\1/p" "$1"; }
 # jget KEY: a string value in $out (compact JSON).

@@ -73,35 +73,57 @@ static int connect_port(uint16_t port)
     return fd;
 }
 
-/* Sends raw bytes, reads until the server closes; returns 0 or -1. */
-static int exchange(uint16_t port, const char *raw, size_t raw_len, struct reply *r)
+static void send_all(int fd, const char *raw, size_t raw_len)
 {
-    struct buf in = BUF_INIT;
-    int fd = connect_port(port);
-    char chunk[4096];
     ssize_t n;
-    char *sep;
 
-    memset(r, 0, sizeof(*r));
-    if (fd < 0)
-        return -1;
     for (size_t off = 0; off < raw_len; off += (size_t)n) {
         n = send(fd, raw + off, raw_len - off, MSG_NOSIGNAL);
         if (n <= 0)
             break;
     }
+}
+
+/* Reads the rest of an answer (what came already is in `in`, released
+ * here) until the server closes, then closes fd; returns 0 or -1. */
+static int read_reply_rest(int fd, struct buf *in, struct reply *r)
+{
+    char chunk[4096];
+    ssize_t n;
+    char *sep;
+
     while ((n = recv(fd, chunk, sizeof(chunk), 0)) > 0)
-        buf_add(&in, chunk, (size_t)n);
+        buf_add(in, chunk, (size_t)n);
     close(fd);
-    if (in.data == NULL || (sep = strstr(in.data, "\r\n\r\n")) == NULL) {
-        buf_release(&in);
+    if (in->data == NULL || (sep = strstr(in->data, "\r\n\r\n")) == NULL) {
+        buf_release(in);
         return -1;
     }
-    r->head = xstrndup(in.data, (size_t)(sep - in.data) + 2);
+    r->head = xstrndup(in->data, (size_t)(sep - in->data) + 2);
     r->body = xstrdup(sep + 4);
-    r->status = atoi(in.data + 9);
-    buf_release(&in);
+    r->status = atoi(in->data + 9);
+    buf_release(in);
     return 0;
+}
+
+/* Reads an answer until the server closes, then closes fd; returns 0 or -1. */
+static int read_reply(int fd, struct reply *r)
+{
+    struct buf in = BUF_INIT;
+
+    return read_reply_rest(fd, &in, r);
+}
+
+/* Sends raw bytes, reads until the server closes; returns 0 or -1. */
+static int exchange(uint16_t port, const char *raw, size_t raw_len, struct reply *r)
+{
+    int fd = connect_port(port);
+
+    memset(r, 0, sizeof(*r));
+    if (fd < 0)
+        return -1;
+    send_all(fd, raw, raw_len);
+    return read_reply(fd, r);
 }
 
 /* One request with Connection: close. */
@@ -216,10 +238,34 @@ static void gate_open(void)
     pthread_mutex_unlock(&gate.lock);
 }
 
+/* A route that takes large bodies: "Bearer ok" may use it, but not for
+ * /v1/big/denied; authorize_calls counts the calls. */
+#define TEST_BIG_LIMIT (4 * TEST_BODY_LIMIT)
+static int authorize_calls;
+
+static int big_authorize(void *app, struct http_request *req, struct http_response *res)
+{
+    const char *tok = http_bearer_token(req);
+
+    assert_ptr_equal(app, (void *)0x1234);
+    assert_null(req->body);
+    assert_string_equal(req->route, "/v1/big/{id}");
+    __atomic_add_fetch(&authorize_calls, 1, __ATOMIC_SEQ_CST);
+    if (tok == NULL || strcmp(tok, "ok") != 0)
+        http_problem(res, 401, "unauthorized", "no session");
+    else if (strcmp(req->param, "denied") == 0)
+        http_problem(res, 403, "forbidden", NULL);
+    return CU_OK;
+}
+
 static const struct http_route test_routes[] = {
-    {"GET", "/v1/later/{id}", later_handler},        {"POST", "/v1/echo/{id}", echo_handler},
-    {"PUT", "/v1/echo/{id}", echo_handler},          {"GET", "/v1/fail", fail_handler},
-    {"POST", "/v1/cases/{id}/verify", gone_handler}, {"GET", "/v1/slow", slow_handler},
+    {"GET", "/v1/later/{id}", later_handler},
+    {"POST", "/v1/echo/{id}", echo_handler},
+    {"PUT", "/v1/echo/{id}", echo_handler},
+    {"GET", "/v1/fail", fail_handler},
+    {"POST", "/v1/cases/{id}/verify", gone_handler},
+    {"GET", "/v1/slow", slow_handler},
+    {"POST", "/v1/big/{id}", echo_handler, TEST_BIG_LIMIT, big_authorize},
 };
 
 static int start_server(struct http_server **srv)
@@ -394,6 +440,77 @@ static void test_payload_too_large(void **state)
     assert_int_equal(r.status, 200);
     reply_release(&r);
     free(big);
+}
+
+/* A JSON body of exactly n bytes (n >= 2), new string. */
+static char *json_of_size(size_t n)
+{
+    char *b = xmalloc(n + 1);
+
+    memset(b, ' ', n);
+    b[0] = '[';
+    b[n - 1] = ']';
+    b[n] = '\0';
+    return b;
+}
+
+/*
+ * Regression: a route with a large body limit read and parsed the whole
+ * body before its handler checked the caller, so anyone could make the
+ * server hold that much per connection.  Its authorize callback now answers
+ * from the headers: the body is never sent here, and the refusal comes
+ * anyway (a server waiting for the body would hang until the alarm).
+ */
+static void test_large_body_authorized_first(void **state)
+{
+    struct reply r;
+    char *raw, *big = json_of_size(TEST_BIG_LIMIT);
+    int calls = __atomic_load_n(&authorize_calls, __ATOMIC_SEQ_CST);
+
+    alarm(20);
+    raw = xasprintf("POST /v1/big/1 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n",
+                    TEST_BIG_LIMIT);
+    assert_int_equal(exchange(port_of(state), raw, strlen(raw), &r), 0);
+    json_decref(assert_problem(&r, 401, "unauthorized"));
+    reply_release(&r);
+    free(raw);
+    raw = xasprintf("POST /v1/big/denied HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ok\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n");
+    assert_int_equal(exchange(port_of(state), raw, strlen(raw), &r), 0);
+    json_decref(assert_problem(&r, 403, "forbidden"));
+    reply_release(&r);
+    free(raw);
+    /* Refused on a keep-alive connection with the body sent: the unread body
+     * is never taken for a next request (the server closes the connection). */
+    raw = xasprintf("POST /v1/big/1 HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s"
+                    "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+                    strlen(big), big);
+    assert_int_equal(exchange(port_of(state), raw, strlen(raw), &r), 0);
+    json_decref(assert_problem(&r, 401, "unauthorized"));
+    assert_null(strstr(r.body, "HTTP/1.1"));
+    reply_release(&r);
+    free(raw);
+    alarm(0);
+    assert_int_equal(__atomic_load_n(&authorize_calls, __ATOMIC_SEQ_CST) - calls, 3);
+
+    /* Authorised: the route's limit, not the server's. */
+    request(port_of(state), "POST", "/v1/big/1", "Authorization: Bearer ok\r\n", big, &r);
+    assert_int_equal(r.status, 200);
+    reply_release(&r);
+    free(big);
+    big = json_of_size(TEST_BIG_LIMIT + 1);
+    request(port_of(state), "POST", "/v1/big/1", "Authorization: Bearer ok\r\n", big, &r);
+    json_decref(assert_problem(&r, 413, "payload-too-large"));
+    reply_release(&r);
+    free(big);
+    /* Other routes keep the server's limit and are not asked. */
+    calls = __atomic_load_n(&authorize_calls, __ATOMIC_SEQ_CST);
+    big = json_of_size(TEST_BODY_LIMIT + 1);
+    request(port_of(state), "POST", "/v1/echo/1", "Authorization: Bearer ok\r\n", big, &r);
+    json_decref(assert_problem(&r, 413, "payload-too-large"));
+    reply_release(&r);
+    free(big);
+    assert_int_equal(__atomic_load_n(&authorize_calls, __ATOMIC_SEQ_CST), calls);
 }
 
 /* Headers up to a common server's 8 KiB line are served; headers larger
@@ -661,6 +778,23 @@ static void test_bad_config(void **state)
     cfg.routes = partial;
     assert_int_equal(http_server_start(&cfg, &srv, &err), CU_ERR_INVALID);
     free(err);
+    err = NULL;
+    /* A route above the server's body limit must authorise before the body. */
+    {
+        static const struct http_route unguarded[] = {
+            {"POST", "/v1/big", echo_handler, 2 * HTTP_DEFAULT_BODY_LIMIT}};
+        static const struct http_route guarded[] = {
+            {"POST", "/v1/big", echo_handler, 2 * HTTP_DEFAULT_BODY_LIMIT, big_authorize}};
+
+        cfg.routes = unguarded;
+        assert_int_equal(http_server_start(&cfg, &srv, &err), CU_ERR_INVALID);
+        assert_non_null(strstr(err, "authorize"));
+        free(err);
+        err = NULL;
+        cfg.routes = guarded;
+        assert_int_equal(http_server_start(&cfg, &srv, &err), CU_OK);
+        http_server_stop(srv);
+    }
 }
 
 static void test_ipv6_listen(void **state)
@@ -793,6 +927,7 @@ int main(void)
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_method_not_allowed),
         cmocka_unit_test(test_payload_too_large),
+        cmocka_unit_test(test_large_body_authorized_first),
         cmocka_unit_test(test_header_size),
         cmocka_unit_test(test_invalid_json),
         cmocka_unit_test(test_security_headers_everywhere),
