@@ -16,6 +16,7 @@
  * Bodies are limited to the server's body_limit (64 KiB by default); a route
  * may name a larger limit, and must then authorise the caller from the
  * headers alone (http_route.authorize), before any of the body is read.
+ * Large bodies in flight share a budget; server.c says how.
  */
 #ifndef CU_HTTP_H
 #define CU_HTTP_H
@@ -34,6 +35,8 @@
 #define HTTP_DEFAULT_TIMEOUT_S  30u
 #define HTTP_DEFAULT_CONN_LIMIT 1024u
 #define HTTP_DEFAULT_GRACE_S    10u
+/* Retry-After (seconds) of a 503 server-busy: the large-body budget is spent. */
+#define HTTP_LARGE_RETRY_AFTER "10"
 /*
  * Each connection's memory: the request line and headers must fit in it, with
  * the answer's headers (a request whose headers do not fit gets 431).  It
@@ -121,6 +124,11 @@ struct http_config {
     unsigned conn_limit; /* concurrent connections */
     unsigned grace_s;    /* how long http_server_stop waits for in-flight requests */
     size_t body_limit;   /* largest accepted request body in bytes (413 above) */
+    /* Bytes of large bodies (routes with a limit above body_limit) that may
+     * be in flight at once; a request that would exceed it gets 503
+     * server-busy before its body is read.  0: twice the largest route
+     * limit; less than that limit is refused. */
+    size_t large_body_budget;
     /* HTTPS: the certificate chain and its private key, PEM text (both or
      * neither); every answer then carries Strict-Transport-Security. */
     const char *tls_cert;
@@ -203,7 +211,7 @@ void http_response_header(struct http_response *res, const char *name, const cha
  * token or request content.  Known slugs: invalid-input, invalid-json,
  * unauthorized, forbidden, not-found, method-not-allowed, conflict,
  * payload-too-large, account-suspended, limit-reached, case-not-verified,
- * case-expired, case-closed, audit-unavailable, internal.
+ * case-expired, case-closed, audit-unavailable, server-busy, internal.
  */
 void http_problem(struct http_response *res, int status, const char *slug, const char *detail);
 

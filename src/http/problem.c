@@ -25,6 +25,7 @@ static const struct problem_kind problem_kinds[] = {
     {"case-expired", "Case expired"},
     {"case-closed", "Case closed"},
     {"audit-unavailable", "Audit log unavailable"},
+    {"server-busy", "Server busy"},
     {"internal", "Internal error"},
 };
 

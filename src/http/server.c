@@ -13,15 +13,28 @@
  * so, else once the bytes have been counted (and dropped).
  *
  * Large bodies.  A route whose limit is above the server's takes a large
- * body (POST /v1/trace: a leaked file, up to 64 MiB).  Such a route must
- * have an `authorize` callback (http_server_start refuses it otherwise).
- * It runs on the first access-handler call, when the request line and the
- * headers are complete and no byte of the body has been read; if it answers
- * (401, 403 ...), that answer goes out at once and the body is never read
- * (MHD closes the connection after it; a client that sent `Expect:
- * 100-continue` never sends the body).  So a caller without a session, or
- * whose role may not use the route, can make the server hold at most the
- * server's limit, like any other request.
+ * body (POST /v1/trace: a leaked file, up to 64 MiB), and two rules keep
+ * that from being a way to exhaust memory:
+ *
+ *  - Authorised before the body.  Such a route must have an `authorize`
+ *    callback (http_server_start refuses it otherwise).  It runs on the
+ *    first access-handler call, when the request line and the headers are
+ *    complete and no byte of the body has been read; if it answers (401,
+ *    403 ...), that answer goes out at once and the body is never read (MHD
+ *    closes the connection after it; a client that sent `Expect:
+ *    100-continue` never sends the body).  So a caller without a session,
+ *    or whose role may not use the route, can make the server hold at most
+ *    the server's limit, like any other request.
+ *  - A budget for what is in flight.  Once authorised, a large request
+ *    reserves its Content-Length (or, chunked, its route's whole limit)
+ *    from the server's large-body budget (http_config.large_body_budget;
+ *    by default twice the largest route limit, 128 MiB for the API) before
+ *    its body is read, and gives it back when the request completes.  When
+ *    the reservation does not fit, the request gets 503 server-busy with
+ *    Retry-After before its body is read: the caller may try again shortly,
+ *    the request itself is not wrong.  The reservation counts body bytes;
+ *    the request's memory is a small multiple of that (the raw body until it
+ *    is parsed, then the parsed JSON and the handler's work).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -82,6 +95,8 @@ struct http_server {
     void (*collect)(void *app);
     void (*finish)(void *app);
     size_t body_limit;
+    size_t large_budget;          /* bytes of large bodies allowed in flight */
+    atomic_size_t large_reserved; /* bytes reserved by large requests now */
     unsigned grace_s;
     uint16_t port;
     bool tls;            /* HTTPS: answers carry HSTS */
@@ -106,6 +121,7 @@ struct req_state {
     const struct route *route; /* NULL: unmatched */
     char *param;
     struct buf body;
+    size_t reserved; /* bytes of the large-body budget this request holds */
     bool too_big;
     bool answered;
     double start;
@@ -470,6 +486,9 @@ static void dispatch(struct http_server *srv, struct req_state *st)
             http_problem(&st->res, MHD_HTTP_BAD_REQUEST, "invalid-json", detail);
             return;
         }
+        /* Parsed: the handler never sees the raw bytes, so they need not
+         * stay in memory beside the JSON while it runs. */
+        buf_release_wipe(&st->body);
     }
     rc = st->route->handler(srv->app, &st->req, &st->res);
     if (srv->finish != NULL)
@@ -513,6 +532,43 @@ static bool authorize(struct http_server *srv, struct req_state *st)
     return st->res.status != 0;
 }
 
+/* Takes n bytes of the large-body budget; false when they do not fit. */
+static bool large_reserve(struct http_server *srv, size_t n)
+{
+    size_t cur = atomic_load(&srv->large_reserved);
+
+    do {
+        if (n > srv->large_budget - cur) /* cur never exceeds the budget */
+            return false;
+    } while (!atomic_compare_exchange_weak(&srv->large_reserved, &cur, cur + n));
+    return true;
+}
+
+/*
+ * Before a large body is read: reserves what it may take (its
+ * Content-Length, or chunked, its route's limit), and makes room for all
+ * of it at once when the length is known (no copy as the buffer grows).
+ * False with 503 server-busy answered when the budget is spent.
+ */
+static bool large_begin(struct http_server *srv, struct req_state *st, const char *cl)
+{
+    size_t want = cl != NULL ? (size_t)strtoull(cl, NULL, 10) : body_limit(srv, st);
+
+    if (!large_reserve(srv, want)) {
+        cu_log("http: %s %s refused: large request bodies in flight would exceed %zu bytes "
+               "(request %s)",
+               st->route->method, st->route->pattern, srv->large_budget, st->request_id);
+        http_problem(&st->res, MHD_HTTP_SERVICE_UNAVAILABLE, "server-busy",
+                     "too many large uploads at once; try again shortly");
+        http_response_header(&st->res, MHD_HTTP_HEADER_RETRY_AFTER, HTTP_LARGE_RETRY_AFTER);
+        return false;
+    }
+    st->reserved = want;
+    if (cl != NULL && want > 0)
+        buf_grow(&st->body, want);
+    return true;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **req_cls)
@@ -541,6 +597,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             dispatch(srv, st);
             return answer(srv, conn, st);
         }
+        if (route_large(srv, st->route) && !large_begin(srv, st, cl))
+            return answer(srv, conn, st);
         return MHD_YES;
     }
     if (st->answered) {
@@ -605,6 +663,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     (void)toe;
     if (st == NULL)
         return;
+    if (st->reserved > 0)
+        atomic_fetch_sub(&srv->large_reserved, st->reserved);
     req_state_free(st);
     *req_cls = NULL;
     atomic_fetch_sub(&srv->inflight, 1);
@@ -699,6 +759,7 @@ int http_server_start(const struct http_config *cfg, struct http_server **out, c
     unsigned flags =
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     unsigned threads = cfg->threads, conn_limit, timeout;
+    size_t largest = 0; /* the largest body limit above the server's */
     const char *listen = cfg->listen != NULL ? cfg->listen : HTTP_DEFAULT_LISTEN;
     int rc;
 
@@ -737,16 +798,28 @@ int http_server_start(const struct http_config *cfg, struct http_server **out, c
         route_init(&srv->routes[srv->n_routes], r->method, r->pattern, r->handler, BUILTIN_NONE);
         srv->routes[srv->n_routes].body_limit = r->body_limit;
         srv->routes[srv->n_routes].authorize = r->authorize;
-        /* Nobody may make the server hold a large body unauthorised. */
-        if (route_large(srv, &srv->routes[srv->n_routes]) && r->authorize == NULL) {
-            srv->n_routes++;
-            rc = cu_errf(errmsg, CU_ERR_INVALID,
-                         "route \"%s\" takes bodies over %zu bytes but has no authorize "
-                         "callback",
-                         r->pattern, srv->body_limit);
-            goto out;
+        if (route_large(srv, &srv->routes[srv->n_routes])) {
+            /* Nobody may make the server hold a large body unauthorised. */
+            if (r->authorize == NULL) {
+                srv->n_routes++;
+                rc = cu_errf(errmsg, CU_ERR_INVALID,
+                             "route \"%s\" takes bodies over %zu bytes but has no authorize "
+                             "callback",
+                             r->pattern, srv->body_limit);
+                goto out;
+            }
+            if (r->body_limit > largest)
+                largest = r->body_limit;
         }
         srv->n_routes++;
+    }
+    srv->large_budget = cfg->large_body_budget != 0 ? cfg->large_body_budget : 2 * largest;
+    if (srv->large_budget < largest) {
+        rc = cu_errf(errmsg, CU_ERR_INVALID,
+                     "the large-body budget (%zu bytes) is smaller than a route's body limit "
+                     "(%zu bytes)",
+                     srv->large_budget, largest);
+        goto out;
     }
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;

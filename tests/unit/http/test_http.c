@@ -513,6 +513,84 @@ static void test_large_body_authorized_first(void **state)
     assert_int_equal(__atomic_load_n(&authorize_calls, __ATOMIC_SEQ_CST), calls);
 }
 
+/*
+ * Starts an authorised upload of `len` bytes to /v1/big/1 with Expect:
+ * 100-continue and waits for the server's interim 100: it has accepted
+ * the headers and holds the body's reservation.  Returns the connection,
+ * or -1 with the server's final answer in *early.
+ */
+static int upload_begin(uint16_t port, size_t len, struct reply *early)
+{
+    struct buf in = BUF_INIT;
+    int fd = connect_port(port);
+    char *raw = xasprintf("POST /v1/big/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                          "Authorization: Bearer ok\r\nExpect: 100-continue\r\n"
+                          "Content-Length: %zu\r\n\r\n",
+                          len);
+    char c;
+
+    memset(early, 0, sizeof(*early));
+    assert_true(fd >= 0);
+    send_all(fd, raw, strlen(raw));
+    free(raw);
+    /* Byte by byte up to the end of the first head: nothing after it. */
+    while ((in.len < 4 || strcmp(in.data + in.len - 4, "\r\n\r\n") != 0) && recv(fd, &c, 1, 0) == 1)
+        buf_addch(&in, c);
+    if (in.len > 12 && strncmp(in.data, "HTTP/1.1 100", 12) == 0) {
+        buf_release(&in);
+        return fd;
+    }
+    assert_int_equal(read_reply_rest(fd, &in, early), 0);
+    return -1;
+}
+
+/*
+ * Large bodies in flight share a budget (by default twice the largest
+ * route limit): past it, 503 server-busy with Retry-After before the body
+ * is read; a completed request gives its share back.
+ */
+static void test_large_body_budget(void **state)
+{
+    struct reply r, early;
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    char *body = json_of_size(TEST_BIG_LIMIT);
+    int a, b, c, tries;
+
+    alarm(20);
+    a = upload_begin(port_of(state), TEST_BIG_LIMIT, &early);
+    assert_true(a >= 0);
+    b = upload_begin(port_of(state), TEST_BIG_LIMIT, &early);
+    assert_true(b >= 0);
+    c = upload_begin(port_of(state), 2, &early);
+    assert_int_equal(c, -1);
+    json_decref(assert_problem(&early, 503, "server-busy"));
+    assert_string_equal(reply_header(&early, "Retry-After"), HTTP_LARGE_RETRY_AFTER);
+    reply_release(&early);
+
+    send_all(a, body, TEST_BIG_LIMIT);
+    assert_int_equal(read_reply(a, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_release(&r);
+    /* a's share is back once the server has completed it */
+    for (tries = 0; (c = upload_begin(port_of(state), TEST_BIG_LIMIT, &early)) < 0 && tries < 100;
+         tries++) {
+        assert_int_equal(early.status, 503);
+        reply_release(&early);
+        nanosleep(&ts, NULL);
+    }
+    assert_true(c >= 0);
+    send_all(b, body, TEST_BIG_LIMIT);
+    assert_int_equal(read_reply(b, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_release(&r);
+    send_all(c, body, TEST_BIG_LIMIT);
+    assert_int_equal(read_reply(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    reply_release(&r);
+    alarm(0);
+    free(body);
+}
+
 /* Headers up to a common server's 8 KiB line are served; headers larger
  * than the connection's memory get 431, not a dropped connection. */
 static void test_header_size(void **state)
@@ -794,6 +872,12 @@ static void test_bad_config(void **state)
         cfg.routes = guarded;
         assert_int_equal(http_server_start(&cfg, &srv, &err), CU_OK);
         http_server_stop(srv);
+        srv = NULL;
+        /* and the large-body budget must hold one such body */
+        cfg.large_body_budget = HTTP_DEFAULT_BODY_LIMIT;
+        assert_int_equal(http_server_start(&cfg, &srv, &err), CU_ERR_INVALID);
+        assert_null(srv);
+        free(err);
     }
 }
 
@@ -928,6 +1012,7 @@ int main(void)
         cmocka_unit_test(test_method_not_allowed),
         cmocka_unit_test(test_payload_too_large),
         cmocka_unit_test(test_large_body_authorized_first),
+        cmocka_unit_test(test_large_body_budget),
         cmocka_unit_test(test_header_size),
         cmocka_unit_test(test_invalid_json),
         cmocka_unit_test(test_security_headers_everywhere),
