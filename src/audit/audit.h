@@ -349,7 +349,11 @@ void audit_log_stats(struct audit_log *log, struct audit_log_stats *out);
 
 /*
  * Makes sure a signed checkpoint exists for the log's current size and
- * returns it (*note, a new string).
+ * returns it (*note, a new string).  The size is the store's, read inside
+ * the checkpoint's transaction (under the log's lock on PostgreSQL): it
+ * includes what other writers (another server, a CLI command) appended, so
+ * the returned checkpoint is never older than one they stored before the
+ * call.  On failure the writer's state is left as the store holds it.
  */
 int audit_log_checkpoint(struct audit_log *log, char **note, char **errmsg) CU_WUR;
 

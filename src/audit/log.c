@@ -306,6 +306,54 @@ static int write_tiles(struct audit_log *log, char **errmsg)
     return CU_OK;
 }
 
+/* The tree state before a write transaction, put back if it fails. */
+struct saved_state {
+    struct audit_range range;
+    struct tile_state *tiles; /* TILE_LEVELS of them (66 KiB: on the heap) */
+    uint64_t checkpoint_size;
+};
+
+/*
+ * Called first inside each write transaction of the log's store (a batch,
+ * a checkpoint): saves the tree state in *saved, then reads the stored
+ * size, which on PostgreSQL takes the log's lock until the transaction
+ * ends, so nobody appends meanwhile, and catches up with what other
+ * writers (a second server, a CLI command) appended since our last
+ * transaction.  Afterwards `range` and `tiles` describe every stored entry,
+ * so what the transaction numbers or signs follows the newest entry.  If
+ * this or anything later in the transaction fails, the caller rolls back
+ * and calls state_restore(); in every case it calls state_release().
+ */
+static int state_sync(struct audit_log *log, struct saved_state *saved, char **errmsg)
+{
+    uint64_t stored = 0;
+    int rc;
+
+    saved->range = log->range;
+    saved->tiles = xmalloc(sizeof(log->tiles));
+    memcpy(saved->tiles, log->tiles, sizeof(log->tiles));
+    saved->checkpoint_size = log->checkpoint_size;
+    rc = store_audit_size(log->store, &stored, errmsg);
+    if (rc == CU_OK && stored != log->range.size)
+        rc = catch_up(log, stored, errmsg);
+    return rc;
+}
+
+/* Puts back the tree state state_sync() saved (after a rollback). */
+static void state_restore(struct audit_log *log, const struct saved_state *saved)
+{
+    log->range = saved->range;
+    memcpy(log->tiles, saved->tiles, sizeof(log->tiles));
+    log->checkpoint_size = saved->checkpoint_size;
+    buf_reset(&log->full);
+}
+
+static void state_release(struct saved_state *saved)
+{
+    free(saved->tiles);
+    saved->tiles = NULL;
+}
+
 /* Signs and stores a checkpoint for the current size (inside the caller's
  * transaction).  *note may be NULL. */
 static int write_checkpoint(struct audit_log *log, char **note, char **errmsg)
@@ -369,9 +417,7 @@ static int run_hook(struct audit_log *log, struct request *batch, char **errmsg)
 static int commit_batch(struct audit_log *log, struct request *batch, char **errmsg)
 {
     struct store_audit_row rows[256];
-    struct audit_range saved_range;
-    uint64_t stored = 0;
-    struct tile_state *saved_tiles = NULL;
+    struct saved_state saved;
     struct request *r, *chunk;
     size_t n;
     int rc, checkpoint;
@@ -379,15 +425,9 @@ static int commit_batch(struct audit_log *log, struct request *batch, char **err
     rc = store_begin(log->store, errmsg);
     if (rc != CU_OK)
         return rc;
-    /* Another process (a second server, a CLI command) may have appended
-     * since our last batch: inside the write transaction, catch up with
-     * what the store holds before numbering our entries. */
-    saved_range = log->range;
-    saved_tiles = xmalloc(sizeof(log->tiles));
-    memcpy(saved_tiles, log->tiles, sizeof(log->tiles));
-    rc = store_audit_size(log->store, &stored, errmsg);
-    if (rc == CU_OK && stored != log->range.size)
-        rc = catch_up(log, stored, errmsg);
+    /* Another process may have appended since our last batch: catch up
+     * with what the store holds before numbering our entries. */
+    rc = state_sync(log, &saved, errmsg);
     for (chunk = batch; rc == CU_OK && chunk != NULL;) {
         for (n = 0, r = chunk; r != NULL && n < CU_ARRAY_LEN(rows); r = r->next, n++) {
             r->index = log->range.size;
@@ -414,15 +454,13 @@ static int commit_batch(struct audit_log *log, struct request *batch, char **err
         rc = store_commit(log->store, errmsg);
     if (rc != CU_OK) {
         store_rollback(log->store);
-        log->range = saved_range;
-        memcpy(log->tiles, saved_tiles, sizeof(log->tiles));
-        buf_reset(&log->full);
+        state_restore(log, &saved);
     } else if (checkpoint) {
         log->checkpoint_size = log->range.size;
         log->checkpoint_time = now_mono();
         log->force_checkpoint = 0;
     }
-    free(saved_tiles);
+    state_release(&saved);
     return rc;
 }
 
@@ -728,6 +766,7 @@ void audit_log_stats(struct audit_log *log, struct audit_log_stats *out)
 
 int audit_log_checkpoint(struct audit_log *log, char **note, char **errmsg)
 {
+    struct saved_state saved;
     uint64_t size = 0;
     int rc;
 
@@ -737,20 +776,36 @@ int audit_log_checkpoint(struct audit_log *log, char **note, char **errmsg)
     while (log->head != NULL || log->busy)
         pthread_cond_wait(&log->idle, &log->lock);
     rc = store_begin(log->store, errmsg);
-    if (rc == CU_OK) {
-        if (log->checkpoint_size == log->range.size && log->checkpoint_size > 0) {
+    if (rc != CU_OK)
+        goto out;
+    /* The log's size is the store's, not this process's: other writers
+     * may have appended since our last batch, and a checkpoint signed at
+     * our own size would be older than theirs (the tree would seem to
+     * shrink to whoever asks for the newest checkpoint). */
+    rc = state_sync(log, &saved, errmsg);
+    if (rc != CU_OK) {
+        store_rollback(log->store);
+        state_restore(log, &saved);
+    } else if (log->checkpoint_size == log->range.size && log->checkpoint_size > 0) {
+        /* Signed already (by us, or found when the state was reloaded). */
+        store_rollback(log->store);
+        rc = store_checkpoint_latest(log->store, &size, note, errmsg);
+    } else {
+        rc = write_checkpoint(log, note, errmsg);
+        if (rc == CU_OK)
+            rc = store_commit(log->store, errmsg);
+        if (rc != CU_OK) {
             store_rollback(log->store);
-            rc = store_checkpoint_latest(log->store, &size, note, errmsg);
+            state_restore(log, &saved);
         } else {
-            rc = write_checkpoint(log, note, errmsg);
-            if (rc == CU_OK)
-                rc = store_commit(log->store, errmsg);
-            if (rc != CU_OK)
-                store_rollback(log->store);
-            else
-                log->checkpoint_size = log->range.size;
+            log->checkpoint_size = log->range.size;
         }
     }
+    state_release(&saved);
+    log->stats.size = log->range.size;
+    log->stats.caught_up = log->caught_up;
+    log->stats.reloads = log->reloads;
+out:
     pthread_mutex_unlock(&log->lock);
     return rc;
 }

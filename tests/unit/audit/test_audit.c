@@ -2097,6 +2097,72 @@ static void test_log_two_writers(void **state)
     assert_true(writer_test_finish(&t) >= 2);
 }
 
+/* The tree size of a signed checkpoint of the test log. */
+static uint64_t checkpoint_size(struct writer_test *t, const char *note)
+{
+    unsigned char pk[32], key_id[4], root[AUDIT_HASH_BYTES], sig[64];
+    char *origin = NULL;
+    uint64_t size = 0;
+    size_t body = 0;
+
+    vault_audit_public_key(t->v, pk);
+    audit_key_id("test.invalid/log", pk, key_id);
+    assert_int_equal(audit_checkpoint_parse(note, strlen(note), "test.invalid/log", key_id, &origin,
+                                            &size, root, sig, &body),
+                     CU_OK);
+    assert_int_equal(vault_ed25519_verify(pk, note, body, sig), CU_OK);
+    free(origin);
+    return size;
+}
+
+/*
+ * Regression: audit_log_checkpoint() signed (or returned) a checkpoint at
+ * the size its own process had seen, without catching up with another
+ * writer's entries, so a poller saw the tree shrink.  Writer A appends and
+ * checkpoints; writer B appends in two batches (its first signs a
+ * checkpoint, the second, within the second, does not); A's next
+ * checkpoint must be at the log's whole size, and again after A's own
+ * entries and more of B's.
+ */
+static void test_log_checkpoint_after_other_writer(void **state)
+{
+    struct writer_test t;
+    struct audit_log_stats st;
+    struct audit_log *a = NULL, *b = NULL;
+    char *note = NULL, *err = NULL;
+
+    (void)state;
+    writer_test_start(&t, 5 + 3 + 4 + 2 + 6);
+    assert_int_equal(audit_log_open(&a, t.url, t.v, "test.invalid/log", &err), CU_OK);
+    submit_and_wait(a, &t.s, 5);
+    assert_int_equal(audit_log_checkpoint(a, &note, &err), CU_OK);
+    assert_int_equal(checkpoint_size(&t, note), 5);
+    free(note);
+    note = NULL;
+
+    assert_int_equal(audit_log_open(&b, t.url, t.v, "test.invalid/log", &err), CU_OK);
+    submit_and_wait(b, &t.s, 3);
+    submit_and_wait(b, &t.s, 4);
+
+    assert_int_equal(audit_log_checkpoint(a, &note, &err), CU_OK);
+    assert_int_equal(checkpoint_size(&t, note), 5 + 3 + 4);
+    free(note);
+    note = NULL;
+    audit_log_stats(a, &st);
+    assert_int_equal(st.size, 5 + 3 + 4);
+
+    /* Again, with entries of A's own not signed yet: A signed at its own
+     * size, under B's newer entries. */
+    submit_and_wait(a, &t.s, 2);
+    submit_and_wait(b, &t.s, 6);
+    assert_int_equal(audit_log_checkpoint(a, &note, &err), CU_OK);
+    assert_int_equal(checkpoint_size(&t, note), 5 + 3 + 4 + 2 + 6);
+    free(note);
+    audit_log_close(b);
+    audit_log_close(a);
+    writer_test_finish(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2122,6 +2188,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_parse_garbage),
         cmocka_unit_test(test_log_submit_async),
         cmocka_unit_test(test_log_two_writers),
+        cmocka_unit_test(test_log_checkpoint_after_other_writer),
     };
 
     if (sodium_init() < 0)
