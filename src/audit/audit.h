@@ -370,7 +370,9 @@ struct audit_verify_result {
 
 /*
  * Recomputes the whole log from the stored entries: every entry decodes, the
- * indexes have no gap, every stored tile hash equals the recomputed one, and
+ * indexes have no gap, each row's actor and subject columns (which look-ups
+ * search by) are the ones its leaf holds, every stored tile hash equals the
+ * recomputed one, and
  * every stored checkpoint is signed by `pk` for `origin` and has the
  * recomputed root at its size.  *res says what was checked and the first bad
  * index.  Returns CU_OK when the verification ran (look at res->ok), or an

@@ -2,13 +2,27 @@
  * `custodian audit verify`: recompute the whole log from its entries.
  *
  * One pass in index order: each entry must decode and follow the previous
- * one without a gap; its leaf hash is appended to a compact range, and every
+ * one without a gap, and its row's actor and subject columns must be the
+ * ones its leaf holds; its leaf hash is appended to a compact range, and every
  * complete subtree the append finishes at a tile level is compared with the
  * stored tile (so an altered, dropped or moved entry is named by index);
  * whenever the range reaches the size of a stored checkpoint, the
  * checkpoint's signature, origin and root are checked against the
  * recomputed root.  Checkpoints beyond the last entry mean entries were
  * removed from the end.
+ *
+ * The columns matter because the look-ups by staff member and by customer
+ * (store_audit_find: `audit show --staff/--customer-id`, the customer's
+ * access log) select entries by them, not by the leaf: a row whose subject
+ * was cleared, or whose actor was changed, would drop out of the
+ * customer's view while the tree still verified.  The look-up index
+ * (audit_index) is not checked: it is derived data, built behind the log
+ * from these same columns (store_audit_index) and rebuilt from them when
+ * emptied (docs/audit.md says how).  A verify that passes vouches for the
+ * columns; an index suspected of tampering is rebuilt, not trusted.
+ * Checking it here would need a store operation that reads the index
+ * rows below its watermark in one snapshot with that watermark, in both
+ * back ends, while the indexer moves it.
  *
  * Leaf hashing (SHA-256 of every entry) is most of the work, so it runs on
  * a second thread: the main thread reads and decodes a chunk of entries
@@ -73,7 +87,7 @@ struct verify {
     struct chunk chunks[2];
     int filling;      /* the chunk being filled */
     uint64_t read;    /* entries read so far (next index expected) */
-    int read_problem; /* a gap or malformed entry at index `read` */
+    int read_problem; /* at index `read`: 1 a gap, 2 a malformed entry, 3 its columns */
     int read_missing; /* ... and which */
     pthread_t hasher;
     pthread_mutex_t lock;
@@ -285,6 +299,29 @@ static void submit(struct verify *v)
     v->filling ^= 1;
 }
 
+/*
+ * Whether the row's actor and subject columns are the ones its leaf
+ * holds.  They are written from the entry (log.c, commit_batch): actor as
+ * given (NULL when the entry had none, which the leaf holds as ""),
+ * subject as the 16-byte pseudonym, NULL when there is none.  Look-ups by
+ * staff and by customer (store_audit_find) use these columns and the
+ * index built from them, not the leaf, so a column changed alone would
+ * hide an entry from the customer's access log.
+ */
+static int columns_match(const struct store_audit_row *row, const struct audit_entry *e)
+{
+    if (e->actor[0] == '\0') {
+        if (row->actor != NULL && row->actor[0] != '\0')
+            return 0;
+    } else if (row->actor == NULL || strcmp(row->actor, e->actor) != 0) {
+        return 0;
+    }
+    if (!e->has_subject)
+        return row->subject == NULL || row->subject_len == 0;
+    return row->subject != NULL && row->subject_len == AUDIT_PSEUDONYM_BYTES &&
+           memcmp(row->subject, e->subject, AUDIT_PSEUDONYM_BYTES) == 0;
+}
+
 static int on_entry(void *ctx, const struct store_audit_row *row)
 {
     struct verify *v = ctx;
@@ -297,6 +334,10 @@ static int on_entry(void *ctx, const struct store_audit_row *row)
     }
     if (audit_entry_decode(row->leaf, row->len, &v->entry, &v->scratch) != CU_OK) {
         v->read_problem = 2;
+        return 1;
+    }
+    if (!columns_match(row, &v->entry)) {
+        v->read_problem = 3;
         return 1;
     }
     c->off[c->n] = c->leaves.len;
@@ -361,6 +402,11 @@ int audit_verify(struct store *s, const unsigned char pk[32], const char *origin
              (unsigned long long)v->read);
     else if (rc == CU_OK && !v->failed && v->read_problem == 2)
         fail(v, v->read, "entry %llu is malformed", (unsigned long long)v->read);
+    else if (rc == CU_OK && !v->failed && v->read_problem == 3)
+        fail(v, v->read,
+             "entry %llu: its actor/subject columns do not match its leaf (the look-ups by "
+             "staff and by customer would miss or misplace it)",
+             (unsigned long long)v->read);
     pthread_mutex_lock(&v->lock);
     v->stop = 1;
     pthread_cond_broadcast(&v->cond);

@@ -157,6 +157,15 @@ tamper "two swapped entries" 3 \
     "UPDATE audit_entries SET leaf = (SELECT leaf FROM audit_entries WHERE idx = 9) WHERE idx = 3;
      UPDATE audit_entries SET leaf = (SELECT leaf FROM audit_entries WHERE idx = 3) WHERE idx = 9"
 tamper "a truncated log" $((n - 4)) "DELETE FROM audit_entries WHERE idx >= $((n - 4))"
+# The columns that look-ups by customer and by staff select on (audit show,
+# the customer's access log), changed while the leaf is left alone.
+tamper "an entry's subject cleared (hidden from the customer)" 5 \
+    "UPDATE audit_entries SET subject = NULL WHERE idx = 5"
+tamper "an entry's actor changed (hidden from audit show --staff)" 6 \
+    "UPDATE audit_entries SET actor = 'someone-else' WHERE idx = 6"
+tamper "an entry moved to another customer" 8 \
+    "UPDATE audit_entries SET subject = (SELECT subject FROM audit_entries WHERE idx = 2)
+     WHERE idx = 8"
 tamper "an entry changed together with its stored hash" 0 \
     "UPDATE audit_entries SET leaf = replace(leaf, 'lookup', 'lookuP') WHERE idx = 12;
      DELETE FROM audit_tiles" \

@@ -22,6 +22,7 @@
 #include <pthread.h>
 
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "audit/audit.h"
 #include "store/store.h"
@@ -2163,6 +2164,99 @@ static void test_log_checkpoint_after_other_writer(void **state)
     writer_test_finish(&t);
 }
 
+/* Runs SQL on the test log's SQLite file, as someone with write access to
+ * the database would. */
+static void writer_test_sql(struct writer_test *t, const char *sql)
+{
+    sqlite3 *db;
+    char *path = xasprintf("%s/audit.db", t->dir), *err = NULL;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s: %s", sql, err);
+    sqlite3_close(db);
+    free(path);
+}
+
+/* Tampers with the test log (SQL), checks that verify names `bad`, and
+ * undoes the tampering from the copy of the columns in table `clean`. */
+static void verify_names(struct writer_test *t, const char *sql, uint64_t bad)
+{
+    struct audit_verify_result vr = {0};
+    struct store *store = NULL;
+    unsigned char pk[32];
+    char *err = NULL;
+
+    writer_test_sql(t, sql);
+    vault_audit_public_key(t->v, pk);
+    assert_int_equal(store_open(&store, t->url, &err), CU_OK);
+    assert_int_equal(audit_verify(store, pk, "test.invalid/log", &vr, &err), CU_OK);
+    store_free(store);
+    if (vr.ok || vr.bad_index != bad)
+        fail_msg("%s: verify says %s at %llu (%s), not index %llu", sql, vr.ok ? "ok" : "bad",
+                 (unsigned long long)vr.bad_index, vr.problem ? vr.problem : "",
+                 (unsigned long long)bad);
+    assert_non_null(strstr(vr.problem, "columns do not match"));
+    free(vr.problem);
+    writer_test_sql(t,
+                    "UPDATE audit_entries SET"
+                    " actor = (SELECT actor FROM clean WHERE clean.idx = audit_entries.idx),"
+                    " subject = (SELECT subject FROM clean WHERE clean.idx = audit_entries.idx)");
+}
+
+/*
+ * Regression: verify recomputed the tree from each entry's leaf but never
+ * looked at the row's actor and subject columns, which the look-ups by
+ * staff and by customer (audit show, the customer's access log) select
+ * by.  Someone with write access to the database could clear an entry's
+ * subject, or change its actor, and hide the access from the customer
+ * while verify still passed.  Verify now names the first such row.
+ */
+static void test_verify_row_columns(void **state)
+{
+    struct audit_entry e = {.action = AUDIT_LOGIN_FAILED, .decision = AUDIT_DENY};
+    struct writer_test t;
+    struct audit_log *log = NULL;
+    uint64_t index = 0;
+    char *err = NULL;
+
+    (void)state;
+    writer_test_start(&t, 21);
+    assert_int_equal(audit_log_open(&log, t.url, t.v, "test.invalid/log", &err), CU_OK);
+    submit_and_wait(log, &t.s, 20); /* actor "alice", a subject each */
+    /* No actor (a NULL column, "" in the leaf) and no subject. */
+    assert_int_equal(audit_log_append(log, &e, &index, &err), CU_OK);
+    assert_int_equal(index, 20);
+    t.s.seen[index] = 1;
+    audit_log_close(log);
+    writer_test_sql(&t, "CREATE TABLE clean AS SELECT idx, actor, subject FROM audit_entries");
+
+    verify_names(&t, "UPDATE audit_entries SET subject = NULL WHERE idx = 7", 7);
+    verify_names(&t, "UPDATE audit_entries SET actor = 'someone-else' WHERE idx = 4", 4);
+    verify_names(&t, "UPDATE audit_entries SET actor = NULL WHERE idx = 3", 3);
+    verify_names(&t, "UPDATE audit_entries SET actor = 'alice ' WHERE idx = 0", 0);
+    /* another customer's pseudonym, and one byte short */
+    verify_names(&t,
+                 "UPDATE audit_entries SET subject = (SELECT subject FROM audit_entries"
+                 " WHERE idx = 2) WHERE idx = 9",
+                 9);
+    verify_names(&t, "UPDATE audit_entries SET subject = substr(subject, 1, 15) WHERE idx = 12",
+                 12);
+    /* a subject or an actor given to the entry that has neither */
+    verify_names(&t,
+                 "UPDATE audit_entries SET subject = x'0102030405060708090a0b0c0d0e0f10'"
+                 " WHERE idx = 20",
+                 20);
+    verify_names(&t, "UPDATE audit_entries SET actor = 'alice' WHERE idx = 20", 20);
+    /* the first of two is named */
+    verify_names(&t,
+                 "UPDATE audit_entries SET subject = NULL WHERE idx = 15;"
+                 " UPDATE audit_entries SET actor = 'bob' WHERE idx = 11",
+                 11);
+    /* undone: verifies again (the NULL actor of entry 20 included) */
+    writer_test_finish(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2189,6 +2283,7 @@ int main(void)
         cmocka_unit_test(test_log_submit_async),
         cmocka_unit_test(test_log_two_writers),
         cmocka_unit_test(test_log_checkpoint_after_other_writer),
+        cmocka_unit_test(test_verify_row_columns),
     };
 
     if (sodium_init() < 0)
