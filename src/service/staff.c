@@ -140,6 +140,7 @@ int service_staff_add(struct service *svc, const struct service_actor *who, cons
         json_decref(*out);
         *out = NULL;
     }
+    store_staff_release(&st);
     return rc;
 }
 
