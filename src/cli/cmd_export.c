@@ -21,22 +21,27 @@ static const char usage[] =
     "  --output FILE     write the JSON to FILE (created with mode 0600) instead of\n"
     "                    standard output; it holds personal data: keep it as safe\n";
 
-/* Writes `doc` (pretty) to `path`, mode 0600 even when it exists. */
+/* Writes `doc` (pretty) to `path`, mode 0600 even when it exists.  A
+ * regular file is made durable, and removed when it could not be written
+ * whole; a device (/dev/stdout) is only written to. */
 static int write_file(const char *path, json_t *doc)
 {
     int fd = cu_open_private(path);
-    int ok;
+    struct stat st;
+    int ok, regular;
 
     if (fd < 0)
         return cli_fail("cannot create '%s': %s", path, strerror(errno));
+    regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     ok = json_dumpfd(doc, fd, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 &&
-         write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+         write(fd, "\n", 1) == 1 && (!regular || fsync(fd) == 0);
     if (close(fd) != 0)
         ok = 0;
     if (!ok) {
         int e = errno;
 
-        unlink(path);
+        if (regular)
+            unlink(path);
         return cli_fail("cannot write '%s': %s", path, strerror(e));
     }
     return CLI_OK;

@@ -235,8 +235,10 @@ void cu_wipe(void *p, size_t n)
 int cu_open_private(const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    struct stat st;
 
-    if (fd >= 0 && fchmod(fd, 0600) != 0) {
+    /* a device (/dev/stdout, /dev/null) is written to, never chmod'ed */
+    if (fd >= 0 && (fstat(fd, &st) != 0 || (S_ISREG(st.st_mode) && fchmod(fd, 0600) != 0))) {
         int e = errno;
 
         close(fd);

@@ -94,8 +94,9 @@ char *buf_detach(struct buf *b, size_t *len);
 void cu_wipe(void *p, size_t n);
 
 /* Opens `path` for writing a file that holds personal data: created or
- * truncated, mode 0600 even when it existed, never through a symbolic
- * link.  A descriptor, or -1 with errno set. */
+ * truncated, mode 0600 even when it existed (a regular file: a device
+ * such as /dev/stdout keeps its mode), never through a symbolic link.  A
+ * descriptor, or -1 with errno set. */
 int cu_open_private(const char *path);
 
 /* Seconds since the epoch / monotonic seconds. */

@@ -176,5 +176,15 @@ store_fail_audit off
 expect "once the log can be written again, the export works" 0 cu export --customer-id "$A"
 expect "and the audit log verifies" 0 cu audit verify
 
+# Not a regular file (a pipe, a device): written to, never chmod'ed or
+# removed (an export to /dev/null once deleted the machine's /dev/null)
+mkfifo -m 644 "$TMP/pipe"
+cat "$TMP/pipe" >"$TMP/from-pipe" &
+reader=$!
+expect "an export into a pipe: exit 0" 0 cu export --customer-id "$A" --output "$TMP/pipe"
+wait $reader
+contains "the reader gets the customer" "$(cat "$TMP/from-pipe")" "\"customer_id\": \"$A\""
+check "the pipe is still there, its mode kept" test "$(stat -c %a "$TMP/pipe")" = 644
+
 kill -TERM $SERVER
 done_testing
