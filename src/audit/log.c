@@ -339,6 +339,14 @@ static int state_sync(struct audit_log *log, struct saved_state *saved, char **e
     return rc;
 }
 
+/* Publishes the writer's own counts to the stats (under log->lock). */
+static void stats_publish(struct audit_log *log)
+{
+    log->stats.size = log->range.size;
+    log->stats.caught_up = log->caught_up;
+    log->stats.reloads = log->reloads;
+}
+
 /* Puts back the tree state state_sync() saved (after a rollback). */
 static void state_restore(struct audit_log *log, const struct saved_state *saved)
 {
@@ -508,9 +516,7 @@ static void *writer_main(void *arg)
         } else {
             log->stats.failures++;
         }
-        log->stats.size = log->range.size;
-        log->stats.caught_up = log->caught_up;
-        log->stats.reloads = log->reloads;
+        stats_publish(log);
         pthread_mutex_unlock(&log->lock);
 
         /* Answer the callers without the lock (a completion never calls
@@ -802,9 +808,7 @@ int audit_log_checkpoint(struct audit_log *log, char **note, char **errmsg)
         }
     }
     state_release(&saved);
-    log->stats.size = log->range.size;
-    log->stats.caught_up = log->caught_up;
-    log->stats.reloads = log->reloads;
+    stats_publish(log);
 out:
     pthread_mutex_unlock(&log->lock);
     return rc;

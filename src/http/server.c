@@ -550,9 +550,9 @@ static bool large_reserve(struct http_server *srv, size_t n)
  * of it at once when the length is known (no copy as the buffer grows).
  * False with 503 server-busy answered when the budget is spent.
  */
-static bool large_begin(struct http_server *srv, struct req_state *st, const char *cl)
+static bool large_begin(struct http_server *srv, struct req_state *st, bool known, size_t length)
 {
-    size_t want = cl != NULL ? (size_t)strtoull(cl, NULL, 10) : body_limit(srv, st);
+    size_t want = known ? length : body_limit(srv, st);
 
     if (!large_reserve(srv, want)) {
         cu_log("http: %s %s refused: large request bodies in flight would exceed %zu bytes "
@@ -564,7 +564,7 @@ static bool large_begin(struct http_server *srv, struct req_state *st, const cha
         return false;
     }
     st->reserved = want;
-    if (cl != NULL && want > 0)
+    if (known && want > 0)
         buf_grow(&st->body, want);
     return true;
 }
@@ -579,6 +579,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     (void)version;
     if (st == NULL) {
         const char *cl;
+        unsigned long long length;
 
         st = req_state_new(conn, url, method);
         *req_cls = st;
@@ -592,12 +593,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (st->route->authorize != NULL && authorize(srv, st))
             return answer(srv, conn, st);
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl != NULL && strtoull(cl, NULL, 10) > body_limit(srv, st)) {
+        length = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+        if (length > body_limit(srv, st)) {
             st->too_big = true;
             dispatch(srv, st);
             return answer(srv, conn, st);
         }
-        if (route_large(srv, st->route) && !large_begin(srv, st, cl))
+        if (route_large(srv, st->route) && !large_begin(srv, st, cl != NULL, (size_t)length))
             return answer(srv, conn, st);
         return MHD_YES;
     }

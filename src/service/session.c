@@ -212,11 +212,8 @@ int service_login(struct service *svc, const char *username, const char *passwor
         reason = rc == CU_ERR_CONFLICT ? "totp_reused" : "bad_totp";
         goto failed;
     }
-    if (st.suspended) {
-        rc = cu_errf(errmsg, CU_ERR_SUSPENDED, "account '%s' is suspended", st.username);
-        reason = "suspended";
-        goto failed_quietly;
-    }
+    /* Suspension and the rest are checked on the account as stored now
+     * (login_edit), not on the copy read before Argon2id. */
     vault_random(token, sizeof(token));
     sodium_bin2base64(text, sizeof(text), token, sizeof(token),
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -237,8 +234,7 @@ int service_login(struct service *svc, const char *username, const char *passwor
         goto failed_quietly;
     }
     /* The log-in is recorded before the token is handed out. */
-    if (rc == CU_OK)
-        rc = audit_login(svc, st.username, st.role, st.store, client, 1, NULL);
+    rc = audit_login(svc, st.username, st.role, st.store, client, 1, NULL);
     if (rc == CU_OK)
         *out = json_pack("{s:s, s:I, s:b}", "token", text, "expires_at", (json_int_t)ss.expires_at,
                          "must_change_password", st.must_change_password);

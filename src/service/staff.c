@@ -168,18 +168,24 @@ out:
     return rc;
 }
 
-struct reset_ctx {
-    json_t **out;
-};
-
+/* A reset's edit: the account takes the credentials new_credentials()
+ * made beforehand (Argon2id runs outside the transaction), and its old
+ * sessions end. */
 static int reset_edit(struct service *svc, struct store_staff *st, void *ctx, char **errmsg)
 {
-    struct reset_ctx *c = ctx;
-    int rc = new_credentials(svc, st, c->out, errmsg);
+    struct store_staff *fresh = ctx;
+    char *hash = st->password_hash;
+    struct buf sealed = st->totp_sealed;
 
-    if (rc == CU_OK) /* new credentials: old sessions end */
-        rc = store_session_delete_user(svc->store, st->username, errmsg);
-    return rc;
+    st->password_hash = fresh->password_hash;
+    fresh->password_hash = hash;
+    st->totp_sealed = fresh->totp_sealed;
+    fresh->totp_sealed = sealed;
+    st->totp_last_step = fresh->totp_last_step;
+    st->must_change_password = fresh->must_change_password;
+    st->failed_logins = fresh->failed_logins;
+    st->locked_until = fresh->locked_until;
+    return store_session_delete_user(svc->store, st->username, errmsg);
 }
 
 static int suspend_edit(struct service *svc, struct store_staff *st, void *ctx, char **errmsg)
@@ -198,11 +204,16 @@ static int suspend_edit(struct service *svc, struct store_staff *st, void *ctx, 
 int service_staff_reset(struct service *svc, const struct service_actor *who, const char *username,
                         json_t **out, char **errmsg)
 {
-    struct reset_ctx ctx = {out};
+    struct store_staff fresh;
     int r, rc;
 
     *out = NULL;
-    rc = service_staff_edit(svc, username, reset_edit, &ctx, errmsg);
+    store_staff_init(&fresh);
+    fresh.username = xstrdup(username);
+    rc = new_credentials(svc, &fresh, out, errmsg);
+    if (rc == CU_OK)
+        rc = service_staff_edit(svc, username, reset_edit, &fresh, errmsg);
+    store_staff_release(&fresh);
     r = audit_staff(svc, who, AUDIT_STAFF_RESET, rc == CU_OK, username, NULL,
                     rc == CU_OK ? errmsg : NULL);
     if (rc == CU_OK)
