@@ -893,17 +893,21 @@ static void test_dek_scan(void **state)
     store_customer_release(&c);
 }
 
-struct racer {
+/* Another connection's writer, on a thread of its own (the lock tests):
+ * its store, what it writes, whether it is done and how it ended. */
+struct other_writer {
     struct store *s;
     struct store_customer *c;
+    _Atomic int done;
     int rc;
 };
 
 static void *replace_main(void *arg)
 {
-    struct racer *r = arg;
+    struct other_writer *r = arg;
 
     r->rc = store_customer_replace(r->s, r->c, NULL);
+    r->done = 1;
     return NULL;
 }
 
@@ -918,7 +922,7 @@ static void test_dek_scan_holds_rows(void **state)
     struct store_customer c, fresh, got;
     struct store *s2 = NULL;
     struct scan_ctx sc;
-    struct racer r;
+    struct other_writer r;
     pthread_t t;
 
     store_customer_init(&c);
@@ -936,7 +940,7 @@ static void test_dek_scan_holds_rows(void **state)
     assert_int_equal(store_begin(fx->s, NULL), CU_OK);
     assert_int_equal(store_dek_scan(fx->s, 2, 0, 10, scan_cb, &sc, NULL), CU_OK);
     assert_int_equal(sc.n, 1);
-    r = (struct racer){.s = s2, .c = &fresh, .rc = -1};
+    r = (struct other_writer){.s = s2, .c = &fresh, .rc = -1};
     assert_int_equal(pthread_create(&t, NULL, replace_main, &r), 0);
     usleep(300 * 1000); /* the replacement has run into the rotation's lock */
     assert_int_equal(store_dek_update(fx->s, sc.ids[0], 2, "dek-1", 5, NULL), CU_OK);
@@ -1032,16 +1036,10 @@ static void test_kek_put_list(void **state)
     buf_release(&k.wrapped);
 }
 
-struct drainer {
-    struct store *s;
-    _Atomic int done;
-    int rc;
-};
-
 /* A rotation's first step: the active KEK 1 starts draining. */
 static void *drain_main(void *arg)
 {
-    struct drainer *d = arg;
+    struct other_writer *d = arg;
     struct store_kek k = {.version = 1, .state = STORE_KEK_DRAINING};
 
     buf_init(&k.wrapped);
@@ -1060,7 +1058,7 @@ static void test_kek_hold(void **state)
 {
     struct fx *fx = *state;
     struct store_kek k = {.version = 1, .state = STORE_KEK_ACTIVE};
-    struct drainer d = {0};
+    struct other_writer d = {0};
     uint32_t active = 99;
     pthread_t t;
 
@@ -1086,15 +1084,9 @@ static void test_kek_hold(void **state)
 
 static void staff_fill(struct store_staff *st, const char *username, const char *role);
 
-struct suspender {
-    struct store *s;
-    _Atomic int done;
-    int rc;
-};
-
 static void *suspend_main(void *arg)
 {
-    struct suspender *d = arg;
+    struct other_writer *d = arg;
     struct store_staff st;
 
     store_staff_init(&st);
@@ -1119,7 +1111,7 @@ static void test_staff_lock(void **state)
 {
     struct fx *fx = *state;
     struct store_staff st;
-    struct suspender d = {0};
+    struct other_writer d = {0};
     pthread_t t;
 
     staff_fill(&st, "alice", "clerk");
